@@ -1,0 +1,34 @@
+# xbench: `make help` lists the targets. `make test` / `make bench` create .venv first.
+# PY=python3 make <target> uses an interpreter that already has the frameworks instead.
+BASE_PY ?= python3
+VENV    := .venv
+ifdef PY
+PYTHON  := $(PY)
+ENV     :=
+else
+PYTHON  := $(VENV)/bin/python
+ENV     := $(VENV)/.installed
+endif
+XBENCH  := $(PYTHON) -m xbench
+PYTEST  := $(PYTHON) -m pytest
+
+.DEFAULT_GOAL := help
+.PHONY: help install test check lint
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,dev]"
+	touch $@
+
+install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact versions)
+
+test: $(ENV) ## run the test suite (benchmarks run once each, untimed)
+	$(PYTEST) -q --benchmark-disable || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
+
+check: $(ENV) ## run the equivalence catalogue in float64 and float32 (FLAGS="--model mlp ...")
+	$(XBENCH) check $(FLAGS)
+
+lint: $(ENV) ## ruff lint and format check
+	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .

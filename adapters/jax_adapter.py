@@ -1,0 +1,205 @@
+"""JAX/optax adapter: native layout is the canonical one, as a nested dict (flax-style).
+
+Importing this module turns on ``jax_enable_x64`` so that float64 cases are really float64;
+float32 arrays stay float32. Matmuls and convolutions run at ``Precision.HIGHEST`` so TF32
+never enters an equivalence run on a GPU.
+
+``jnp.abs`` has derivative 1 at 0 where torch has 0; the L1 rules here use
+``abs_zero_subgradient``, whose derivative is sign(x) with sign(0) = 0, as xbench specifies.
+"""
+
+from __future__ import annotations
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from xbench.cases import Case, decayed_names  # noqa: E402
+from xbench.errors import UsageError  # noqa: E402
+from xbench.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh  # noqa: E402
+from xbench.problems import Problem  # noqa: E402
+
+HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def jax_device(name: str):
+    if name == "cpu":
+        return jax.devices("cpu")[0]
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:
+        gpus = []
+    index = int(name.partition(":")[2] or 0)
+    if index >= len(gpus):
+        raise UsageError(f"--device {name}: JAX sees {len(gpus)} CUDA device(s) here; valid: cpu")
+    return gpus[index]
+
+
+@jax.custom_jvp
+def abs_zero_subgradient(x):
+    return jnp.abs(x)
+
+
+@abs_zero_subgradient.defjvp
+def _abs_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * t
+
+
+def nest(flat: dict) -> dict:
+    """{'dense0/kernel': a} -> {'dense0': {'kernel': a}}."""
+    tree: dict = {}
+    for name, value in flat.items():
+        layer, kind = name.split("/")
+        tree.setdefault(layer, {})[kind] = value
+    return tree
+
+
+def flatten(tree: dict) -> dict:
+    return {f"{layer}/{kind}": v for layer, leaves in tree.items() for kind, v in leaves.items()}
+
+
+def make_transform(case: Case, mask: dict) -> optax.GradientTransformation:
+    """optax with every hyper-parameter explicit.
+
+    adamw ``weight_decay``: update = −η·(adam(g) + λ·w), decay after scale_by_adam and before
+    the learning rate, "consistent with PyTorch" (optax's docstring).
+    ``add_decayed_weights``: chain(add_decayed_weights(λ), opt) is g + λ·w before the optimizer;
+    variant after_lr chains it after the learning rate: update = −η·d + λ·w (grows weights).
+    """
+    lr, lam = case.lr, case.weight_decay
+    if case.optimizer == "adamw":
+        opt_decay = lam if case.rule == "weight_decay" else 0.0
+        base = optax.adamw(
+            lr, case.beta1, case.beta2, case.eps, eps_root=0.0, weight_decay=opt_decay, mask=mask
+        )
+    elif case.optimizer == "adam":
+        base = optax.adam(lr, case.beta1, case.beta2, case.eps, eps_root=0.0)
+    else:
+        momentum = None if case.optimizer == "sgd" else case.momentum
+        base = optax.sgd(lr, momentum=momentum, nesterov=case.optimizer == "nesterov")
+    if case.rule != "add_decayed_weights":
+        return base
+    decay = optax.add_decayed_weights(lam, mask=mask)
+    return optax.chain(base, decay) if case.variant == "after_lr" else optax.chain(decay, base)
+
+
+def penalty(case: Case, params: dict, mask: dict):
+    """The regularizer written into the loss, over the masked leaves (see torch_adapter)."""
+    leaves = [p for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask), strict=True) if m]
+    lam, alpha = case.weight_decay, case.l1_ratio
+    l2 = sum(jnp.sum(p * p) for p in leaves)
+    l1 = sum(jnp.sum(abs_zero_subgradient(p)) for p in leaves)
+    if case.rule == "l2_loss":
+        return (1.0 if case.variant == "no_half" else 0.5) * lam * l2
+    if case.rule == "l1_loss":
+        return lam * l1
+    if case.rule == "elastic_net_loss":
+        return lam * (alpha * l1 + (1 - alpha) / 2 * l2)
+    return 0.0
+
+
+def forward(model, params: dict, x, precision=HIGHEST):
+    for layer in model.layers:
+        if isinstance(layer, Dense):
+            p = params[layer.name]
+            x = jnp.matmul(x, p["kernel"], precision=precision) + p["bias"]
+        elif isinstance(layer, Conv):
+            p = params[layer.name]
+            x = jax.lax.conv_general_dilated(
+                x,
+                p["kernel"],
+                (1, 1),
+                "VALID",
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                precision=precision,
+            )
+            x = x + p["bias"]
+        elif isinstance(layer, LayerNorm):
+            p = params[layer.name]
+            mean = jnp.mean(x, axis=-1, keepdims=True)
+            var = jnp.var(x, axis=-1, keepdims=True)
+            x = (x - mean) / jnp.sqrt(var + LAYER_NORM_EPS) * p["scale"] + p["bias"]
+        elif isinstance(layer, Tanh):
+            x = jnp.tanh(x)
+        elif isinstance(layer, Flatten):
+            x = x.reshape(x.shape[0], -1)
+    return x
+
+
+class JaxAdapter:
+    framework = "jax"
+
+    def __init__(self, problem: Problem, case: Case) -> None:
+        self.problem, self.case = problem, case
+        self.device = jax_device(case.device)
+        self.dtype = jnp.dtype(case.dtype)
+        names = list(problem.params)
+        decayed = decayed_names(names, case)
+        self.mask = nest({n: n in decayed for n in names})
+        self.tx = make_transform(case, self.mask)
+        self.tree = self.to_native(problem.params)
+        self.opt_state = self.tx.init(self.tree)
+        self.x = jax.device_put(jnp.asarray(problem.x, self.dtype), self.device)
+        self.y = jax.device_put(jnp.asarray(problem.y, self.dtype), self.device)
+        self._train_step = jax.jit(self._make_train_step())
+        self._update = jax.jit(self._make_update())
+
+    def _make_update(self):
+        tx = self.tx
+
+        def update(params, opt_state, grads):
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        return update
+
+    def _make_train_step(self):
+        model, case, mask, update = self.problem.model, self.case, self.mask, self._make_update()
+
+        def loss_fn(params, x, y):
+            data_loss = jnp.mean((forward(model, params, x) - y) ** 2)
+            return data_loss + penalty(case, params, mask), data_loss
+
+        def train_step(params, opt_state, x, y):
+            (_, data_loss), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y)
+            params, opt_state = update(params, opt_state, grads)
+            return params, opt_state, data_loss
+
+        return train_step
+
+    def step(self, index: int):
+        self.tree, self.opt_state, loss = self._train_step(
+            self.tree, self.opt_state, self.x[index], self.y[index]
+        )
+        return loss
+
+    def update(self, grads: dict) -> None:
+        self.tree, self.opt_state = self._update(self.tree, self.opt_state, grads)
+
+    def params(self) -> dict[str, np.ndarray]:
+        return self.to_canonical(self.tree)
+
+    def to_native(self, canonical: dict[str, np.ndarray]) -> dict:
+        return nest(
+            {
+                n: jax.device_put(jnp.asarray(v, self.dtype), self.device)
+                for n, v in canonical.items()
+            }
+        )
+
+    def to_canonical(self, native: dict) -> dict[str, np.ndarray]:
+        return {n: np.array(v) for n, v in flatten(native).items()}
+
+    def decayed_names(self) -> frozenset[str]:
+        """Read back from the optax mask tree that the transforms and the penalty use."""
+        if self.case.rule == "none":
+            return frozenset()
+        return frozenset(n for n, m in flatten(self.mask).items() if m)
+
+    def block(self) -> None:
+        jax.block_until_ready((self.tree, self.opt_state))

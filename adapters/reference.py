@@ -1,0 +1,233 @@
+"""The float64 NumPy reference: the oracle, written from the formulas in SPEC.md.
+
+Nothing here is read from torch or optax. Gradients come from hand-written backward passes
+(checked against finite differences in the tests); a parameter outside the forward pass gets
+a zero gradient, which is the mathematical answer (torch instead skips it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xbench.cases import Case, decayed_names
+from xbench.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Model, Tanh
+from xbench.problems import Problem
+
+# ---------------------------------------------------------------- model: forward and backward
+
+
+def conv_valid(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """NHWC input, HWIO kernel, stride 1, VALID: out[b,i,j,o] = Σ x[b,i+p,j+q,c]·k[p,q,c,o]."""
+    kh, kw = kernel.shape[:2]
+    ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    out = np.zeros((x.shape[0], ho, wo, kernel.shape[3]))
+    for p in range(kh):
+        for q in range(kw):
+            out += x[:, p : p + ho, q : q + wo, :] @ kernel[p, q]
+    return out
+
+
+def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray):
+    """The model's output and the activations each layer's backward pass needs."""
+    tape = []
+    for layer in model.layers:
+        tape.append(x)
+        if isinstance(layer, Dense):
+            x = x @ params[f"{layer.name}/kernel"] + params[f"{layer.name}/bias"]
+        elif isinstance(layer, Conv):
+            x = conv_valid(x, params[f"{layer.name}/kernel"]) + params[f"{layer.name}/bias"]
+        elif isinstance(layer, LayerNorm):
+            mean = x.mean(axis=-1, keepdims=True)
+            inv_std = 1.0 / np.sqrt(x.var(axis=-1, keepdims=True) + LAYER_NORM_EPS)
+            xhat = (x - mean) * inv_std
+            tape[-1] = (xhat, inv_std)
+            x = xhat * params[f"{layer.name}/scale"] + params[f"{layer.name}/bias"]
+        elif isinstance(layer, Tanh):
+            x = np.tanh(x)
+            tape[-1] = x
+        elif isinstance(layer, Flatten):
+            x = x.reshape(x.shape[0], -1)
+    return x, tape
+
+
+def backward(model: Model, params, tape, d_out: np.ndarray) -> dict[str, np.ndarray]:
+    """Gradients of the loss with respect to every parameter, given d loss / d output."""
+    grads = {}
+    d = d_out
+    for layer, saved in zip(reversed(model.layers), reversed(tape), strict=True):
+        if isinstance(layer, Dense):
+            kernel = params[f"{layer.name}/kernel"]
+            grads[f"{layer.name}/kernel"] = saved.T @ d
+            grads[f"{layer.name}/bias"] = d.sum(axis=0)
+            d = d @ kernel.T
+        elif isinstance(layer, Conv):
+            kernel = params[f"{layer.name}/kernel"]
+            kh, kw = kernel.shape[:2]
+            ho, wo = d.shape[1], d.shape[2]
+            d_kernel = np.zeros_like(kernel)
+            d_in = np.zeros_like(saved)
+            for p in range(kh):
+                for q in range(kw):
+                    window = saved[:, p : p + ho, q : q + wo, :]
+                    d_kernel[p, q] = np.einsum("bijc,bijo->co", window, d)
+                    d_in[:, p : p + ho, q : q + wo, :] += d @ kernel[p, q].T
+            grads[f"{layer.name}/kernel"] = d_kernel
+            grads[f"{layer.name}/bias"] = d.sum(axis=(0, 1, 2))
+            d = d_in
+        elif isinstance(layer, LayerNorm):
+            xhat, inv_std = saved
+            grads[f"{layer.name}/scale"] = (d * xhat).sum(axis=0)
+            grads[f"{layer.name}/bias"] = d.sum(axis=0)
+            d_xhat = d * params[f"{layer.name}/scale"]
+            n = xhat.shape[-1]
+            d = (
+                inv_std
+                / n
+                * (
+                    n * d_xhat
+                    - d_xhat.sum(axis=-1, keepdims=True)
+                    - xhat * (d_xhat * xhat).sum(axis=-1, keepdims=True)
+                )
+            )
+        elif isinstance(layer, Tanh):
+            d = d * (1.0 - saved**2)
+        elif isinstance(layer, Flatten):
+            d = d.reshape(saved.shape)
+    return grads
+
+
+def loss_and_grads(model: Model, params, x, y):
+    """Mean squared error over all elements, and its gradient (zero for unused parameters)."""
+    prediction, tape = forward(model, params, x)
+    residual = prediction - y
+    loss = np.mean(residual**2)
+    grads = backward(model, params, tape, 2.0 * residual / residual.size)
+    return loss, {name: grads.get(name, np.zeros_like(value)) for name, value in params.items()}
+
+
+# ---------------------------------------------------------------- rules
+
+
+def regularizer_gradient(case: Case, w: np.ndarray, lam: float) -> np.ndarray:
+    """The term a coupled rule adds to the gradient of a decayed parameter.
+
+    weight_decay (not adamw), add_decayed_weights, l2_loss:  λ·w    (λ/2·‖w‖² in the loss)
+    l2_loss, variant no_half:                                2λ·w   (λ·‖w‖² in the loss)
+    l1_loss:                                                 λ·sign(w), sign(0) = 0
+    elastic_net_loss:                                        λ·(α·sign(w) + (1 − α)·w)
+    Decoupled AdamW decay and add_decayed_weights after the learning rate act on the
+    update instead (see ReferenceAdapter.update) and add nothing here.
+    """
+    if case.decoupled or case.variant == "after_lr":
+        return np.zeros_like(w)
+    if case.rule in ("weight_decay", "add_decayed_weights"):
+        return lam * w
+    if case.rule == "l2_loss":
+        return (2.0 if case.variant == "no_half" else 1.0) * lam * w
+    if case.rule == "l1_loss":
+        return lam * np.sign(w)
+    if case.rule == "elastic_net_loss":
+        return lam * (case.l1_ratio * np.sign(w) + (1.0 - case.l1_ratio) * w)
+    return np.zeros_like(w)
+
+
+# ---------------------------------------------------------------- optimizers
+
+
+@dataclass
+class OptimizerState:
+    count: int  # steps taken so far
+    trace: dict[str, np.ndarray]  # momentum buffer, or Adam's first moment
+    second: dict[str, np.ndarray]  # Adam's second moment (empty otherwise)
+
+
+def direction(case: Case, state: OptimizerState, g: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The step direction d (w ← w − η·d), updating ``state`` in place.
+
+    sgd:       d = g
+    momentum:  b ← μ·b + g;  d = b          (b starts at 0, so the first b is g)
+    nesterov:  b ← μ·b + g;  d = g + μ·b
+    adam(w):   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;
+               d = m̂ / (√v̂ + ε), with m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ)
+    """
+    state.count += 1
+    opt = case.optimizer
+    if opt == "sgd":
+        return dict(g)
+    if opt in ("momentum", "nesterov"):
+        mu = case.momentum
+        for n in g:
+            state.trace[n] = mu * state.trace[n] + g[n]
+        if opt == "momentum":
+            return dict(state.trace)
+        return {n: g[n] + mu * state.trace[n] for n in g}
+    b1, b2, t = case.beta1, case.beta2, state.count
+    out = {}
+    for n in g:
+        state.trace[n] = b1 * state.trace[n] + (1 - b1) * g[n]
+        state.second[n] = b2 * state.second[n] + (1 - b2) * g[n] ** 2
+        m_hat = state.trace[n] / (1 - b1**t)
+        v_hat = state.second[n] / (1 - b2**t)
+        out[n] = m_hat / (np.sqrt(v_hat) + case.eps)
+    return out
+
+
+class ReferenceAdapter:
+    """Float64 NumPy: the formulas, step by step.
+
+    ``decay_delay`` starts the regularizer that many steps late: a deliberate error that the
+    power tests use to prove the equivalence check notices it.
+    """
+
+    framework = "reference"
+
+    def __init__(self, problem: Problem, case: Case, decay_delay: int = 0) -> None:
+        self.problem, self.case, self.decay_delay = problem, case, decay_delay
+        self.w = {n: np.array(v, dtype=np.float64) for n, v in problem.params.items()}
+        self.decayed = decayed_names(self.w, case)
+        zeros = {n: np.zeros_like(v) for n, v in self.w.items()}
+        adam = case.optimizer in ("adam", "adamw")
+        self.state = OptimizerState(0, dict(zeros), dict(zeros) if adam else {})
+
+    def step(self, index: int) -> float:
+        loss, grads = loss_and_grads(
+            self.problem.model, self.w, self.problem.x[index], self.problem.y[index]
+        )
+        self.update(grads)
+        return float(loss)
+
+    def update(self, grads: dict[str, np.ndarray]) -> None:
+        """w ← w − η·d(g + coupled term); AdamW also −η·λ·w; after_lr adds +λ·w."""
+        case = self.case
+        lam = case.weight_decay if self.state.count >= self.decay_delay else 0.0
+        g = {
+            n: grads[n] + regularizer_gradient(case, self.w[n], lam)
+            if n in self.decayed
+            else grads[n]
+            for n in grads
+        }
+        d = direction(case, self.state, g)
+        for n, w in self.w.items():
+            new = w - case.lr * d[n]
+            if n in self.decayed and case.decoupled:
+                new = new - case.lr * lam * w
+            if n in self.decayed and case.variant == "after_lr":
+                new = new + lam * w
+            self.w[n] = new
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {n: v.copy() for n, v in self.w.items()}
+
+    def to_native(self, canonical):
+        return {n: np.array(v, dtype=np.float64) for n, v in canonical.items()}
+
+    def to_canonical(self, native):
+        return {n: np.asarray(v) for n, v in native.items()}
+
+    def decayed_names(self) -> frozenset[str]:
+        return self.decayed
+
+    def block(self) -> None:
+        pass

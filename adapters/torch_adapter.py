@@ -1,0 +1,189 @@
+"""PyTorch adapter: native layout (out, in) dense kernels, OIHW conv kernels, NCHW images.
+
+Regularizers in the loss use autograd; torch's |x|' at 0 is already 0, which is the
+subgradient xbench specifies. The optimizer implementation is pinned (``foreach=False``
+unless asked otherwise), never left to torch's device-dependent default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xbench.cases import Case, decayed_names
+from xbench.errors import UsageError
+from xbench.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh
+from xbench.problems import Problem
+
+IMPLEMENTATIONS = {
+    "forloop": {"foreach": False},
+    "foreach": {"foreach": True},
+    "fused": {"fused": True},
+}
+
+
+def torch_device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: torch sees no CUDA device here; valid: cpu")
+    return torch.device(name)
+
+
+def kernel_to_native(name: str, value: np.ndarray) -> np.ndarray:
+    """Canonical (in, out) -> torch (out, in); HWIO -> OIHW; vectors unchanged."""
+    if value.ndim == 2 and name.endswith("/kernel"):
+        return value.T
+    if value.ndim == 4:
+        return value.transpose(3, 2, 0, 1)
+    return value
+
+
+def kernel_to_canonical(name: str, value: np.ndarray) -> np.ndarray:
+    if value.ndim == 2 and name.endswith("/kernel"):
+        return value.T
+    if value.ndim == 4:
+        return value.transpose(2, 3, 1, 0)
+    return value
+
+
+def images_to_native(x: np.ndarray) -> np.ndarray:
+    """NHWC -> NCHW over the trailing four axes; feature vectors unchanged."""
+    return np.moveaxis(x, -1, -3) if x.ndim >= 4 else x
+
+
+def make_optimizer(case: Case, named: dict[str, torch.nn.Parameter], decayed, implementation):
+    """torch.optim with every hyper-parameter explicit; decay only in the decayed group.
+
+    SGD/Adam ``weight_decay``: g ← g + λ·w before momentum/moments (coupled).
+    AdamW ``weight_decay``:    w ← w·(1 − ηλ), then Adam on the raw gradient (decoupled).
+    """
+    lam = case.weight_decay if case.rule == "weight_decay" and not case.variant else 0.0
+    groups = [
+        {"params": [p for n, p in named.items() if n in decayed], "weight_decay": lam},
+        {"params": [p for n, p in named.items() if n not in decayed], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    flags = IMPLEMENTATIONS[implementation]
+    if case.optimizer in ("sgd", "momentum", "nesterov"):
+        momentum = 0.0 if case.optimizer == "sgd" else case.momentum
+        return torch.optim.SGD(
+            groups,
+            lr=case.lr,
+            momentum=momentum,
+            dampening=0.0,
+            nesterov=case.optimizer == "nesterov",
+            **flags,
+        )
+    cls = torch.optim.AdamW if case.optimizer == "adamw" else torch.optim.Adam
+    return cls(
+        groups, lr=case.lr, betas=(case.beta1, case.beta2), eps=case.eps, amsgrad=False, **flags
+    )
+
+
+def penalty(case: Case, params) -> torch.Tensor | float:
+    """The regularizer written into the loss (zero for optimizer-side rules).
+
+    l2_loss: λ/2·‖w‖² (λ·‖w‖² for variant no_half); l1_loss: λ·‖w‖₁;
+    elastic_net_loss: λ·(α‖w‖₁ + (1 − α)/2·‖w‖²).
+    """
+    lam, alpha = case.weight_decay, case.l1_ratio
+    if case.rule == "l2_loss":
+        half = 1.0 if case.variant == "no_half" else 0.5
+        return half * lam * sum((p * p).sum() for p in params)
+    if case.rule == "l1_loss":
+        return lam * sum(p.abs().sum() for p in params)
+    if case.rule == "elastic_net_loss":
+        l1 = sum(p.abs().sum() for p in params)
+        l2 = sum((p * p).sum() for p in params)
+        return lam * (alpha * l1 + (1 - alpha) / 2 * l2)
+    return 0.0
+
+
+class TorchAdapter:
+    framework = "torch"
+
+    def __init__(self, problem: Problem, case: Case, implementation: str = "forloop") -> None:
+        self.problem, self.case = problem, case
+        self.device = torch_device(case.device)
+        self.dtype = getattr(torch, case.dtype)
+        if self.device.type == "cuda":  # equivalence runs: full-precision float32 matmuls
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        self.model = problem.model
+        self.named = {n: torch.nn.Parameter(t) for n, t in self.to_native(problem.params).items()}
+        self._decayed = decayed_names(self.named, case)
+        self.optimizer = make_optimizer(case, self.named, self._decayed, implementation)
+        self.x = self._tensor(images_to_native(problem.x))
+        self.y = self._tensor(problem.y)
+        self._penalised = [p for n, p in self.named.items() if n in self._decayed]
+        self._decoupled = self._penalised if case.variant == "decoupled" else []
+
+    def _tensor(self, value: np.ndarray) -> torch.Tensor:
+        # torch.tensor copies: parameters updated in place must not alias the Problem's arrays
+        return torch.tensor(np.ascontiguousarray(value), dtype=self.dtype, device=self.device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.named
+        for layer in self.model.layers:
+            if isinstance(layer, Dense):
+                x = F.linear(x, p[f"{layer.name}/kernel"], p[f"{layer.name}/bias"])
+            elif isinstance(layer, Conv):
+                x = F.conv2d(x, p[f"{layer.name}/kernel"], p[f"{layer.name}/bias"])
+            elif isinstance(layer, LayerNorm):
+                weight, bias = p[f"{layer.name}/scale"], p[f"{layer.name}/bias"]
+                x = F.layer_norm(x, (layer.size,), weight, bias, eps=LAYER_NORM_EPS)
+            elif isinstance(layer, Tanh):
+                x = torch.tanh(x)
+            elif isinstance(layer, Flatten):  # canonical order is NHWC
+                x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+        return x
+
+    def step(self, index: int) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        data_loss = F.mse_loss(self.forward(self.x[index]), self.y[index])
+        (data_loss + penalty(self.case, self._penalised)).backward()
+        self._optimizer_step()
+        return data_loss.detach()
+
+    def _optimizer_step(self) -> None:
+        if self._decoupled:  # variant decoupled: as torch's AdamW does it, w ← w·(1 − ηλ)
+            with torch.no_grad():
+                for param in self._decoupled:
+                    param.mul_(1.0 - self.case.lr * self.case.weight_decay)
+        self.optimizer.step()
+
+    def update(self, grads: dict[str, torch.Tensor]) -> None:
+        for name, param in self.named.items():
+            param.grad = grads[name]
+        self._optimizer_step()
+
+    def params(self) -> dict[str, np.ndarray]:
+        return self.to_canonical(self.named)
+
+    def to_native(self, canonical: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {n: self._tensor(kernel_to_native(n, v)) for n, v in canonical.items()}
+
+    def to_canonical(self, native) -> dict[str, np.ndarray]:
+        return {
+            n: kernel_to_canonical(n, t.detach().cpu().numpy()).copy() for n, t in native.items()
+        }
+
+    def decayed_names(self) -> frozenset[str]:
+        """Read back from torch itself: the param groups with λ > 0, or the penalised list."""
+        by_id = {id(p): n for n, p in self.named.items()}
+        if self._decoupled:
+            return frozenset(by_id[id(p)] for p in self._decoupled)
+        if self.case.rule == "weight_decay":
+            return frozenset(
+                by_id[id(p)]
+                for group in self.optimizer.param_groups
+                if group["weight_decay"] > 0
+                for p in group["params"]
+            )
+        if self.case.rule in ("l2_loss", "l1_loss", "elastic_net_loss"):
+            return frozenset(by_id[id(p)] for p in self._penalised)
+        return frozenset()
+
+    def block(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)

@@ -1,0 +1,83 @@
+"""The default catalogue, one test per entry: every expectation holds, with its reason.
+
+The whole catalogue runs once per session (about a minute on 2 cores); each parametrised test
+then asserts its own entry, so a failure names the entry, its step and its tensor.
+"""
+
+import dataclasses
+
+import pytest
+
+from xbench.catalogue import Entry, Run, case_for, default_catalogue
+from xbench.check import judge, run_catalogue
+from xbench.equivalence import Agreement
+from xbench.registry import framework_available
+
+CATALOGUE = default_catalogue()
+needs_both = pytest.mark.skipif(
+    not (framework_available("torch") and framework_available("jax")), reason="needs torch and jax"
+)
+
+
+@pytest.fixture(scope="session")
+def outcomes():
+    return {o.entry.name: o for o in run_catalogue(CATALOGUE)}
+
+
+@needs_both
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", CATALOGUE, ids=lambda e: e.name)
+def test_entry_holds(entry, outcomes):
+    outcome = outcomes[entry.name]
+    assert outcome.agreement is not None
+    assert outcome.held, (
+        f"{outcome.verdict}; expected {'equal' if entry.expect_equal else 'different'}: "
+        f"{entry.reason}"
+    )
+    if not entry.expect_equal:
+        assert outcome.agreement.first_divergent_step is not None
+
+
+def test_catalogue_covers_the_spec_non_equivalences():
+    reasons = " ".join(e.reason for e in CATALOGUE if not e.expect_equal)
+    for phrase in ("before the moments", "after scale_by_learning_rate", "without the ½",
+                   ".grad is None", "tiny decay survives"):  # fmt: skip
+        assert phrase in reasons
+    tiny_torch = [
+        e
+        for e in CATALOGUE
+        if e.left.framework == "torch" and e.exact and e.left.case.dtype == "float32"
+    ]
+    assert len(tiny_torch) == 1 and tiny_torch[0].expect_equal  # the decay is lost: equal to none
+
+
+def test_every_difference_has_a_reason_and_names_are_unique():
+    assert all(e.reason for e in CATALOGUE)
+    assert len({e.name for e in CATALOGUE}) == len(CATALOGUE)
+
+
+EQUAL = Agreement(True, 0.0, 0.0, None, None)
+DIFFERENT = Agreement(False, 1.0, 1e9, 3, "out/kernel")
+DIVERGED = Agreement(False, 0.0, 0.0, None, None, diverged_step=2, diverged_side="jax")
+
+
+@pytest.mark.parametrize(
+    "expect_equal, agreement, held",
+    [(True, EQUAL, True), (True, DIFFERENT, False), (True, DIVERGED, False),
+     (False, DIFFERENT, True), (False, EQUAL, False), (False, DIVERGED, False)],
+)  # fmt: skip
+def test_judge(expect_equal, agreement, held):
+    run = Run("reference", case_for("mlp", "sgd", "none", "float64"))
+    assert judge(Entry("e", run, run, expect_equal, "why"), agreement)[0] is held
+
+
+@needs_both
+def test_a_wrong_expectation_fails_the_check():
+    sgd = case_for("mlp", "sgd", "weight_decay", "float64")
+    right = Entry("ok", Run("torch", sgd), Run("reference", sgd), True, "same")
+    off = dataclasses.replace(
+        right, name="off", left=Run("torch", sgd.replace(weight_decay=0.1001))
+    )
+    wrong = dataclasses.replace(right, name="wrong", expect_equal=False)
+    held = {o.entry.name: o.held for o in run_catalogue([right, off, wrong])}
+    assert held == {"ok": True, "off": False, "wrong": False}

@@ -1,0 +1,27 @@
+"""``import xbench`` must not import torch or jax: a one-framework user can run their half."""
+
+import subprocess
+import sys
+
+import pytest
+
+CORE = "xbench, xbench.cli, xbench.cases, xbench.catalogue, xbench.check, xbench.equivalence, " \
+       "xbench.models, xbench.problems, xbench.registry, xbench.trajectory"  # fmt: skip
+
+
+def loaded_frameworks(code: str) -> set[str]:
+    names = "('torch', 'jax', 'optax')"
+    probe = f"{code}\nimport sys; print(' '.join(m for m in {names} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_core_imports_no_framework():
+    assert loaded_frameworks(f"import {CORE}") == set()
+
+
+@pytest.mark.parametrize("framework, module", [("torch", "torch"), ("jax", "jax")])
+def test_probe_sees_a_framework_once_an_adapter_loads(framework, module):
+    pytest.importorskip(module)
+    code = f"import xbench.registry as r; r.load_adapter('{framework}')"
+    assert module in loaded_frameworks(code)

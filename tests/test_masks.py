@@ -1,0 +1,47 @@
+"""Both frameworks decay exactly the same tensors, read back from torch and optax themselves."""
+
+import pytest
+from conftest import adapter_class
+
+from xbench.cases import DECAYING_RULES, Case, decayed_names, not_applicable_reason
+from xbench.problems import make_problem
+
+CASES = [
+    Case(model=m, optimizer=o, rule=r, weight_decay=0.1, mask=mask)
+    for m in ("mlp_norm", "cnn")
+    for o in ("momentum", "adamw")
+    for r in DECAYING_RULES
+    for mask in (False, True)
+]
+
+
+def decayed_by(framework, case):
+    return adapter_class(framework)(make_problem(case), case).decayed_names()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.label}")
+def test_both_frameworks_decay_the_same_set(case):
+    expected = decayed_names(make_problem(case).params, case)
+    for framework in ("torch", "jax", "reference"):
+        if not_applicable_reason(framework, case) is None:
+            assert decayed_by(framework, case) == expected, framework
+
+
+def test_mask_exempts_biases_and_norm_parameters():
+    case = Case(
+        model="mlp_norm", optimizer="adamw", rule="weight_decay", weight_decay=0.1, mask=True
+    )
+    decayed = decayed_by("torch", case)
+    assert decayed == {"dense0/kernel", "dense1/kernel", "out/kernel"}
+    assert decayed_by("jax", case) == decayed
+
+
+def test_an_inverted_mask_is_caught():
+    case = Case(
+        model="mlp_norm", optimizer="adamw", rule="weight_decay", weight_decay=0.1, mask=True
+    )
+    adapter = adapter_class("jax")(make_problem(case), case)
+    adapter.mask = {
+        layer: {k: not v for k, v in leaves.items()} for layer, leaves in adapter.mask.items()
+    }
+    assert adapter.decayed_names() != decayed_by("torch", case)

@@ -1,0 +1,63 @@
+"""Power: in float64 the check flags a 0.1% error in λ in every mechanism, and a decay one
+step late, while the unperturbed run passes. Each test shows both sides."""
+
+import pytest
+from conftest import adapter_class
+from xbench_adapters.reference import ReferenceAdapter
+
+from xbench.cases import Case
+from xbench.catalogue import case_for
+from xbench.equivalence import FLOAT64_TOLERANCE, compare
+from xbench.problems import make_problem
+from xbench.registry import record, run_case
+from xbench.trajectory import Trajectory
+
+MECHANISMS = [
+    ("torch", "sgd", "weight_decay", ""),
+    ("torch", "momentum", "weight_decay", ""),
+    ("torch", "adam", "weight_decay", ""),
+    ("torch", "adamw", "weight_decay", ""),
+    ("torch", "sgd", "weight_decay", "decoupled"),
+    ("jax", "adamw", "weight_decay", ""),
+    ("jax", "momentum", "add_decayed_weights", ""),
+    ("jax", "adam", "add_decayed_weights", ""),
+    ("jax", "sgd", "add_decayed_weights", "after_lr"),
+    ("torch", "adam", "l2_loss", ""),
+    ("jax", "nesterov", "l2_loss", ""),
+    ("torch", "momentum", "l1_loss", ""),
+    ("jax", "adam", "l1_loss", ""),
+    ("torch", "adamw", "elastic_net_loss", ""),
+    ("jax", "sgd", "elastic_net_loss", ""),
+]
+IDS = [f"{f}-{o}-{r}{'-' + v if v else ''}" for f, o, r, v in MECHANISMS]
+
+
+def mechanism_case(optimizer, rule, variant) -> Case:
+    return case_for("mlp", optimizer, rule, "float64", variant=variant)
+
+
+def reference_run(case: Case, decay_delay: int = 0) -> Trajectory:
+    return record(ReferenceAdapter(make_problem(case), case, decay_delay=decay_delay), case)
+
+
+@pytest.mark.parametrize("framework, optimizer, rule, variant", MECHANISMS, ids=IDS)
+def test_lambda_off_by_a_tenth_of_a_percent_is_flagged(framework, optimizer, rule, variant):
+    adapter_class(framework)
+    case = mechanism_case(optimizer, rule, variant)
+    reference = run_case("reference", case)
+    assert compare(run_case(framework, case), reference, FLOAT64_TOLERANCE).equal
+    off = run_case(framework, case.replace(weight_decay=case.weight_decay * 1.001))
+    agreement = compare(off, reference, FLOAT64_TOLERANCE)
+    assert not agreement.equal
+    assert agreement.first_divergent_step == 1
+
+
+@pytest.mark.parametrize("framework, optimizer, rule, variant", MECHANISMS, ids=IDS)
+def test_decay_one_step_late_is_flagged(framework, optimizer, rule, variant):
+    adapter_class(framework)
+    case = mechanism_case(optimizer, rule, variant)
+    on_time = run_case(framework, case)
+    assert compare(on_time, reference_run(case, decay_delay=0), FLOAT64_TOLERANCE).equal
+    agreement = compare(on_time, reference_run(case, decay_delay=1), FLOAT64_TOLERANCE)
+    assert not agreement.equal
+    assert agreement.first_divergent_step == 1

@@ -1,0 +1,230 @@
+"""The ``xbench`` command line. Exit codes: 0 success, 1 a check failed, 2 bad usage/input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from xbench import __version__
+from xbench.cases import DTYPES, FRAMEWORKS, OPTIMIZERS, RULES, VARIANTS, Case
+from xbench.errors import UsageError
+from xbench.models import MODELS
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _add_case_arguments(p: argparse.ArgumentParser) -> None:
+    d = Case()
+    p.add_argument("--model", default=d.model, help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--optimizer", default=d.optimizer, help=f"one of: {', '.join(OPTIMIZERS)}")
+    p.add_argument("--rule", default=d.rule, help=f"one of: {', '.join(RULES)}")
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate η (default %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="λ (default 0)")
+    p.add_argument("--momentum", type=float, default=d.momentum, help="μ (default %(default)s)")
+    p.add_argument("--beta1", type=float, default=d.beta1, help="(default %(default)s)")
+    p.add_argument("--beta2", type=float, default=d.beta2, help="(default %(default)s)")
+    p.add_argument("--eps", type=float, default=d.eps, help="Adam ε (default %(default)s)")
+    p.add_argument(
+        "--l1-ratio", type=float, default=d.l1_ratio, help="elastic net α (default %(default)s)"
+    )
+    p.add_argument(
+        "--mask",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="exempt biases and norm parameters from decay (default off)",
+    )
+    p.add_argument("--steps", type=int, default=d.steps, help="(default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="(default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="(default %(default)s)")
+    p.add_argument("--dtype", default=d.dtype, help=f"one of: {', '.join(DTYPES)}")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    variants = ", ".join(f"{k} ({v})" for k, v in VARIANTS.items() if k)
+    p.add_argument("--variant", default="", help=f"a known misconfiguration: {variants}")
+    p.add_argument(
+        "--unused-param",
+        action="store_true",
+        help="add a parameter outside the forward pass (it never gets a gradient)",
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="xbench", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"xbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    trace = sub.add_parser(
+        "trace",
+        help="write one framework's trajectory for one case to .npz",
+        description="Run one case in one framework and save every step.",
+    )
+    trace.add_argument("--framework", required=True, help=f"one of: {', '.join(FRAMEWORKS)}")
+    _add_case_arguments(trace)
+    trace.add_argument("--out", type=Path, help="output .npz (default: trace-<case>.npz here)")
+    trace.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    trace.set_defaults(func=cmd_trace)
+
+    check = sub.add_parser(
+        "check",
+        help="run the equivalence catalogue and classify every entry",
+        description="Compare every step of every catalogue entry, float64 "
+        "and float32; exit 1 if any expectation fails.",
+    )
+    for flag, valid in (
+        ("model", MODELS),
+        ("optimizer", OPTIMIZERS),
+        ("rule", RULES),
+        ("framework", ("torch", "jax")),
+        ("dtype", DTYPES),
+    ):
+        check.add_argument(
+            f"--{flag}",
+            action="append",
+            default=[],
+            metavar=flag.upper(),
+            help=f"keep entries with this {flag} (repeatable): {', '.join(valid)}",
+        )
+    check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    check.add_argument("--json", type=Path, help="also write the results as JSON to this path")
+    check.add_argument("--overwrite", action="store_true", help="replace an existing --json")
+    check.add_argument("--list", action="store_true", help="list the selected entries, run nothing")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def _case_from(args) -> Case:
+    return Case(
+        model=args.model, optimizer=args.optimizer, rule=args.rule, lr=args.lr,
+        weight_decay=args.weight_decay, momentum=args.momentum, beta1=args.beta1,
+        beta2=args.beta2, eps=args.eps, l1_ratio=args.l1_ratio, mask=args.mask,
+        steps=args.steps, seed=args.seed, batch_size=args.batch_size, dtype=args.dtype,
+        device=args.device, variant=args.variant, unused_param=args.unused_param,
+    )  # fmt: skip
+
+
+def cmd_trace(args) -> int:
+    from xbench.cases import check_applicable
+    from xbench.registry import run_case
+    from xbench.trajectory import ensure_writable, save_npz
+
+    case = _case_from(args)
+    check_applicable(args.framework, case)
+    out = args.out or Path(f"trace-{args.framework}-{case.label}-{case.dtype}-seed{case.seed}.npz")
+    ensure_writable(out, args.overwrite)
+    trajectory = run_case(args.framework, case)
+    save_npz(trajectory, out, overwrite=args.overwrite)
+    diverged = trajectory.first_nonfinite_step()
+    note = f", diverged at step {diverged}" if diverged else ""
+    print(
+        f"wrote {out}: {args.framework} {case.label} {case.dtype}, {case.steps} steps, "
+        f"final loss {trajectory.loss[-1]:.6g}{note}"
+    )
+    return 0
+
+
+def _validate_filters(args) -> None:
+    valid = {
+        "model": tuple(MODELS),
+        "optimizer": OPTIMIZERS,
+        "rule": RULES,
+        "framework": ("torch", "jax"),
+        "dtype": DTYPES,
+    }
+    for field, choices in valid.items():
+        for value in getattr(args, field):
+            if value not in choices:
+                raise UsageError(f"unknown {field} {value!r}; valid: {', '.join(choices)}")
+    Case(device=args.device)  # validates the device name
+
+
+def cmd_check(args) -> int:
+    from tabulate import tabulate
+
+    from xbench.catalogue import default_catalogue
+    from xbench.check import Filters, run_catalogue, stderr_progress
+    from xbench.trajectory import ensure_writable
+
+    _validate_filters(args)
+    filters = Filters(
+        *(tuple(getattr(args, f)) for f in ("model", "optimizer", "rule", "framework", "dtype"))
+    )
+    entries = [e for e in default_catalogue() if filters.keep(e)]
+    if not entries:
+        raise UsageError("no catalogue entry matches these filters; try `xbench check --list`")
+    if args.list:
+        for e in entries:
+            print(f"{e.name}  expected {'equal' if e.expect_equal else 'different'}: {e.reason}")
+        return 0
+    if args.json:
+        ensure_writable(args.json, args.overwrite)
+    if args.device != "cpu":
+        _require_device(args.device, {r.framework for e in entries for r in (e.left, e.right)})
+    started = time.perf_counter()
+    outcomes = run_catalogue(entries, device=args.device, progress=stderr_progress)
+    elapsed = time.perf_counter() - started
+    rows = []
+    for o in outcomes:
+        a = o.agreement
+        expected = "equal" if o.entry.expect_equal else f"different: {o.entry.reason}"
+        rows.append([
+            o.entry.name, expected,
+            f"{a.max_abs_error:.2e}" if a else "-",
+            f"{a.max_error_ratio:.2g}" if a else "-",
+            (f"step {a.first_divergent_step}: {a.tensor}" if a and a.first_divergent_step else "-"),
+            o.verdict,
+        ])  # fmt: skip
+    headers = ["entry", "expected", "max |Δ|", "err/tol", "first divergence", "verdict"]
+    print(tabulate(rows, headers=headers, tablefmt="simple"))
+    held = sum(o.held and o.agreement is not None for o in outcomes)
+    failed = sum(not o.held for o in outcomes)
+    skipped = sum(o.agreement is None for o in outcomes)
+    print(
+        f"\ncheck: {held} held, {failed} failed, {skipped} skipped in {elapsed:.1f} s "
+        "(err/tol: max |a − b| / (atol + rtol·|b|); equal means ≤ 1)"
+    )
+    if args.json:
+        _write_json(args.json, outcomes, elapsed, args.overwrite)
+        print(f"wrote {args.json}")
+    return 1 if failed else 0
+
+
+def _require_device(device: str, frameworks: set[str]) -> None:
+    from xbench.registry import build
+
+    for framework in sorted(frameworks - {"reference"}):
+        build(framework, Case(device=device, steps=1))
+
+
+def _write_json(path: Path, outcomes, elapsed: float, overwrite: bool) -> None:
+    import os
+    import tempfile
+
+    from xbench.equivalence import TOLERANCES
+
+    doc = {
+        "xbench": __version__,
+        "seconds": elapsed,
+        "tolerances": {k: vars(v) for k, v in TOLERANCES.items()},
+        "entries": [o.as_dict() for o in outcomes],
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=1, allow_nan=True)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"xbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
