@@ -13,7 +13,7 @@ XBENCH  := $(PYTHON) -m xbench
 PYTEST  := $(PYTHON) -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint
+.PHONY: help install test bench check lint
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,8 +24,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact versions)
 
-test: $(ENV) ## run the test suite (benchmarks run once each, untimed)
+test: $(ENV) ## run the test suite (pytest-benchmark disabled: benchmark bodies run once)
 	$(PYTEST) -q --benchmark-disable || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
+
+bench: $(ENV) ## the main job on CPU: today the equivalence catalogue (timed benchmarks come next)
+	$(XBENCH) check $(FLAGS)
 
 check: $(ENV) ## run the equivalence catalogue in float64 and float32 (FLAGS="--model mlp ...")
 	$(XBENCH) check $(FLAGS)
