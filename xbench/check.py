@@ -7,6 +7,8 @@ several entries execute once.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import sys
 from dataclasses import asdict, dataclass
 
@@ -56,10 +58,15 @@ class Outcome:
             "expected": "equal" if e.expect_equal else "different",
             "reason": e.reason,
             "exact": e.exact,
-            "agreement": asdict(self.agreement) if self.agreement else None,
+            "agreement": _json_safe(asdict(self.agreement)) if self.agreement else None,
             "held": self.held,
             "verdict": self.verdict,
         }
+
+
+def _json_safe(values: dict) -> dict:
+    """Infinity is not JSON: an EXACT comparison that differs has err/tol "inf"."""
+    return {k: "inf" if isinstance(v, float) and math.isinf(v) else v for k, v in values.items()}
 
 
 def judge(entry: Entry, agreement: Agreement) -> tuple[bool, str]:
@@ -81,14 +88,7 @@ def on_device(run: Run, device: str) -> Run:
 
 def run_catalogue(entries: list[Entry], device: str = "cpu", progress=None) -> list[Outcome]:
     entries = [
-        Entry(
-            e.name,
-            on_device(e.left, device),
-            on_device(e.right, device),
-            e.expect_equal,
-            e.reason,
-            e.exact,
-        )
+        dataclasses.replace(e, left=on_device(e.left, device), right=on_device(e.right, device))
         for e in entries
     ]
     missing = {fw for fw in ("torch", "jax") if not framework_available(fw)}

@@ -216,7 +216,7 @@ def _write_json(path: Path, outcomes, elapsed: float, overwrite: bool) -> None:
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=True)
+        json.dump(doc, f, indent=1, allow_nan=False)
     os.replace(tmp, path)
 
 
