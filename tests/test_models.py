@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from adapters_under_test import jax_loss_and_grads, torch_loss_and_grads
 from conftest import FRAMEWORKS, adapter_class
-from xbench_adapters.reference import forward, loss_and_grads
+from xbench_adapters.reference import loss_and_grads
 
 from xbench.cases import Case
 from xbench.models import MODELS, UNUSED_PARAM
@@ -94,9 +94,3 @@ def test_finite_difference_check_catches_a_wrong_gradient():
         - loss_and_grads(problem.model, problem.params, x, y)[0]
     ) / 1e-6
     assert 1.5 * grads["dense0/bias"][0] != pytest.approx(numeric, rel=1e-4)
-
-
-def test_flatten_follows_nhwc_order():
-    problem = make_problem(Case(model="cnn"))
-    out, _ = forward(problem.model, problem.params, problem.x[0])
-    assert out.shape == (16, 4)
