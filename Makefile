@@ -27,8 +27,7 @@ install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact 
 test: $(ENV) ## run the test suite (pytest-benchmark disabled: benchmark bodies run once)
 	$(PYTEST) -q --benchmark-disable || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
 
-bench: $(ENV) ## the main job on CPU: today the equivalence catalogue (timed benchmarks come next)
-	$(XBENCH) check $(FLAGS)
+bench: check ## the main job on CPU: today the equivalence catalogue (timed benchmarks come next)
 
 check: $(ENV) ## run the equivalence catalogue in float64 and float32 (FLAGS="--model mlp ...")
 	$(XBENCH) check $(FLAGS)

@@ -112,7 +112,8 @@ def _case_from(args) -> Case:
 def cmd_trace(args) -> int:
     from xbench.cases import check_applicable
     from xbench.registry import run_case
-    from xbench.trajectory import ensure_writable, save_npz
+    from xbench.storage import ensure_writable
+    from xbench.trajectory import save_npz
 
     case = _case_from(args)
     check_applicable(args.framework, case)
@@ -149,7 +150,7 @@ def cmd_check(args) -> int:
 
     from xbench.catalogue import default_catalogue
     from xbench.check import Filters, run_catalogue, stderr_progress
-    from xbench.trajectory import ensure_writable
+    from xbench.storage import ensure_writable
 
     _validate_filters(args)
     filters = Filters(
@@ -190,7 +191,7 @@ def cmd_check(args) -> int:
         "(err/tol: max |a − b| / (atol + rtol·|b|); equal means ≤ 1)"
     )
     if args.json:
-        _write_json(args.json, outcomes, elapsed, args.overwrite)
+        _write_json(args.json, outcomes, elapsed)
         print(f"wrote {args.json}")
     return 1 if failed else 0
 
@@ -202,11 +203,9 @@ def _require_device(device: str, frameworks: set[str]) -> None:
         build(framework, Case(device=device, steps=1))
 
 
-def _write_json(path: Path, outcomes, elapsed: float, overwrite: bool) -> None:
-    import os
-    import tempfile
-
+def _write_json(path: Path, outcomes, elapsed: float) -> None:
     from xbench.equivalence import TOLERANCES
+    from xbench.storage import write_atomically
 
     doc = {
         "xbench": __version__,
@@ -214,10 +213,7 @@ def _write_json(path: Path, outcomes, elapsed: float, overwrite: bool) -> None:
         "tolerances": {k: vars(v) for k, v in TOLERANCES.items()},
         "entries": [o.as_dict() for o in outcomes],
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: json.dump(doc, f, indent=1, allow_nan=False), mode="w")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,14 +7,13 @@ Step k (1-based) computes ``loss[k-1]`` on ``params[...][k-1]`` and produces
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from xbench.cases import Case
-from xbench.errors import UsageError
+from xbench.storage import ensure_writable, write_atomically
 
 
 @dataclass(frozen=True)
@@ -43,15 +42,7 @@ def save_npz(trajectory: Trajectory, path: str | os.PathLike, overwrite: bool = 
     arrays |= {f"params/{name}": value for name, value in trajectory.params.items()}
     arrays["case"] = np.array(trajectory.case.to_json())
     arrays["framework"] = np.array(trajectory.framework)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
 def load_npz(path: str | os.PathLike) -> Trajectory:
@@ -65,18 +56,3 @@ def load_npz(path: str | os.PathLike) -> Trajectory:
             x=data["x"],
             y=data["y"],
         )
-
-
-def ensure_writable(path: Path, overwrite: bool = False) -> None:
-    """Fail before any work when ``path`` cannot be written, or exists and must not be lost."""
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory; give a file name")
-    if path.exists() and not overwrite:
-        raise UsageError(
-            f"refusing to overwrite existing {path}; pass --overwrite or pick another --out"
-        )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write {path}: directory {parent} is not writable")
