@@ -27,7 +27,8 @@ install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact 
 test: $(ENV) ## run the test suite (pytest-benchmark disabled: benchmark bodies run once)
 	$(PYTEST) -q --benchmark-disable || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
 
-bench: check ## the main job on CPU: today the equivalence catalogue (timed benchmarks come next)
+bench: $(ENV) ## timed update/training steps on CPU, JSON to results/<machine>/ (QUICK=1: ~1 min; FLAGS="--threads 1 ...")
+	$(XBENCH) bench $(if $(QUICK),--quick) $(FLAGS)
 
 check: $(ENV) ## run the equivalence catalogue in float64 and float32 (FLAGS="--model mlp ...")
 	$(XBENCH) check $(FLAGS)

@@ -10,6 +10,9 @@ never enters an equivalence run on a GPU.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -131,10 +134,19 @@ def forward(model, params: dict, x, precision=HIGHEST):
     return x
 
 
+IMPLEMENTATIONS = {
+    "jit": {},
+    "jit_donate": {"donate_argnums": (0, 1)},  # parameters and optimizer state are donated
+}
+
+
 class JaxAdapter:
+    """Parameters and optimizer state are threaded through ``self``: with donation, a buffer
+    passed to a step is never read again (jax#9675)."""
+
     framework = "jax"
 
-    def __init__(self, problem: Problem, case: Case) -> None:
+    def __init__(self, problem: Problem, case: Case, implementation: str = "jit") -> None:
         self.problem, self.case = problem, case
         self.device = jax_device(case.device)
         self.dtype = jnp.dtype(case.dtype)
@@ -146,8 +158,17 @@ class JaxAdapter:
         self.opt_state = self.tx.init(self.tree)
         self.x = jax.device_put(jnp.asarray(problem.x, self.dtype), self.device)
         self.y = jax.device_put(jnp.asarray(problem.y, self.dtype), self.device)
-        self._train_step = jax.jit(self._make_train_step())
-        self._update = jax.jit(self._make_update())
+        if implementation not in IMPLEMENTATIONS:
+            valid = ", ".join(IMPLEMENTATIONS)
+            raise UsageError(f"unknown JAX implementation {implementation!r}; valid: {valid}")
+        self.implementation = implementation
+        jit_options = IMPLEMENTATIONS[implementation]
+        self.implementation_flags = {
+            "jit": True,
+            "donate_argnums": jit_options.get("donate_argnums", ()),
+        }
+        self._train_step = jax.jit(self._make_train_step(), **jit_options)
+        self._update = jax.jit(self._make_update(), **jit_options)
 
     def _make_update(self):
         tx = self.tx
@@ -203,3 +224,33 @@ class JaxAdapter:
 
     def block(self) -> None:
         jax.block_until_ready((self.tree, self.opt_state))
+
+    def timed_update(self, grads: dict[str, np.ndarray]) -> tuple[Callable[[], None], float]:
+        """A no-argument update with fixed ``grads`` (canonical), blocking on the whole state
+        tree; and the seconds ahead-of-time compilation took (never inside a timed call)."""
+        grads = self.to_native(grads)
+        start = time.perf_counter()
+        update_fn = self._update.lower(self.tree, self.opt_state, grads).compile()
+        seconds = time.perf_counter() - start
+
+        def update() -> None:
+            self.tree, self.opt_state = update_fn(self.tree, self.opt_state, grads)
+            jax.block_until_ready((self.tree, self.opt_state))
+
+        update()
+        return update, seconds
+
+    def timed_step(self) -> tuple[Callable[[], None], float]:
+        """A no-argument training step on batch 0, blocking on parameters, state and loss;
+        and its compile seconds."""
+        x, y = self.x[0], self.y[0]
+        start = time.perf_counter()
+        step_fn = self._train_step.lower(self.tree, self.opt_state, x, y).compile()
+        seconds = time.perf_counter() - start
+
+        def step() -> None:
+            self.tree, self.opt_state, loss = step_fn(self.tree, self.opt_state, x, y)
+            jax.block_until_ready((self.tree, self.opt_state, loss))
+
+        step()
+        return step, seconds

@@ -7,6 +7,9 @@ unless asked otherwise), never left to torch's device-dependent default.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,6 +23,7 @@ IMPLEMENTATIONS = {
     "forloop": {"foreach": False},
     "foreach": {"foreach": True},
     "fused": {"fused": True},
+    "compiled": {"foreach": True},  # optimizer.step under torch.compile, over the foreach path
 }
 
 
@@ -63,6 +67,10 @@ def make_optimizer(case: Case, named: dict[str, torch.nn.Parameter], decayed, im
         {"params": [p for n, p in named.items() if n not in decayed], "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
+    if implementation not in IMPLEMENTATIONS:
+        raise UsageError(
+            f"unknown torch implementation {implementation!r}; valid: {', '.join(IMPLEMENTATIONS)}"
+        )
     flags = IMPLEMENTATIONS[implementation]
     if case.optimizer in ("sgd", "momentum", "nesterov"):
         momentum = 0.0 if case.optimizer == "sgd" else case.momentum
@@ -117,6 +125,14 @@ class TorchAdapter:
         self.y = self._tensor(problem.y)
         self._penalised = [p for n, p in self.named.items() if n in self._decayed]
         self._decoupled = self._penalised if case.variant == "decoupled" else []
+        self.implementation = implementation
+        self.implementation_flags = {
+            **IMPLEMENTATIONS[implementation],
+            "torch_compile": implementation == "compiled",
+        }
+        self._step = self.optimizer.step
+        if implementation == "compiled":
+            self._step = compiled_step(self.optimizer)
 
     def _tensor(self, value: np.ndarray) -> torch.Tensor:
         # torch.tensor copies: parameters updated in place must not alias the Problem's arrays
@@ -150,7 +166,7 @@ class TorchAdapter:
             with torch.no_grad():
                 for param in self._decoupled:
                     param.mul_(1.0 - self.case.lr * self.case.weight_decay)
-        self.optimizer.step()
+        self._step()
 
     def update(self, grads: dict[str, torch.Tensor]) -> None:
         for name, param in self.named.items():
@@ -187,3 +203,70 @@ class TorchAdapter:
     def block(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def timed_update(self, grads: dict[str, np.ndarray]) -> tuple[Callable[[], None], float | None]:
+        """A no-argument update with fixed ``grads`` (canonical), blocking; compile seconds.
+
+        The gradients are set once: ``optimizer.step`` reads ``.grad`` and never clears it.
+        """
+        for name, param in self.named.items():
+            param.grad = self._tensor(kernel_to_native(name, grads[name]))
+
+        def update() -> None:
+            self._optimizer_step()
+            self.block()
+
+        return update, self._first_call(update)
+
+    def timed_step(self) -> tuple[Callable[[], None], float | None]:
+        """A no-argument training step on batch 0, blocking; compile seconds."""
+
+        def step() -> None:
+            self.step(0)
+            self.block()
+
+        return step, self._first_call(step)
+
+    def _first_call(self, call: Callable[[], None]) -> float | None:
+        """Run ``call`` once; under torch.compile its duration is the compile time."""
+        start = time.perf_counter()
+        call()
+        seconds = time.perf_counter() - start
+        if self.implementation != "compiled":
+            return None
+        if not torch._dynamo.utils.counters["stats"]["unique_graphs"]:
+            raise RuntimeError("torch.compile produced no graph: the step would run eagerly")
+        return seconds
+
+
+def compiled_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
+    """``optimizer.step`` under torch.compile, compiled on its first call.
+
+    Dynamo is reset first: its per-code-object cache would otherwise fill up across adapters
+    (8 entries) and fall back to eager without saying so. The learning rate stays a Python
+    float; it never changes here, so it never recompiles (pytorch/pytorch#120934).
+    """
+    torch._dynamo.reset()
+
+    @torch.compile(fullgraph=False)
+    def step() -> None:
+        optimizer.step()
+
+    return step
+
+
+def memory_kernel(kernel: str, elements: int, dtype: str, device: str):
+    """A roofline reference kernel over ``elements``, blocking, and its name.
+
+    ``copy``: ``a.copy_(b)``; ``inplace_add``: ``a.add_(b)``.
+    """
+    where = torch_device(device)
+    a, b = (torch.randn(elements, device=where).to(getattr(torch, dtype)) for _ in range(2))
+    op = {"copy": a.copy_, "inplace_add": a.add_}[kernel]
+
+    def run() -> None:
+        op(b)
+        if where.type == "cuda":
+            torch.cuda.synchronize(where)
+
+    return run, f"torch.Tensor.{op.__name__}"

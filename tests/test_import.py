@@ -7,8 +7,9 @@ import pytest
 
 CORE = ", ".join(
     f"xbench.{m}"
-    for m in ("cli", "cases", "catalogue", "check", "equivalence", "models", "problems",
-              "registry", "storage", "trajectory")
+    for m in ("bench", "cli", "cases", "catalogue", "check", "equivalence", "machine",
+              "models", "problems", "registry", "roofline", "storage", "sweep", "timing",
+              "trajectory")
 )  # fmt: skip
 
 

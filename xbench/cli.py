@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from xbench import __version__
 from xbench.cases import DTYPES, FRAMEWORKS, OPTIMIZERS, RULES, VARIANTS, Case
 from xbench.errors import UsageError
 from xbench.models import MODELS
+from xbench.sweep import PROFILES
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,6 +72,31 @@ def build_parser() -> Parser:
     trace.add_argument("--out", type=Path, help="output .npz (default: trace-<case>.npz here)")
     trace.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     trace.set_defaults(func=cmd_trace)
+
+    bench = sub.add_parser(
+        "bench",
+        help="time update and training steps (pytest-benchmark) and save the JSON in results/",
+        description="Run the timed sweep of tests/test_bench.py under pytest-benchmark and "
+        "publish its JSON as results/<label>/<time>_<profile>_<commit>.json (never "
+        "overwriting). Needs a source checkout.",
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="the quick profile (about 2 minutes; for CI)"
+    )
+    bench.add_argument(
+        "--profile", help=f"one of: {', '.join(PROFILES)} (default: default; --quick: quick)"
+    )
+    bench.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    bench.add_argument(
+        "--threads", type=int, help="threads for both frameworks (default: every usable CPU)"
+    )
+    bench.add_argument("--label", help="results folder name (default: from the CPU/GPU model)")
+    bench.add_argument(
+        "--results", type=Path, default=Path("results"), help="(default %(default)s)"
+    )
+    bench.add_argument("-k", dest="select", help="pytest -k expression selecting benchmarks")
+    bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    bench.set_defaults(func=cmd_bench)
 
     check = sub.add_parser(
         "check",
@@ -194,6 +221,32 @@ def cmd_check(args) -> int:
         _write_json(args.json, outcomes, elapsed)
         print(f"wrote {args.json}")
     return 1 if failed else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from xbench import machine
+    from xbench.bench import BenchRun, run_bench
+    from xbench.sweep import sweep
+
+    if args.quick and args.profile not in (None, "quick"):
+        raise UsageError(f"--quick contradicts --profile {args.profile}")
+    profile = "quick" if args.quick else args.profile or "default"
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    if not re.match(r"^(cpu|cuda(:\d+)?)$", args.device):
+        raise UsageError(f"unknown device {args.device!r}; valid: cpu, cuda, cuda:N")
+    available = machine.available_cpus()
+    threads = available if args.threads is None else args.threads
+    if not 1 <= threads <= available:
+        raise UsageError(f"invalid --threads {threads}; this process may use 1 to {available}")
+    if args.list:
+        for case in sweep(profile, args.device):
+            print(case.id)
+        return 0
+    if args.device != "cpu":
+        _require_device(args.device, {"torch"})
+    run = BenchRun(profile, args.device, threads, args.results, args.label, args.select)
+    return run_bench(run)
 
 
 def _require_device(device: str, frameworks: set[str]) -> None:

@@ -43,6 +43,14 @@ class LayerNorm:
 
 
 @dataclass(frozen=True)
+class Vector:
+    """A free 1-D parameter ``<name>/kernel`` outside any computation (update-step benchmarks)."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Tanh:
     pass
 
@@ -52,7 +60,7 @@ class Flatten:
     pass
 
 
-Layer = Dense | Conv | LayerNorm | Tanh | Flatten
+Layer = Dense | Conv | LayerNorm | Vector | Tanh | Flatten
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,8 @@ class Model:
             elif isinstance(layer, LayerNorm):
                 shapes[f"{layer.name}/scale"] = (layer.size,)
                 shapes[f"{layer.name}/bias"] = (layer.size,)
+            elif isinstance(layer, Vector):
+                shapes[f"{layer.name}/kernel"] = (layer.size,)
         return shapes
 
 

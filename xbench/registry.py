@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -37,7 +38,9 @@ class Adapter(Protocol):
     framework: str
     problem: Problem
 
-    def __init__(self, problem: Problem, case: Case) -> None: ...
+    def __init__(self, problem: Problem, case: Case, implementation: str = ...) -> None:
+        """``implementation`` pins the code path (torch forloop/foreach/fused/compiled,
+        JAX jit/jit_donate); the reference has one."""
 
     def step(self, index: int) -> float:
         """Forward, backward, regularizer and update on batch ``index``; the data loss."""
@@ -57,6 +60,13 @@ class Adapter(Protocol):
 
     def block(self) -> None:
         """Wait until queued device work is done."""
+
+    def timed_update(self, grads: dict[str, np.ndarray]) -> tuple[Callable[[], None], float | None]:
+        """A no-argument, blocking update with fixed gradients, already run once, and the
+        seconds its compilation took (None when nothing compiles). torch and JAX only."""
+
+    def timed_step(self) -> tuple[Callable[[], None], float | None]:
+        """The same for a whole training step on batch 0."""
 
 
 def import_adapters_package() -> None:

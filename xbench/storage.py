@@ -26,13 +26,23 @@ def ensure_writable(path: Path, overwrite: bool = False) -> None:
         raise UsageError(f"cannot write {path}: directory {parent} is not writable")
 
 
-def write_atomically(path: Path, write: Callable[[IO], None], mode: str = "wb") -> Path:
-    """Call ``write`` on a temporary file beside ``path``, then rename it into place."""
+def write_atomically(
+    path: Path, write: Callable[[IO], None], mode: str = "wb", exclusive: bool = False
+) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it into place.
+
+    With ``exclusive`` the file is linked into place instead, which fails with
+    FileExistsError rather than replace a file that appeared meanwhile.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -1,0 +1,170 @@
+"""Timed benchmarks (pytest-benchmark). ``make bench`` / ``xbench bench`` time them;
+``make test`` runs each body once (benchmarking disabled) as a smoke test.
+
+Which cases run comes from ``xbench.sweep`` (``--xbench-profile quick|default``). Each result
+carries its BenchCase in ``extra_info``; ``xbench.roofline`` adds bandwidth after the run.
+"""
+
+import statistics
+import time
+
+import numpy as np
+import pytest
+from conftest import adapter_class
+
+from xbench.sweep import (
+    PROFILES,
+    REFERENCE_KERNELS,
+    BenchCase,
+    bytes_per_param,
+    roofline_kernel,
+    rounds_and_iterations,
+)
+from xbench.sweep import sweep as sweep_cases
+from xbench.timing import bare_seconds_per_call, build, seconds_per_call, time_with
+
+OVERHEAD_SIZES = (10**4, 10**6)
+OVERHEAD_TOLERANCE = 0.03  # the issue's bound on |xbench median / bare loop median − 1|
+OVERHEAD_SECONDS = 1.0  # per side: enough rounds that each median is good to about 1%
+
+
+def pytest_generate_tests(metafunc):
+    if "bench_case" not in metafunc.fixturenames:
+        return
+    kind = metafunc.function.__name__.removeprefix("test_")
+    profile = metafunc.config.getoption("--xbench-profile")
+    device = metafunc.config.getoption("--xbench-device")
+    if kind == "overhead":
+        cases = [
+            BenchCase("overhead", fw, impl, "adamw", "weight_decay", n, device=device)
+            for fw, impl in (("torch", "fused"), ("jax", "jit_donate"))
+            for n in OVERHEAD_SIZES
+        ]
+    else:
+        cases = [c for c in sweep_cases(profile, device) if c.kind == kind]
+    metafunc.parametrize("bench_case", cases, ids=[c.id for c in cases])
+
+
+@pytest.fixture
+def budget(request):
+    return PROFILES[request.config.getoption("--xbench-profile")].seconds_per_benchmark
+
+
+def timed(benchmark, bench_case, budget):
+    """Build, time and record ``bench_case``; the Timed it built."""
+    if bench_case.kind != "reference":
+        adapter_class(bench_case.framework)  # skip when the framework is absent
+    built = build(bench_case)
+    benchmark.extra_info.update(bench_case.extra_info())
+    benchmark.extra_info.update(built.info, compile_seconds=built.compile_seconds)
+    if bench_case.kind == "reference":
+        time_with(benchmark, built.call, budget)
+        return built
+    kernel = roofline_kernel(bench_case)
+    seconds = time_with(benchmark, built.call, budget, build(kernel))
+    if seconds is not None:
+        benchmark.extra_info["interleaved_reference"] = {
+            "kernel": kernel.implementation,
+            "bytes_moved": kernel.bytes_moved,
+            "median": seconds,
+        }
+    return built
+
+
+def assert_stepped(bench_case, adapter):
+    """Every parameter moved, stayed finite and kept its dtype: the step really ran."""
+    before = bench_case.problem().params
+    after = adapter.params()
+    assert after.keys() == before.keys()
+    for name, value in after.items():
+        assert value.dtype == np.dtype(bench_case.dtype), name
+        assert np.isfinite(value).all(), name
+        assert not np.array_equal(value, before[name]), f"{name} did not change"
+
+
+def test_reference(benchmark, bench_case, budget):
+    """A memory-bound kernel moving AdamW's bytes at the same parameter count (to one element)."""
+    built = timed(benchmark, bench_case, budget)
+    itemsize = np.dtype(bench_case.dtype).itemsize
+    arrays = REFERENCE_KERNELS[bench_case.implementation]
+    adamw = bench_case.params * bytes_per_param("adamw", itemsize)
+    assert 0 <= adamw - bench_case.bytes_moved < arrays * itemsize
+    assert built.info["elements"] * arrays * itemsize == bench_case.bytes_moved
+
+
+def test_update(benchmark, bench_case, budget):
+    built = timed(benchmark, bench_case, budget)
+    assert_stepped(bench_case, built.adapter)
+    if bench_case.implementation in ("jit", "jit_donate"):
+        assert built.compile_seconds > 0
+
+
+def test_train(benchmark, bench_case, budget):
+    built = timed(benchmark, bench_case, budget)
+    assert_stepped(bench_case, built.adapter)
+
+
+def test_overhead(benchmark, bench_case):
+    """The median pytest-benchmark reports equals a bare perf_counter loop's, within 3%.
+
+    Each timed round is followed by a bare round of the same iterations of the same callable
+    (pedantic's teardown runs outside the timed region), so the two interleave and a machine
+    whose speed drifts during the test slows both alike.
+    """
+    adapter_class(bench_case.framework)
+    built = build(bench_case)
+    benchmark.extra_info.update(bench_case.extra_info(), compile_seconds=built.compile_seconds)
+    if benchmark.disabled:
+        benchmark.pedantic(built.call)  # disabled: pytest-benchmark calls it once
+        return
+    rounds, iterations = rounds_and_iterations(seconds_per_call(built.call), OVERHEAD_SECONDS)
+    bare: list[float] = []
+
+    def bare_round() -> None:
+        bare.append(bare_seconds_per_call(built.call, iterations))
+
+    benchmark.extra_info.update(rounds=rounds, iterations=iterations)
+    benchmark.pedantic(
+        built.call, rounds=rounds, iterations=iterations, warmup_rounds=1, teardown=bare_round
+    )
+    bare_median = statistics.median(bare[1:])  # [0] followed the warm-up round
+    ratio = benchmark.stats.stats.median / bare_median
+    benchmark.extra_info.update(bare_median=bare_median, reported_over_bare=ratio)
+    assert len(bare) >= rounds + 1
+    assert abs(ratio - 1) <= OVERHEAD_TOLERANCE, (benchmark.stats.stats.median, bare_median)
+
+
+def test_overhead_check_fails_on_a_slower_harness(benchmark):
+    """The overhead check notices a harness that adds 10% to every timed call."""
+    bench_case = BenchCase("overhead", "torch", "fused", "adamw", "weight_decay", 10**4)
+    adapter_class("torch")
+    call = build(bench_case).call
+    if benchmark.disabled:
+        benchmark.pedantic(call)
+        return
+    per_call = seconds_per_call(call)
+
+    def slower() -> None:
+        call()
+        end = time.perf_counter() + per_call / 10
+        while time.perf_counter() < end:
+            pass
+
+    rounds, iterations = rounds_and_iterations(per_call, OVERHEAD_SECONDS / 2)
+    bare: list[float] = []
+    benchmark.extra_info.update(bench_case.extra_info())
+    benchmark.extra_info.update(
+        kind="overhead_perturbed",
+        id=f"{bench_case.id}-perturbed",
+        perturbation="+10% busy wait per timed call",
+    )
+    benchmark.pedantic(
+        slower,
+        rounds=rounds,
+        iterations=iterations,
+        warmup_rounds=1,
+        teardown=lambda: bare.append(bare_seconds_per_call(call, iterations)),
+    )
+    ratio = benchmark.stats.stats.median / statistics.median(bare[1:])
+    benchmark.extra_info.update(reported_over_bare=ratio)
+    assert ratio - 1 > OVERHEAD_TOLERANCE

@@ -1,0 +1,115 @@
+"""`xbench bench`: bad input exits 2 in one line; results never overwrite, never half-written."""
+
+import datetime
+import json
+import os
+
+import pytest
+from test_cli import run_cli
+
+from xbench.bench import publish, result_name, summary
+from xbench.errors import UsageError
+from xbench.storage import write_atomically
+from xbench.sweep import sweep
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--threads", "0"], ["--threads 0", "1 to"]),
+        (["--threads", "999"], ["--threads 999", "1 to"]),
+        (["--quick", "--profile", "default"], ["--quick", "default"]),
+        (["--profile", "huge"], ["'huge'", "quick"]),
+        (["--device", "tpu"], ["'tpu'", "cuda"]),
+        (["--label", "a/b"], ["'a/b'", "folder name"]),
+    ],
+)
+def test_bad_bench_input_exits_2_in_one_line(capsys, tmp_path, argv, named):
+    code, out, err = run_cli(capsys, "bench", "--results", str(tmp_path), *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for part in named:
+        assert part in err
+
+
+def test_bench_refuses_an_unwritable_results_folder(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run_cli(capsys, "bench", "--quick", "--results", str(blocker))
+    assert code == 2 and "cannot create" in err and str(blocker) in err
+
+
+def test_bench_list_prints_the_profile(capsys):
+    code, out, _ = run_cli(capsys, "bench", "--quick", "--list")
+    assert code == 0
+    assert out.split() == [c.id for c in sweep("quick")]
+
+
+def test_result_names_carry_time_profile_and_commit():
+    now = datetime.datetime(2026, 11, 21, 12, 0, 5, tzinfo=datetime.timezone.utc)
+    commit = {"id": "05bfec23997228a65b2fb67e906146eaef770f1b", "dirty": True}
+    assert result_name("quick", commit, now) == "20261121T120005Z_quick_05bfec2-dirty.json"
+    assert result_name("default", {"id": None, "dirty": None}, now).endswith("_nocommit.json")
+
+
+def fake_run(tmp_path, name="run.json", benchmarks=({"name": "b"},)):
+    raw = tmp_path / name
+    raw.write_text(json.dumps({"benchmarks": list(benchmarks), "machine_info": {}}))
+    return raw
+
+
+def test_publish_never_overwrites_an_earlier_run(tmp_path, monkeypatch):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    monkeypatch.setattr("xbench.bench.result_name", lambda *a: "same.json")
+    first = publish(fake_run(tmp_path, benchmarks=[{"name": "first"}]), folder, "quick")
+    second = publish(fake_run(tmp_path, benchmarks=[{"name": "second"}]), folder, "quick")
+    assert first != second
+    assert json.loads(first.read_text())["benchmarks"] == [{"name": "first"}]
+    assert json.loads(second.read_text())["benchmarks"] == [{"name": "second"}]
+    assert sorted(os.listdir(folder)) == ["same-1.json", "same.json"]  # no temporary files
+
+
+def test_publish_refuses_a_run_without_results(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    with pytest.raises(UsageError, match="no benchmark results"):
+        publish(fake_run(tmp_path, benchmarks=[]), folder, "quick")
+    assert os.listdir(folder) == []
+
+
+def test_exclusive_write_fails_on_an_existing_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "kept.json"
+    path.write_text("earlier")
+    with pytest.raises(FileExistsError):
+        write_atomically(path, lambda f: f.write(b"new"), exclusive=True)
+    assert path.read_text() == "earlier"
+    assert os.listdir(tmp_path) == ["kept.json"]
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    path = tmp_path / "run.json"
+
+    def interrupted(f):
+        f.write(b'{"benchmarks": [')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(path, interrupted, exclusive=True)
+    assert os.listdir(tmp_path) == []
+
+
+def test_summary_lists_adamw_at_the_largest_size_fastest_first():
+    def bench(impl, params, median):
+        info = {"kind": "update", "optimizer": "adamw", "rule": "weight_decay", "tensors": 1,
+                "param_count": params, "framework": "torch", "implementation": impl,
+                "achieved_GBps": 1.0, "bandwidth_pct": 50.0}  # fmt: skip
+        return {"extra_info": info, "stats": {"median": median}}
+
+    other_rule = bench("fused", 10**6, 1e-4)
+    other_rule["extra_info"]["rule"] = "none"
+    text = summary({"benchmarks": [bench("forloop", 10**6, 2e-3), bench("fused", 10**6, 1e-3),
+                                   bench("fused", 10**4, 1e-5), other_rule]})  # fmt: skip
+    lines = text.splitlines()
+    assert "1e6" in lines[0]
+    assert [line.split()[1] for line in lines[3:]] == ["fused", "forloop"]
