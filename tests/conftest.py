@@ -37,6 +37,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.xbench_threads = machine.set_threads(config.getoption("--xbench-threads"))
+    config.xbench_commit = machine.git_commit()  # the code as it was when the run started
+
+
+def pytest_benchmark_update_commit_info(config, commit_info):
+    commit_info.update(config.xbench_commit)  # not as the tree may be when the run ends
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -47,7 +52,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         cpu_model=machine.cpu_model(),
         device=device,
         device_name=machine.device_name(device),
-        git_commit=machine.git_commit(),
+        git_commit=config.xbench_commit,
         xbench_profile=config.getoption("--xbench-profile"),
     )
 

@@ -59,13 +59,14 @@ def pytest_command(run: BenchRun, json_path: Path) -> list[str]:
     return command + (["-k", run.select] if run.select else [])
 
 
-def publish(raw: Path, folder: Path, profile: str) -> Path:
+def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None) -> Path:
     """Link the finished JSON into ``folder`` under a name no earlier run holds."""
     data = raw.read_bytes()
     document = json.loads(data)
     if not document.get("benchmarks"):
         raise UsageError("the run produced no benchmark results; nothing published")
-    name = result_name(profile, machine.git_commit(), datetime.datetime.now(datetime.timezone.utc))
+    commit = commit if commit is not None else machine.git_commit()
+    name = result_name(profile, commit, datetime.datetime.now(datetime.timezone.utc))
     for attempt in range(100):
         path = folder / (name if not attempt else name.replace(".json", f"-{attempt}.json"))
         if path.exists():
@@ -100,7 +101,7 @@ def run_bench(run: BenchRun) -> int:
         f"results to {folder}/. Progress: one line per benchmark, [percent] at its end.",
         flush=True,
     )
-    started = time.perf_counter()
+    started, commit = time.perf_counter(), machine.git_commit()
     with tempfile.TemporaryDirectory(prefix="xbench-bench-") as tmp:
         raw = Path(tmp) / "run.json"
         env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(Path(tmp) / "inductor"))
@@ -122,7 +123,7 @@ def run_bench(run: BenchRun) -> int:
                 file=sys.stderr,
             )
             return 1
-        path = publish(raw, folder, run.profile)
+        path = publish(raw, folder, run.profile, commit)
     print(f"\nxbench bench: {minutes:.1f} min; wrote {path}")
     print(summary(json.loads(path.read_text())))
     return 0
