@@ -70,6 +70,15 @@ def test_publish_never_overwrites_an_earlier_run(tmp_path, monkeypatch):
     assert sorted(os.listdir(folder)) == ["same-1.json", "same.json"]  # no temporary files
 
 
+def test_published_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_atomically(tmp_path / "run.json", lambda f: f.write(b"{}"), exclusive=True)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_publish_refuses_a_run_without_results(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()

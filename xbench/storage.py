@@ -38,6 +38,7 @@ def write_atomically(
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result should read like any file
         if exclusive:
             os.link(tmp, path)
             os.unlink(tmp)
@@ -47,3 +48,9 @@ def write_atomically(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
