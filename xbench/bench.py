@@ -24,7 +24,7 @@ from tabulate import tabulate
 from xbench import machine
 from xbench.errors import UsageError
 from xbench.storage import write_atomically
-from xbench.sweep import size_label, sweep
+from xbench.sweep import PROFILES, size_label, sweep
 
 BENCH_TESTS = machine.REPO / "tests" / "test_bench.py"
 OVERHEAD_BENCHMARKS = 5  # test_overhead (torch fused, JAX jit_donate; 1e4, 1e6) + its check
@@ -98,7 +98,8 @@ def run_bench(run: BenchRun) -> int:
     print(
         f"xbench bench: profile {run.profile}, {total} benchmarks on {run.device} with "
         f"{run.threads} thread(s){f', -k {run.select!r}' if run.select else ''}; "
-        f"results to {folder}/. Progress: one line per benchmark, [percent] at its end.",
+        f"results to {folder}/. Progress: one line per benchmark, [percent] at its end.\n"
+        f"  {run.profile}: {PROFILES[run.profile].description}",
         flush=True,
     )
     started, commit = time.perf_counter(), machine.git_commit()

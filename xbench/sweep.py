@@ -251,11 +251,11 @@ PROFILES = {
         0.3,
         "update steps of sgd, momentum, adam, adamw × none/weight_decay/add_decayed_weights at "
         "1e3–1e7 in one tensor, torch forloop/foreach/fused and JAX jit with and without "
-        "donation; torch.compile for adamw at every size and sgd at 1e6 and 1e7 (each compile "
-        "is cold, tens of seconds); sgd and adamw in 1000 tensors at 1e4 and 1e6 (compiled: "
-        "adamw at 1e6, a compile of several minutes); training steps of every optimizer × rule "
-        "at 1e3–1e7 (torch forloop and fused, JAX jit with donation); both reference kernels "
-        "at every size",
+        "donation; torch.compile for adamw at every size and sgd at 1e6 and 1e7 (the first "
+        "compile in a process takes about 10 s, later ones about 1 s); sgd and adamw in 1000 "
+        "tensors at 1e4 and 1e6 (compiled: adamw at 1e6, a compile of 3–4 minutes); training "
+        "steps of every optimizer × rule at 1e3–1e7 (torch forloop and fused, JAX jit with "
+        "donation); both reference kernels at every size",
     ),
 }
 

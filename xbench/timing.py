@@ -25,7 +25,7 @@ class Timed:
 
     call: Callable[[], None]
     compile_seconds: float | None
-    adapter: object | None  # the framework adapter (None for the reference copy)
+    adapter: object | None  # the framework adapter (None for a reference kernel)
     info: dict
 
 
