@@ -229,12 +229,13 @@ class TorchAdapter:
 
     def _first_call(self, call: Callable[[], None]) -> float | None:
         """Run ``call`` once; under torch.compile its duration is the compile time."""
+        graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]  # reset() keeps these
         start = time.perf_counter()
         call()
         seconds = time.perf_counter() - start
         if self.implementation != "compiled":
             return None
-        if not torch._dynamo.utils.counters["stats"]["unique_graphs"]:
+        if torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs:
             raise RuntimeError("torch.compile produced no graph: the step would run eagerly")
         return seconds
 

@@ -61,10 +61,11 @@ def timed(benchmark, bench_case, budget):
         time_with(benchmark, built.call, budget)
         return built
     kernel = roofline_kernel(bench_case)
-    seconds = time_with(benchmark, built.call, budget, build(kernel))
+    built_kernel = build(kernel)
+    seconds = time_with(benchmark, built.call, budget, built_kernel)
     if seconds is not None:
-        benchmark.extra_info["interleaved_reference"] = {
-            "kernel": kernel.implementation,
+        benchmark.extra_info["adjacent_reference"] = {
+            "kernel": f"{kernel.implementation}: {built_kernel.info['kernel']}",
             "bytes_moved": kernel.bytes_moved,
             "median": seconds,
         }
@@ -151,6 +152,7 @@ def test_overhead_check_fails_on_a_slower_harness(benchmark):
             pass
 
     rounds, iterations = rounds_and_iterations(per_call, OVERHEAD_SECONDS / 2)
+    benchmark.extra_info.update(rounds=rounds, iterations=iterations)
     bare: list[float] = []
     benchmark.extra_info.update(bench_case.extra_info())
     benchmark.extra_info.update(

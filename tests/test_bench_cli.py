@@ -32,6 +32,12 @@ def test_bad_bench_input_exits_2_in_one_line(capsys, tmp_path, argv, named):
         assert part in err
 
 
+def test_a_selection_pytest_rejects_exits_2_in_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "bench", "--quick", "--results", str(tmp_path), "-k", "and (")
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("xbench bench: error: pytest rejected")
+
+
 def test_bench_refuses_an_unwritable_results_folder(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -159,13 +159,13 @@ def test_roofline_halves_when_the_step_takes_twice_as_long():
     assert slow["extra_info"]["bandwidth_pct"] == pytest.approx(50.0)
 
 
-def test_roofline_prefers_the_interleaved_kernel_of_the_same_benchmark():
+def test_roofline_prefers_the_adjacent_kernel_of_the_same_benchmark():
     standalone = result("reference", 1e-3, implementation="inplace_add")  # 28 GB/s
     update = result("update", 1e-3)  # 28 GB/s
-    update["extra_info"]["interleaved_reference"] = {
+    update["extra_info"]["adjacent_reference"] = {
         "kernel": "inplace_add", "bytes_moved": 28 * 10**6, "median": 0.25e-3,
     }  # fmt: skip
     annotate({"benchmarks": [standalone, update]})
     assert update["extra_info"]["reference_GBps"] == pytest.approx(112.0)
     assert update["extra_info"]["bandwidth_pct"] == pytest.approx(25.0)
-    assert update["extra_info"]["reference_kernel"] == "inplace_add (interleaved)"
+    assert update["extra_info"]["reference_kernel"] == "inplace_add (adjacent)"

@@ -114,6 +114,8 @@ def run_bench(run: BenchRun) -> int:
         minutes = (time.perf_counter() - started) / 60
         if code == 5:
             raise UsageError(f"no benchmark matches -k {run.select!r}")
+        if code == 4:
+            raise UsageError(f"pytest rejected its arguments (-k {run.select!r}?); see above")
         if code != 0:
             kept = Path(tempfile.gettempdir()) / f"xbench-failed-run-{os.getpid()}.json"
             if raw.is_file():
@@ -124,7 +126,14 @@ def run_bench(run: BenchRun) -> int:
                 file=sys.stderr,
             )
             return 1
-        path = publish(raw, folder, run.profile, commit)
+        try:
+            path = publish(raw, folder, run.profile, commit)
+        except OSError as exc:
+            kept = Path(tempfile.gettempdir()) / f"xbench-unpublished-run-{os.getpid()}.json"
+            shutil.copyfile(raw, kept)
+            raise UsageError(
+                f"cannot write to {folder}: {exc}; the run is kept at {kept}"
+            ) from None
     print(f"\nxbench bench: {minutes:.1f} min; wrote {path}")
     print(summary(json.loads(path.read_text())))
     return 0

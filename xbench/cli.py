@@ -81,7 +81,7 @@ def build_parser() -> Parser:
         "overwriting). Needs a source checkout.",
     )
     bench.add_argument(
-        "--quick", action="store_true", help="the quick profile (about 2 minutes; for CI)"
+        "--quick", action="store_true", help="the quick profile (about a minute; for CI)"
     )
     bench.add_argument(
         "--profile", help=f"one of: {', '.join(PROFILES)} (default: default; --quick: quick)"

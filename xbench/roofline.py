@@ -1,11 +1,11 @@
 """Bandwidth from a run's own reference kernels: achieved GB/s and % of the measured limit.
 
 Works on pytest-benchmark's JSON (a dict), after every benchmark of the run has finished.
-A result timed with an interleaved reference kernel (one kernel round after each timed round,
-the same parameter count, AdamW's bytes) is compared with that kernel's median: it saw the
-same machine at the same moments. Otherwise the limit at a parameter count on a device is the
-faster of the run's standalone reference kernels there (``copy``, ``inplace_add``), the nearest
-size standing in when that one was not run.
+A result timed with an adjacent reference kernel (run just before and just after its timed
+rounds, at the same parameter count, moving AdamW's bytes) is compared with that kernel's
+median: it saw the machine at nearly the same moments. Otherwise the limit at a parameter
+count on a device is the faster of the run's standalone reference kernels there (``copy``,
+``inplace_add``), the nearest size standing in when that one was not run.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ def annotate(output_json: dict) -> dict:
             continue
         gbps = achieved_gbps(info["bytes_moved"], bench["stats"]["median"])
         info["achieved_GBps"] = gbps
-        interleaved = info.get("interleaved_reference")
-        if interleaved:
-            limit = achieved_gbps(interleaved["bytes_moved"], interleaved["median"])
+        adjacent = info.get("adjacent_reference")
+        if adjacent:
+            limit = achieved_gbps(adjacent["bytes_moved"], adjacent["median"])
             info.update(
                 reference_GBps=limit,
-                reference_kernel=f"{interleaved['kernel']} (interleaved)",
+                reference_kernel=f"{adjacent['kernel']} (adjacent)",
                 reference_params=info["param_count"],
                 bandwidth_pct=100.0 * gbps / limit,
             )

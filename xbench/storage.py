@@ -38,6 +38,8 @@ def write_atomically(
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before its name is
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result should read like any file
         if exclusive:
             os.link(tmp, path)

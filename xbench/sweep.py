@@ -192,7 +192,7 @@ ROOFLINE_KERNEL = "inplace_add"  # the faster reference kernel on CPU (no write-
 
 
 def roofline_kernel(bench: BenchCase) -> BenchCase:
-    """The reference kernel timed between ``bench``'s rounds: AdamW's bytes at its size."""
+    """The reference kernel timed just before and after ``bench``: AdamW's bytes at its size."""
     return BenchCase(
         "reference", implementation=ROOFLINE_KERNEL, params=bench.params, device=bench.device
     )

@@ -59,7 +59,9 @@ def reference_kernel(bench: BenchCase) -> tuple[Callable[[], None], str]:
 
 
 def seconds_per_call(call: Callable[[], None], min_seconds: float = 0.02) -> float:
-    """Mean duration of ``call`` over at least 3 calls and ``min_seconds``."""
+    """Mean duration of ``call`` over at least 3 calls and ``min_seconds``, after 3 untimed."""
+    for _ in range(3):
+        call()
     calls, start = 0, time.perf_counter()
     while calls < 3 or time.perf_counter() - start < min_seconds:
         call()
@@ -67,15 +69,23 @@ def seconds_per_call(call: Callable[[], None], min_seconds: float = 0.02) -> flo
     return (time.perf_counter() - start) / calls
 
 
+OPENMP_SETTLE_SECONDS = 0.02  # torch's idle OpenMP workers spin for milliseconds
+
+
 def time_with(benchmark, call: Callable[[], None], budget: float, roofline: Timed | None = None):
     """Time ``call`` with pytest-benchmark's pedantic mode.
 
-    Iterations per round are chosen so a round lasts at least 2 ms (a 20 µs step runs 100
-    times per round); rounds fill ``budget`` seconds, at least 5. With ``roofline`` (a
-    reference kernel), each timed round is followed by one round of that kernel, outside the
-    timed region (pedantic's teardown), and its median seconds per call is returned: a
-    shared machine whose bandwidth drifts during the run moves both alike. With benchmarking
-    disabled (``make test``) ``call`` runs once and None is returned.
+    Iterations per round are chosen from a calibration so a round lasts about 2 ms or more
+    (a 20 µs step runs 100 times per round); rounds fill ``budget`` seconds, at least 5.
+
+    With ``roofline`` (a reference kernel), the kernel also runs for about a third of
+    ``budget`` just before and just after the timed rounds, and its median seconds per call
+    is returned: a shared machine's bandwidth drifts within minutes, so each result gets the
+    bandwidth of its own moment. The kernel never runs between timed rounds: torch's OpenMP
+    workers keep spinning for milliseconds after it, which slowed an interleaved JAX step by
+    up to 2× on two cores; a 20 ms pause lets them sleep before timing starts.
+
+    With benchmarking disabled (``make test``) ``call`` runs once and None is returned.
     """
     if benchmark.disabled:
         benchmark.pedantic(call)  # disabled: pytest-benchmark calls it once
@@ -85,16 +95,16 @@ def time_with(benchmark, call: Callable[[], None], budget: float, roofline: Time
     if roofline is None:
         benchmark.pedantic(call, rounds=rounds, iterations=iterations, warmup_rounds=1)
         return None
-    kernel_iterations = rounds_and_iterations(seconds_per_call(roofline.call), 0)[1]
-    kernel_seconds: list[float] = []
-
-    def kernel_round() -> None:
-        kernel_seconds.append(bare_seconds_per_call(roofline.call, kernel_iterations))
-
-    benchmark.pedantic(
-        call, rounds=rounds, iterations=iterations, warmup_rounds=1, teardown=kernel_round
+    kernel_rounds, kernel_iterations = rounds_and_iterations(
+        seconds_per_call(roofline.call), budget / 3
     )
-    return statistics.median(kernel_seconds[1:])  # [0] followed the warm-up round
+    kernel = [bare_seconds_per_call(roofline.call, kernel_iterations) for _ in range(kernel_rounds)]
+    time.sleep(OPENMP_SETTLE_SECONDS)
+    benchmark.pedantic(call, rounds=rounds, iterations=iterations, warmup_rounds=1)
+    kernel += [
+        bare_seconds_per_call(roofline.call, kernel_iterations) for _ in range(kernel_rounds)
+    ]
+    return statistics.median(kernel)
 
 
 def bare_seconds_per_call(call: Callable[[], None], iterations: int) -> float:
