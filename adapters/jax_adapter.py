@@ -134,6 +134,13 @@ def forward(model, params: dict, x, precision=HIGHEST):
     return x
 
 
+def compile_ahead(jitted, *args):
+    """``jitted`` compiled ahead of time for ``args``, and the seconds that took."""
+    start = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    return compiled, time.perf_counter() - start
+
+
 IMPLEMENTATIONS = {
     "jit": {},
     "jit_donate": {"donate_argnums": (0, 1)},  # parameters and optimizer state are donated
@@ -229,9 +236,7 @@ class JaxAdapter:
         """A no-argument update with fixed ``grads`` (canonical), blocking on the whole state
         tree; and the seconds ahead-of-time compilation took (never inside a timed call)."""
         grads = self.to_native(grads)
-        start = time.perf_counter()
-        update_fn = self._update.lower(self.tree, self.opt_state, grads).compile()
-        seconds = time.perf_counter() - start
+        update_fn, seconds = compile_ahead(self._update, self.tree, self.opt_state, grads)
 
         def update() -> None:
             self.tree, self.opt_state = update_fn(self.tree, self.opt_state, grads)
@@ -244,9 +249,7 @@ class JaxAdapter:
         """A no-argument training step on batch 0, blocking on parameters, state and loss;
         and its compile seconds."""
         x, y = self.x[0], self.y[0]
-        start = time.perf_counter()
-        step_fn = self._train_step.lower(self.tree, self.opt_state, x, y).compile()
-        seconds = time.perf_counter() - start
+        step_fn, seconds = compile_ahead(self._train_step, self.tree, self.opt_state, x, y)
 
         def step() -> None:
             self.tree, self.opt_state, loss = step_fn(self.tree, self.opt_state, x, y)

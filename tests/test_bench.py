@@ -119,20 +119,30 @@ def test_overhead(benchmark, bench_case):
         benchmark.pedantic(built.call)  # disabled: pytest-benchmark calls it once
         return
     rounds, iterations = rounds_and_iterations(seconds_per_call(built.call), OVERHEAD_SECONDS)
+    bare = against_bare(benchmark, built.call, built.call, rounds, iterations)
+    assert len(bare) >= rounds + 1
+    bare_median = benchmark.extra_info["bare_median"]
+    ratio = benchmark.extra_info["reported_over_bare"]
+    assert abs(ratio - 1) <= OVERHEAD_TOLERANCE, (benchmark.stats.stats.median, bare_median)
+
+
+def against_bare(benchmark, timed_call, bare_call, rounds, iterations) -> list[float]:
+    """Time ``timed_call`` with pytest-benchmark, each round followed by a bare round of
+    ``bare_call`` (pedantic's teardown, outside the timed region); record both medians and
+    their ratio in extra_info; the bare rounds' seconds per call."""
     bare: list[float] = []
-
-    def bare_round() -> None:
-        bare.append(bare_seconds_per_call(built.call, iterations))
-
     benchmark.extra_info.update(rounds=rounds, iterations=iterations)
     benchmark.pedantic(
-        built.call, rounds=rounds, iterations=iterations, warmup_rounds=1, teardown=bare_round
+        timed_call,
+        rounds=rounds,
+        iterations=iterations,
+        warmup_rounds=1,
+        teardown=lambda: bare.append(bare_seconds_per_call(bare_call, iterations)),
     )
     bare_median = statistics.median(bare[1:])  # [0] followed the warm-up round
     ratio = benchmark.stats.stats.median / bare_median
     benchmark.extra_info.update(bare_median=bare_median, reported_over_bare=ratio)
-    assert len(bare) >= rounds + 1
-    assert abs(ratio - 1) <= OVERHEAD_TOLERANCE, (benchmark.stats.stats.median, bare_median)
+    return bare
 
 
 def test_overhead_check_fails_on_a_slower_harness(benchmark):
@@ -152,21 +162,11 @@ def test_overhead_check_fails_on_a_slower_harness(benchmark):
             pass
 
     rounds, iterations = rounds_and_iterations(per_call, OVERHEAD_SECONDS / 2)
-    benchmark.extra_info.update(rounds=rounds, iterations=iterations)
-    bare: list[float] = []
     benchmark.extra_info.update(bench_case.extra_info())
     benchmark.extra_info.update(
         kind="overhead_perturbed",
         id=f"{bench_case.id}-perturbed",
         perturbation="+10% busy wait per timed call",
     )
-    benchmark.pedantic(
-        slower,
-        rounds=rounds,
-        iterations=iterations,
-        warmup_rounds=1,
-        teardown=lambda: bare.append(bare_seconds_per_call(call, iterations)),
-    )
-    ratio = benchmark.stats.stats.median / statistics.median(bare[1:])
-    benchmark.extra_info.update(reported_over_bare=ratio)
-    assert ratio - 1 > OVERHEAD_TOLERANCE
+    against_bare(benchmark, slower, call, rounds, iterations)
+    assert benchmark.extra_info["reported_over_bare"] - 1 > OVERHEAD_TOLERANCE

@@ -6,6 +6,7 @@ Versions come from package metadata, so nothing here imports torch or jax.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import re

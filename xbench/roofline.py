@@ -17,7 +17,7 @@ def achieved_gbps(bytes_moved: int, seconds: float) -> float:
     return bytes_moved / seconds / 1e9
 
 
-def reference_bandwidth(benchmarks: list[dict]) -> dict[str, dict[int, float]]:
+def reference_bandwidth(benchmarks: list[dict]) -> dict[str, dict[int, tuple[float, str]]]:
     """device -> parameter count -> (GB/s, kernel) of the best reference kernel at its median."""
     found: dict[str, dict[int, tuple[float, str]]] = {}
     for bench in benchmarks:
@@ -45,29 +45,20 @@ def annotate(output_json: dict) -> dict:
         gbps = achieved_gbps(info["bytes_moved"], bench["stats"]["median"])
         info["achieved_GBps"] = gbps
         adjacent = info.get("adjacent_reference")
+        by_size = limits.get(info["device"], {})
         if adjacent:
             limit = achieved_gbps(adjacent["bytes_moved"], adjacent["median"])
-            info.update(
-                reference_GBps=limit,
-                reference_kernel=f"{adjacent['kernel']} (adjacent)",
-                reference_params=info["param_count"],
-                bandwidth_pct=100.0 * gbps / limit,
-            )
-            continue
-        by_size = limits.get(info["device"], {})
-        if not by_size:
-            info.update(
-                reference_GBps=None, reference_kernel=None, reference_params=None,
-                bandwidth_pct=None,
-            )  # fmt: skip
-            continue
-        size = min(by_size, key=lambda n: abs(math.log10(n) - math.log10(info["param_count"])))
-        limit, kernel = by_size[size]
+            kernel, size = f"{adjacent['kernel']} (adjacent)", info["param_count"]
+        elif by_size:
+            size = min(by_size, key=lambda n: abs(math.log10(n) - math.log10(info["param_count"])))
+            limit, kernel = by_size[size]
+        else:
+            limit = kernel = size = None
         info.update(
             reference_GBps=limit,
             reference_kernel=kernel,
             reference_params=size,
-            bandwidth_pct=100.0 * gbps / limit,
+            bandwidth_pct=None if limit is None else 100.0 * gbps / limit,
         )
     output_json.setdefault("machine_info", {})["measured_bandwidth_GBps"] = {
         device: {

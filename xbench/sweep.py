@@ -271,24 +271,22 @@ def sweep(profile: str, device: str = "cpu") -> list[BenchCase]:
     return _applicable(_quick_cases(device) if profile == "quick" else _default_cases(device))
 
 
-def _update(optimizers, rules, impls, sizes, tensors, device):
+def _cases(kind, optimizers, rules, impls, sizes, tensors, device):
     return [
-        BenchCase("update", fw, impl, opt, rule, n, tensors, device=device)
+        BenchCase(kind, fw, impl, opt, rule, n, tensors, device=device)
         for opt in optimizers
         for rule in rules
         for fw, impl in impls
         for n in sizes
     ]
+
+
+def _update(optimizers, rules, impls, sizes, tensors, device):
+    return _cases("update", optimizers, rules, impls, sizes, tensors, device)
 
 
 def _train(optimizers, rules, impls, sizes, device):
-    return [
-        BenchCase("train", fw, impl, opt, rule, n, device=device)
-        for opt in optimizers
-        for rule in rules
-        for fw, impl in impls
-        for n in sizes
-    ]
+    return _cases("train", optimizers, rules, impls, sizes, 1, device)
 
 
 ALL_IMPLS = [(fw, impl) for fw, impls in IMPLEMENTATIONS.items() for impl in impls]

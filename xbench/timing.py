@@ -98,13 +98,16 @@ def time_with(benchmark, call: Callable[[], None], budget: float, roofline: Time
     kernel_rounds, kernel_iterations = rounds_and_iterations(
         seconds_per_call(roofline.call), budget / 3
     )
-    kernel = [bare_seconds_per_call(roofline.call, kernel_iterations) for _ in range(kernel_rounds)]
+
+    def kernel_block() -> list[float]:
+        return [
+            bare_seconds_per_call(roofline.call, kernel_iterations) for _ in range(kernel_rounds)
+        ]
+
+    before = kernel_block()
     time.sleep(OPENMP_SETTLE_SECONDS)
     benchmark.pedantic(call, rounds=rounds, iterations=iterations, warmup_rounds=1)
-    kernel += [
-        bare_seconds_per_call(roofline.call, kernel_iterations) for _ in range(kernel_rounds)
-    ]
-    return statistics.median(kernel)
+    return statistics.median(before + kernel_block())
 
 
 def bare_seconds_per_call(call: Callable[[], None], iterations: int) -> float:
