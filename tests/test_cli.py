@@ -160,6 +160,21 @@ def test_check_list_and_a_filtered_run(capsys, tmp_path):
     assert all(e["held"] for e in doc["entries"]) and len(doc["entries"]) >= 8
     code, _, err = run_cli(capsys, "check", "--model", "linear", "--json", str(report))
     assert code == 2 and "refusing to overwrite" in err
+    assert doc["machine_info"]["device"] == "cpu" and "torch" in doc["machine_info"]["versions"]
+    assert set(doc["machine_info"]["git_commit"]) == {"id", "dirty"}
+
+
+def test_check_publish_adds_a_new_file_each_time(capsys, tmp_path):
+    if not framework_available("torch"):
+        pytest.skip("needs torch")
+    argv = ["check", "--model", "linear", "--framework", "torch", "--dtype", "float64"]
+    argv += ["--publish", "--results", str(tmp_path), "--label", "box"]
+    for _ in range(2):
+        code, out, _ = run_cli(capsys, *argv)
+        assert code == 0
+    published = sorted((tmp_path / "box").glob("*_check_*.json"))
+    assert len(published) == 2  # the second run did not replace the first
+    assert all(json.loads(p.read_text())["entries"] for p in published)
 
 
 def test_check_exits_1_when_an_expectation_fails(capsys, monkeypatch):

@@ -65,8 +65,13 @@ def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None) -
     document = json.loads(data)
     if not document.get("benchmarks"):
         raise UsageError("the run produced no benchmark results; nothing published")
+    return publish_new(data, folder, profile, commit)
+
+
+def publish_new(data: bytes, folder: Path, kind: str, commit: dict | None = None) -> Path:
+    """Write ``data`` as ``folder/<time>_<kind>_<commit>.json``, never replacing a file."""
     commit = commit if commit is not None else machine.git_commit()
-    name = result_name(profile, commit, datetime.datetime.now(datetime.timezone.utc))
+    name = result_name(kind, commit, datetime.datetime.now(datetime.timezone.utc))
     for attempt in range(100):
         path = folder / (name if not attempt else name.replace(".json", f"-{attempt}.json"))
         if path.exists():
@@ -78,22 +83,27 @@ def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None) -
     raise UsageError(f"could not find a free file name in {folder}")
 
 
-def run_bench(run: BenchRun) -> int:
-    if not BENCH_TESTS.is_file():
-        raise UsageError(
-            f"xbench bench runs {BENCH_TESTS.relative_to(machine.REPO)} of a source checkout; "
-            f"not found at {BENCH_TESTS}"
-        )
-    label = run.label or machine.label(run.device, run.threads)
-    if "/" in label or label.startswith("."):
+def results_folder(results: Path, label: str) -> Path:
+    """``results/<label>``, created; a usage error if the label or the folder is unusable."""
+    if not label or "/" in label or label.startswith("."):
         raise UsageError(f"invalid --label {label!r}; use a plain folder name")
-    folder = run.results / label
+    folder = results / label
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {folder}: {exc.strerror}") from None
     if not os.access(folder, os.W_OK):
         raise UsageError(f"cannot write results to {folder}")
+    return folder
+
+
+def run_bench(run: BenchRun) -> int:
+    if not BENCH_TESTS.is_file():
+        raise UsageError(
+            f"xbench bench runs {BENCH_TESTS.relative_to(machine.REPO)} of a source checkout; "
+            f"not found at {BENCH_TESTS}"
+        )
+    folder = results_folder(run.results, run.label or machine.label(run.device, run.threads))
     total = len(sweep(run.profile, run.device)) + OVERHEAD_BENCHMARKS
     print(
         f"xbench bench: profile {run.profile}, {total} benchmarks on {run.device} with "

@@ -121,6 +121,18 @@ def build_parser() -> Parser:
     check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     check.add_argument("--json", type=Path, help="also write the results as JSON to this path")
     check.add_argument("--overwrite", action="store_true", help="replace an existing --json")
+    check.add_argument(
+        "--publish",
+        action="store_true",
+        help="also save the JSON as <results>/<label>/<time>_check_<commit>.json (never "
+        "overwriting), where `xbench report` finds it for the equivalence matrix",
+    )
+    check.add_argument(
+        "--results", type=Path, default=Path("results"), help="with --publish (default %(default)s)"
+    )
+    check.add_argument(
+        "--label", help="(with --publish) results folder name (default: as `xbench bench`)"
+    )
     check.add_argument("--list", action="store_true", help="list the selected entries, run nothing")
     check.set_defaults(func=cmd_check)
     return parser
@@ -177,7 +189,7 @@ def cmd_check(args) -> int:
 
     from xbench.catalogue import default_catalogue
     from xbench.check import Filters, run_catalogue, stderr_progress
-    from xbench.storage import ensure_writable
+    from xbench.storage import ensure_writable, write_atomically
 
     _validate_filters(args)
     filters = Filters(
@@ -194,6 +206,7 @@ def cmd_check(args) -> int:
         ensure_writable(args.json, args.overwrite)
     if args.device != "cpu":
         _require_device(args.device, {r.framework for e in entries for r in (e.left, e.right)})
+    folder = _check_folder(args) if args.publish else None
     started = time.perf_counter()
     outcomes = run_catalogue(entries, device=args.device, progress=stderr_progress)
     elapsed = time.perf_counter() - started
@@ -217,9 +230,15 @@ def cmd_check(args) -> int:
         f"\ncheck: {held} held, {failed} failed, {skipped} skipped in {elapsed:.1f} s "
         "(err/tol: max |a − b| / (atol + rtol·|b|); equal means ≤ 1)"
     )
+    doc = _check_document(outcomes, elapsed, args.device)
+    data = json.dumps(doc, indent=1, allow_nan=False).encode()
     if args.json:
-        _write_json(args.json, outcomes, elapsed)
+        write_atomically(args.json, lambda f: f.write(data))
         print(f"wrote {args.json}")
+    if folder is not None:
+        from xbench.bench import publish_new
+
+        print(f"wrote {publish_new(data, folder, 'check', doc['machine_info']['git_commit'])}")
     return 1 if failed else 0
 
 
@@ -256,17 +275,36 @@ def _require_device(device: str, frameworks: set[str]) -> None:
         build(framework, Case(device=device, steps=1))
 
 
-def _write_json(path: Path, outcomes, elapsed: float) -> None:
-    from xbench.equivalence import TOLERANCES
-    from xbench.storage import write_atomically
+def _check_folder(args) -> Path:
+    from xbench import machine
+    from xbench.bench import results_folder
 
-    doc = {
+    label = args.label or machine.label(args.device, machine.available_cpus())
+    return results_folder(args.results, label)
+
+
+def _check_document(outcomes, elapsed: float, device: str) -> dict:
+    """The ``xbench check --json`` document: the outcomes, and what and where they ran."""
+    import datetime
+
+    from xbench import machine
+    from xbench.equivalence import TOLERANCES
+
+    return {
         "xbench": __version__,
         "seconds": elapsed,
+        "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine_info": {
+            "versions": machine.versions(),
+            "device": device,
+            "device_name": machine.device_name(device),
+            "cpu_model": machine.cpu_model(),
+            "threads": machine.available_cpus(),
+            "git_commit": machine.git_commit(),
+        },
         "tolerances": {k: vars(v) for k, v in TOLERANCES.items()},
         "entries": [o.as_dict() for o in outcomes],
     }
-    write_atomically(path, lambda f: json.dump(doc, f, indent=1, allow_nan=False), mode="w")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,11 @@ def device_name(device: str) -> str:
 
 def label(device: str, threads: int) -> str:
     """A folder name for a machine: ``cpu-<model>-<threads>t`` or ``<gpu model>``."""
-    slug = re.sub(r"\(r\)|\(tm\)|cpu|@.*$", "", device_name(device).lower())
+    return label_for(device, device_name(device), threads)
+
+
+def label_for(device: str, name: str, threads: int | None) -> str:
+    """``label`` from recorded facts (a result's machine_info), without probing the machine."""
+    slug = re.sub(r"\(r\)|\(tm\)|cpu|@.*$", "", name.lower())
     slug = re.sub(r"[^a-z0-9]+", "-", slug).strip("-")
     return f"cpu-{slug}-{threads}t" if device == "cpu" else slug
