@@ -13,13 +13,13 @@ XBENCH  := $(PYTHON) -m xbench
 PYTEST  := $(PYTHON) -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check lint
+.PHONY: help install test bench check report lint
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml constraints.txt
-	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,dev]"
+	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,plots,dev]"
 	touch $@
 
 install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact versions)
@@ -30,8 +30,11 @@ test: $(ENV) ## run the test suite (pytest-benchmark disabled: benchmark bodies 
 bench: $(ENV) ## timed update/training steps on CPU, JSON to results/<machine>/ (QUICK=1: ~1 min; FLAGS="--threads 1 ...")
 	$(XBENCH) bench $(if $(QUICK),--quick) $(FLAGS)
 
-check: $(ENV) ## run the equivalence catalogue in float64 and float32 (FLAGS="--model mlp ...")
+check: $(ENV) ## the equivalence catalogue, float64 and float32 (FLAGS="--publish": save it for the report)
 	$(XBENCH) check $(FLAGS)
+
+report: $(ENV) ## results/RESULTS.md, its plots and the README headline, from the newest runs in results/
+	$(XBENCH) report --readme README.md $(FLAGS)
 
 lint: $(ENV) ## ruff lint and format check
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .

@@ -98,6 +98,39 @@ def build_parser() -> Parser:
     bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     bench.set_defaults(func=cmd_bench)
 
+    report = sub.add_parser(
+        "report",
+        help="write results/RESULTS.md (tables) and PNG plots from published runs",
+        description="Tables (median and IQR, ratios, % of bandwidth, compile times, the "
+        "equivalence matrix) and plots from bench JSON files. Default input: under --results, "
+        "per machine folder, the newest bench run (not of the quick profile when there is "
+        "another) and the newest `xbench check --publish` file.",
+    )
+    report.add_argument(
+        "runs", nargs="*", type=Path, metavar="RESULT.json", help="bench runs (pytest-benchmark)"
+    )
+    report.add_argument(
+        "--check",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="CHECK.json",
+        help="`xbench check --json` output for the equivalence matrix (repeatable, one per "
+        "machine; default with no RESULT.json: the newest in each machine folder)",
+    )
+    report.add_argument(
+        "--results", type=Path, default=Path("results"), help="(default %(default)s)"
+    )
+    report.add_argument("--out", type=Path, help="(default <results>/RESULTS.md)")
+    report.add_argument(
+        "--readme", type=Path, help="also update the headline table between its markers here"
+    )
+    report.add_argument("--no-plots", action="store_true", help="tables only")
+    report.add_argument(
+        "--overwrite", action="store_true", help="replace an --out not written by xbench report"
+    )
+    report.set_defaults(func=cmd_report)
+
     check = sub.add_parser(
         "check",
         help="run the equivalence catalogue and classify every entry",
@@ -207,6 +240,9 @@ def cmd_check(args) -> int:
     if args.device != "cpu":
         _require_device(args.device, {r.framework for e in entries for r in (e.left, e.right)})
     folder = _check_folder(args) if args.publish else None
+    from xbench import machine
+
+    commit = machine.git_commit()  # as of the start, as `xbench bench` records it
     started = time.perf_counter()
     outcomes = run_catalogue(entries, device=args.device, progress=stderr_progress)
     elapsed = time.perf_counter() - started
@@ -230,7 +266,7 @@ def cmd_check(args) -> int:
         f"\ncheck: {held} held, {failed} failed, {skipped} skipped in {elapsed:.1f} s "
         "(err/tol: max |a − b| / (atol + rtol·|b|); equal means ≤ 1)"
     )
-    doc = _check_document(outcomes, elapsed, args.device)
+    doc = _check_document(outcomes, elapsed, args.device, commit)
     data = json.dumps(doc, indent=1, allow_nan=False).encode()
     if args.json:
         write_atomically(args.json, lambda f: f.write(data))
@@ -268,6 +304,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(run)
 
 
+def cmd_report(args) -> int:
+    from xbench.report import load_inputs, readme_headline, update_readme, write_report
+    from xbench.results import newest_inputs
+
+    runs, checks = args.runs, args.check
+    if not runs:
+        runs, found_checks = newest_inputs(args.results)
+        checks = checks or found_checks
+    out = args.out or args.results / "RESULTS.md"
+    machines = load_inputs(runs, checks)
+    if args.readme:
+        headline = readme_headline(machines, out, args.readme)
+    written = write_report(machines, out, plots=not args.no_plots, overwrite=args.overwrite)
+    inputs = ", ".join(str(p) for p in [*runs, *checks])
+    print(f"xbench report: from {inputs}\nwrote {', '.join(str(p) for p in written)}")
+    if args.readme:
+        changed = update_readme(args.readme, headline)
+        print(f"{'updated' if changed else 'unchanged'}: headline table in {args.readme}")
+    return 0
+
+
 def _require_device(device: str, frameworks: set[str]) -> None:
     from xbench.registry import build
 
@@ -283,7 +340,7 @@ def _check_folder(args) -> Path:
     return results_folder(args.results, label)
 
 
-def _check_document(outcomes, elapsed: float, device: str) -> dict:
+def _check_document(outcomes, elapsed: float, device: str, commit: dict) -> dict:
     """The ``xbench check --json`` document: the outcomes, and what and where they ran."""
     import datetime
 
@@ -300,7 +357,7 @@ def _check_document(outcomes, elapsed: float, device: str) -> dict:
             "device_name": machine.device_name(device),
             "cpu_model": machine.cpu_model(),
             "threads": machine.available_cpus(),
-            "git_commit": machine.git_commit(),
+            "git_commit": commit,
         },
         "tolerances": {k: vars(v) for k, v in TOLERANCES.items()},
         "entries": [o.as_dict() for o in outcomes],

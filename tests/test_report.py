@@ -1,0 +1,351 @@
+"""`xbench report`: tables from runs, byte-identical output, bad input, merged-run warnings,
+and the committed RESULTS.md and README headline regenerated from the committed JSON."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from test_cli import run_cli
+
+from xbench.report import (
+    GENERATED,
+    HEADLINE_END,
+    HEADLINE_START,
+    format_seconds,
+    framework_ratio_rows,
+    headline,
+    load_inputs,
+    readme_headline,
+)
+from xbench.results import load_run, newest_inputs
+
+REPO = Path(__file__).resolve().parent.parent
+MACHINE = {
+    "device": "cpu",
+    "device_name": "Test CPU",
+    "cpu_model": "Test CPU",
+    "threads": {"requested": 2},
+    "xbench_profile": "default",
+    "versions": {"torch": "2.13.0+cpu", "jax": "0.10.2"},
+    "python_version": "3.11.7",
+    "git_commit": {"id": "abcdef0123", "dirty": False},
+}
+
+
+def bench(kind="update", framework="torch", impl="fused", optimizer="adamw", rule="weight_decay",
+          params=10**6, median=1e-3, iqr=None, tensors=1, **extra):  # fmt: skip
+    size = f"1e{len(str(params)) - 1}"
+    ident = f"{kind}-{optimizer}-{rule}-{framework}-{impl}-{size}-one"
+    if kind == "reference":
+        ident = f"reference-{impl}-{size}-one-cpu"
+    info = {
+        "kind": kind, "framework": framework, "implementation": impl, "optimizer": optimizer,
+        "rule": rule, "params": params, "param_count": params, "tensors": tensors,
+        "dtype": "float32", "device": "cpu", "id": ident,
+        "model": "mlp_wide" if kind == "train" else f"vectors{tensors}",
+        "bytes_moved": 28 * params, "achieved_GBps": 28 * params / median / 1e9,
+        "bandwidth_pct": 50.0, "compile_seconds": None, **extra,
+    }  # fmt: skip
+    iqr = 0.05 * median if iqr is None else iqr
+    stats = {"median": median, "iqr": iqr, "rounds": 20, "mean": median, "min": median}
+    return {"name": f"test_{kind}[{ident}]", "extra_info": info, "stats": stats}
+
+
+def write_run(folder: Path, name: str, benchmarks: list, **machine) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "machine_info": {**MACHINE, **machine},
+        "commit_info": {},
+        "benchmarks": benchmarks,
+        "datetime": f"2026-11-21T{name[9:11]}:{name[11:13]}:00+00:00",
+        "version": "5.3.1",
+    }
+    path = folder / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def a_run(folder: Path, name="20261121T100000Z_default_abcdef0.json", **machine) -> Path:
+    benchmarks = [
+        bench(impl="fused", median=1e-3),
+        bench(impl="forloop", median=4e-3, iqr=6e-4),  # IQR 15%: noisy
+        bench(framework="jax", impl="jit_donate", median=2e-3),
+        bench(impl="fused", params=10**5, median=1e-4),
+        bench(framework="jax", impl="jit", params=10**5, median=5e-5, compile_seconds=0.1),
+        bench(kind="reference", framework="", impl="inplace_add", optimizer="", rule=""),
+    ]
+    return write_run(folder, name, benchmarks, **machine)
+
+
+def report(capsys, *argv):
+    return run_cli(capsys, "report", "--no-plots", *map(str, argv))
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def test_time_table_flags_noisy_cells_and_keeps_rows_in_order(capsys, tmp_path):
+    run = a_run(tmp_path / "box")
+    out = tmp_path / "R.md"
+    code, _, err = report(capsys, run, "--out", out)
+    assert code == 0, err
+    text = out.read_text()
+    assert text.startswith(GENERATED + "\n")
+    rows = [line for line in text.splitlines() if line.startswith("| adamw ")]
+    assert "4.00 ms (15%) ⚠" in rows[0]  # forloop, IQR 15%: flagged
+    assert "1.00 ms (5%) " in rows[1] and "⚠" not in rows[1]  # fused, IQR 5%: not flagged
+    order = [r.split("|")[3].strip() + " " + r.split("|")[4].strip() for r in rows[:4]]
+    assert order == ["torch forloop", "torch fused", "jax jit", "jax jit_donate"]
+    assert "⚠ marks the 1 of 5 cells" in text
+
+
+def test_noise_flag_boundary():
+    from xbench.results import Result
+
+    def result(iqr):
+        return Result("x", "update", "torch", "fused", "sgd", "none", "vectors1", 10, 1, "cpu",
+                      1.0, iqr, 5, None, None, None, {})  # fmt: skip
+
+    assert not result(0.10).noisy and result(0.1001).noisy
+
+
+def test_ratios_and_headline_use_the_fastest_of_each_framework(tmp_path):
+    (machine,) = load_inputs([a_run(tmp_path / "box")], [])
+    updates = [r for r in machine.results if r.kind == "update"]
+    rows, headers = framework_ratio_rows(updates)
+    assert headers[-2:] == ["1e5", "1e6"]
+    (row,) = rows  # adamw, weight_decay in both frameworks
+    assert row[-1] == "0.50 (fused / jit_donate)"  # 1 ms / 2 ms
+    assert row[-2] == "2.00 (fused / jit)"  # 100 µs / 50 µs
+    title, table, _ = headline(machine)
+    assert "1e6" in title
+    assert [r[:3] for r in table] == [
+        ["torch", "`fused`", "1.00 ms"],
+        ["jax", "`jit_donate`", "2.00 ms"],
+    ]
+
+
+def test_relative_table_marks_the_fastest(capsys, tmp_path):
+    out = tmp_path / "R.md"
+    report(capsys, a_run(tmp_path / "box"), "--out", out)
+    text = out.read_text()
+    section = text[text.index("Each implementation over the fastest") :]
+    fused = next(line for line in section.splitlines() if "| fused " in line)
+    forloop = next(line for line in section.splitlines() if "| forloop " in line)
+    assert fused.rstrip(" |").endswith("**1.00**") and forloop.rstrip(" |").endswith("4.00")
+
+
+def test_time_format_keeps_three_significant_digits():
+    assert [format_seconds(s) for s in (5.4812e-3, 2.1e-4, 6.8e-5, 3.04e-8, 12.3)] == [
+        "5.48 ms", "210 µs", "68.0 µs", "30.4 ns", "12.3 s",
+    ]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- reproducible
+
+
+def test_same_input_gives_byte_identical_markdown_whatever_the_order(capsys, tmp_path):
+    first = a_run(tmp_path / "box")
+    second = a_run(tmp_path / "other", device_name="Other CPU", cpu_model="Other CPU")
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    assert report(capsys, first, second, "--out", a)[0] == 0
+    assert report(capsys, second, first, "--out", b)[0] == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert report(capsys, first, second, "--out", a)[0] == 0  # regenerated in place
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_default_input_is_the_newest_full_run_and_check_per_machine(tmp_path):
+    box = tmp_path / "results" / "box"
+    a_run(box, "20261121T100000Z_default_aaaaaaa.json")
+    newest = a_run(box, "20261121T110000Z_default_bbbbbbb.json")
+    a_run(box, "20261121T120000Z_quick_ccccccc.json")  # newer, but quick
+    (box / "20261121T090000Z_check_aaaaaaa.json").write_text("{}")
+    (box / "20261121T100000Z_check_bbbbbbb.json").write_text("{}")
+    only_quick = a_run(tmp_path / "results" / "ci", "20261121T130000Z_quick_ddddddd.json")
+    runs, checks = newest_inputs(tmp_path / "results")
+    assert runs == [newest, only_quick]
+    assert checks == [box / "20261121T100000Z_check_bbbbbbb.json"]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _bad_files(tmp_path: Path) -> dict[str, Path]:
+    good = a_run(tmp_path / "box").read_text()
+    files = {
+        "empty": "",
+        "truncated": good[: len(good) // 2],
+        "a list": "[1, 2]",
+        "not pytest-benchmark": json.dumps({"results": []}),
+        "no benchmarks": json.dumps({"benchmarks": [], "machine_info": {}}),
+        "no extra_info": json.dumps(
+            {"benchmarks": [{"name": "t", "stats": {}}], "machine_info": {}}
+        ),
+        "a check file": json.dumps({"entries": [], "tolerances": {}}),
+        "NaN median": good.replace('"median": 0.001', '"median": NaN', 1),
+    }
+    paths = {}
+    for what, text in files.items():
+        paths[what] = tmp_path / f"{what.replace(' ', '_')}.json"
+        paths[what].write_text(text)
+    paths["missing"] = tmp_path / "nowhere.json"
+    return paths
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["missing", "empty", "truncated", "a list", "not pytest-benchmark", "no benchmarks",
+     "no extra_info", "a check file", "NaN median"],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line_naming_the_file(capsys, tmp_path, what):
+    path = _bad_files(tmp_path)[what]
+    good = a_run(tmp_path / "box2")
+    out = tmp_path / "R.md"
+    code, stdout, err = report(capsys, good, path, "--out", out)
+    assert code == 2 and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert str(path) in err
+    assert not out.exists()  # nothing written from a bad set of inputs
+
+
+def test_a_good_file_passes_the_same_validation(capsys, tmp_path):
+    """The companion of the bad-input test: the unperturbed file is accepted."""
+    assert report(capsys, a_run(tmp_path / "box"), "--out", tmp_path / "R.md")[0] == 0
+
+
+def test_bad_check_file_and_check_from_another_machine_exit_2(capsys, tmp_path):
+    run = a_run(tmp_path / "box")
+    bad = tmp_path / "check.json"
+    bad.write_text(json.dumps({"benchmarks": []}))
+    code, _, err = report(capsys, run, "--check", bad, "--out", tmp_path / "R.md")
+    assert code == 2 and str(bad) in err and "check" in err
+    other = tmp_path / "other_check.json"
+    info = {"device": "cpu", "device_name": "Else", "threads": 2}
+    other.write_text(json.dumps({"entries": [], "tolerances": {}, "machine_info": info}))
+    code, _, err = report(capsys, run, "--check", other, "--out", tmp_path / "R.md")
+    assert code == 2 and "cpu-else-2t" in err and len(err.strip().splitlines()) == 1
+
+
+def test_no_runs_under_results_exits_2(capsys, tmp_path):
+    (tmp_path / "results").mkdir()
+    code, _, err = report(capsys, "--results", tmp_path / "results")
+    assert code == 2 and "make bench" in err
+
+
+def test_refuses_to_replace_a_file_it_did_not_write(capsys, tmp_path):
+    out = tmp_path / "notes.md"
+    out.write_text("my own notes\n")
+    code, _, err = report(capsys, a_run(tmp_path / "box"), "--out", out)
+    assert code == 2 and "not written by `xbench report`" in err
+    assert out.read_text() == "my own notes\n"
+    assert report(capsys, a_run(tmp_path / "box2"), "--out", out, "--overwrite")[0] == 0
+    assert out.read_text().startswith(GENERATED)
+
+
+# ----------------------------------------------------------------------------- merged runs
+
+
+def test_merged_runs_with_different_settings_are_warned_about(capsys, tmp_path):
+    first = a_run(tmp_path / "a", "20261121T100000Z_default_abcdef0.json")
+    same = a_run(tmp_path / "b", "20261121T110000Z_default_abcdef0.json")
+    out = tmp_path / "R.md"
+    code, _, err = report(capsys, first, same, "--out", out)
+    assert code == 0
+    assert "differ in" not in err and "differ in" not in out.read_text()
+    assert "more than one run; the newest is shown" in err  # the same benchmarks twice
+
+    changed = a_run(
+        tmp_path / "c", "20261121T120000Z_default_abcdef0.json",
+        versions={"torch": "2.12.0+cpu", "jax": "0.10.2"},
+    )  # fmt: skip
+    code, _, err = report(capsys, first, changed, "--out", out)
+    assert code == 0
+    assert "warning" in err and "differ in versions" in err and "2.12.0+cpu" in err
+    assert "Merged runs differ" in out.read_text() and "differ in versions" in out.read_text()
+
+
+def test_different_thread_counts_are_different_machines_not_merged(tmp_path):
+    two = a_run(tmp_path / "a")
+    one = a_run(tmp_path / "b", threads={"requested": 1})
+    found = load_inputs([two, one], [])
+    assert [m.label for m in found] == ["cpu-test-1t", "cpu-test-2t"]
+    assert all(not m.warnings for m in found)
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def test_plots_are_written_beside_the_markdown_and_linked(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "site" / "RESULTS.md"
+    out.parent.mkdir()
+    code, _, err = run_cli(capsys, "report", str(a_run(tmp_path / "box")), "--out", str(out))
+    assert code == 0, err
+    png = out.parent / "cpu-test-2t-vectors1.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](cpu-test-2t-vectors1.png)" in out.read_text()
+
+
+# ----------------------------------------------------------------------------- published
+
+
+def _published_inputs() -> tuple[list[Path], list[Path]]:
+    text = (REPO / "results" / "RESULTS.md").read_text()
+    links = re.findall(r"^- (Run|Check) \[`[^`]+`\]\(([^)]+)\)", text, flags=re.M)
+    runs = [REPO / "results" / p for kind, p in links if kind == "Run"]
+    checks = [REPO / "results" / p for kind, p in links if kind == "Check"]
+    return runs, checks
+
+
+def test_committed_results_md_regenerates_byte_identical(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    runs, checks = _published_inputs()
+    assert runs and checks, "RESULTS.md must list the runs it was made from"
+    # Same layout as the repository, so the relative links in the footer come out the same.
+    out = tmp_path / "results" / "RESULTS.md"
+    for path in [*runs, *checks]:
+        copy = tmp_path / path.relative_to(REPO)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+    argv = [tmp_path / p.relative_to(REPO) for p in runs]
+    for c in checks:
+        argv += ["--check", tmp_path / c.relative_to(REPO)]
+    code, _, err = run_cli(capsys, "report", *map(str, argv), "--out", str(out))
+    assert code == 0, err
+    assert out.read_bytes() == (REPO / "results" / "RESULTS.md").read_bytes()
+
+
+def test_readme_headline_is_regenerated_from_the_committed_json():
+    runs, checks = _published_inputs()
+    found = load_inputs(runs, checks)
+    expected = readme_headline(found, REPO / "results" / "RESULTS.md", REPO / "README.md")
+    readme = (REPO / "README.md").read_text()
+    block = readme[
+        readme.index(HEADLINE_START) + len(HEADLINE_START) + 1 : readme.index(HEADLINE_END)
+    ]
+    assert block == expected
+    # Every figure of the headline is in RESULTS.md and comes from the committed JSON.
+    results_md = (REPO / "results" / "RESULTS.md").read_text()
+    rows = [
+        line
+        for line in block.splitlines()
+        if line.startswith("| torch") or line.startswith("| jax")
+    ]
+    assert len(rows) == 2
+    for row in rows:
+        assert row in results_md
+        framework, impl, median, iqr, gbps, pct = (c.strip() for c in row.strip("|").split("|"))
+        run = load_run(runs[0])
+        match = [
+            r for r in run.results
+            if r.kind == "update" and r.framework == framework and f"`{r.implementation}`" == impl
+            and r.optimizer == "adamw" and r.rule == "weight_decay" and r.tensors == 1
+            and format_seconds(r.median) == median
+        ]  # fmt: skip
+        assert len(match) == 1
+        (r,) = match
+        assert f"{r.spread:.0%}" == iqr and f"{r.achieved_GBps:.1f}" == gbps
+        assert f"{r.bandwidth_pct:.0f}%" == pct

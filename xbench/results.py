@@ -1,0 +1,224 @@
+"""Reading published runs back: pytest-benchmark JSON from ``xbench bench`` and the JSON of
+``xbench check --json``, validated, as plain records the report and the gate work from.
+
+Every problem with a file is a UsageError of one line that names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbench.errors import UsageError
+from xbench.machine import label_for
+
+NOISY = 0.10  # a cell whose IQR is more than this fraction of its median is flagged
+
+
+@dataclass(frozen=True)
+class Result:
+    """One benchmark of one run: its case (from extra_info) and pytest-benchmark's statistics."""
+
+    id: str
+    kind: str
+    framework: str
+    implementation: str
+    optimizer: str
+    rule: str
+    model: str
+    params: int
+    tensors: int
+    device: str
+    median: float  # seconds per step
+    iqr: float  # seconds
+    rounds: int
+    achieved_GBps: float | None
+    bandwidth_pct: float | None
+    compile_seconds: float | None
+    extra: dict  # the whole extra_info, for what a table needs beyond the case
+
+    @property
+    def spread(self) -> float:
+        """IQR / median."""
+        return self.iqr / self.median
+
+    @property
+    def noisy(self) -> bool:
+        return self.spread > NOISY
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ``xbench bench`` JSON."""
+
+    path: Path
+    machine_info: dict
+    commit: dict  # id, dirty
+    datetime: str
+    results: tuple[Result, ...]
+
+    @property
+    def label(self) -> str:
+        return machine_label(self.machine_info)
+
+    @property
+    def settings(self) -> dict:
+        """What must agree for two runs to share a table."""
+        info = self.machine_info
+        return {
+            "device": info.get("device_name"),
+            "threads": (info.get("threads") or {}).get("requested"),
+            "profile": info.get("xbench_profile"),
+            "versions": info.get("versions"),
+            "commit": (self.commit.get("id") or "")[:7]
+            + ("-dirty" if self.commit.get("dirty") else ""),
+        }
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """One ``xbench check --json`` document."""
+
+    path: Path
+    machine_info: dict
+    datetime: str
+    entries: tuple[dict, ...]
+
+    @property
+    def label(self) -> str:
+        return machine_label(self.machine_info)
+
+
+def machine_label(info: dict) -> str:
+    device = info.get("device", "cpu")
+    name = info.get("device_name") or info.get("cpu_model") or "unknown"
+    threads = info.get("threads")
+    if isinstance(threads, dict):
+        threads = threads.get("requested")
+    return label_for(device, name, threads)
+
+
+def _read_json(path: Path) -> object:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a result JSON")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read it ({exc})") from None
+    if not text.strip():
+        raise UsageError(f"{path}: is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        end = " (truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        raise UsageError(
+            f"{path}: not valid JSON{end}: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+
+
+def is_check_document(doc: object) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("entries"), list) and "tolerances" in doc
+
+
+def load_run(path: Path) -> Run:
+    """A pytest-benchmark JSON written by ``xbench bench``, or a one-line UsageError."""
+    doc = _read_json(path)
+    if is_check_document(doc):
+        raise UsageError(f"{path}: is an `xbench check --json` file; pass it with --check")
+    if not (
+        isinstance(doc, dict)
+        and isinstance(doc.get("benchmarks"), list)
+        and isinstance(doc.get("machine_info"), dict)
+    ):
+        raise UsageError(
+            f"{path}: not a pytest-benchmark JSON (needs a 'benchmarks' list and 'machine_info')"
+        )
+    if not doc["benchmarks"]:
+        raise UsageError(f"{path}: holds no benchmarks")
+    results = []
+    for index, bench in enumerate(doc["benchmarks"]):
+        try:
+            results.append(_result(bench))
+        except (KeyError, TypeError, ValueError) as exc:
+            name = bench.get("name", f"#{index}") if isinstance(bench, dict) else f"#{index}"
+            raise UsageError(
+                f"{path}: benchmark {name} is not an xbench result ({_what(exc)})"
+            ) from None
+    commit = doc["machine_info"].get("git_commit") or doc.get("commit_info") or {}
+    return Run(path, doc["machine_info"], commit, str(doc.get("datetime", "")), tuple(results))
+
+
+def _what(exc: Exception) -> str:
+    return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+def _result(bench: dict) -> Result:
+    info, stats = bench["extra_info"], bench["stats"]
+    median, iqr = float(stats["median"]), float(stats["iqr"])
+    if not (math.isfinite(median) and median > 0 and math.isfinite(iqr) and iqr >= 0):
+        raise ValueError(f"median {median} and IQR {iqr} must be finite, median positive")
+    return Result(
+        id=info["id"],
+        kind=info["kind"],
+        framework=info["framework"],
+        implementation=info["implementation"],
+        optimizer=info["optimizer"],
+        rule=info["rule"],
+        model=info["model"],
+        params=int(info["param_count"]),
+        tensors=int(info["tensors"]),
+        device=info["device"],
+        median=median,
+        iqr=iqr,
+        rounds=int(stats["rounds"]),
+        achieved_GBps=info.get("achieved_GBps"),
+        bandwidth_pct=info.get("bandwidth_pct"),
+        compile_seconds=info.get("compile_seconds"),
+        extra=info,
+    )
+
+
+def load_check(path: Path) -> CheckRun:
+    """An ``xbench check --json`` document, or a one-line UsageError."""
+    doc = _read_json(path)
+    if not is_check_document(doc):
+        raise UsageError(
+            f"{path}: not an `xbench check --json` file (needs 'entries', 'tolerances')"
+        )
+    for index, entry in enumerate(doc["entries"]):
+        missing = {"name", "left", "right", "expected", "reason", "held", "verdict"} - set(entry)
+        if missing:
+            raise UsageError(f"{path}: entry #{index} lacks {', '.join(sorted(missing))}")
+    info = doc.get("machine_info") or {"device": "cpu", "device_name": "unknown"}
+    return CheckRun(path, info, str(doc.get("datetime", "")), tuple(doc["entries"]))
+
+
+# ----------------------------------------------------------------------------- finding runs
+
+
+def newest_inputs(results: Path) -> tuple[list[Path], list[Path]]:
+    """The runs a report shows by default: per machine folder under ``results``, the newest
+    bench run (of a profile other than ``quick`` when there is one) and the newest check.
+
+    File names start with the UTC time (``<time>_<profile>_<commit>.json``), so the newest is
+    the last in name order.
+    """
+    if not results.is_dir():
+        raise UsageError(f"{results}: no such folder; run `make bench` first")
+    runs, checks = [], []
+    for folder in sorted(p for p in results.iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*_*_*.json"))
+        bench = [f for f in files if f.name.split("_")[1] != "check"]
+        full = [f for f in bench if f.name.split("_")[1] != "quick"]
+        if full or bench:
+            runs.append((full or bench)[-1])
+        check = [f for f in files if f.name.split("_")[1] == "check"]
+        if check:
+            checks.append(check[-1])
+    if not runs:
+        raise UsageError(f"no bench run under {results}/<machine>/; run `make bench` first")
+    return runs, checks
