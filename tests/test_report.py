@@ -349,3 +349,53 @@ def test_readme_headline_is_regenerated_from_the_committed_json():
         (r,) = match
         assert f"{r.spread:.0%}" == iqr and f"{r.achieved_GBps:.1f}" == gbps
         assert f"{r.bandwidth_pct:.0f}%" == pct
+
+
+# ----------------------------------------------------------------------------- equivalence
+
+
+def check_entry(name, left, right, dtype, expected="equal", held=True, error=1e-16, step=None):
+    agreement = {
+        "equal": expected == "equal" and held, "max_abs_error": error, "max_error_ratio": 0.1,
+        "first_divergent_step": step, "tensor": None, "diverged_step": None,
+        "diverged_side": None,
+    }  # fmt: skip
+    verdict = "ok: equal" if held else "FAIL: differs from step 3 in dense0/kernel"
+    return {
+        "name": f"{name}-{dtype}", "left": {"framework": left, "case": {"dtype": dtype}},
+        "right": {"framework": right, "case": {"dtype": dtype}}, "expected": expected,
+        "reason": "why", "exact": False, "agreement": agreement, "held": held, "verdict": verdict,
+    }  # fmt: skip
+
+
+def write_check(path: Path, entries: list) -> Path:
+    info = {"device": "cpu", "device_name": "Test CPU", "threads": 2, "versions": {}}
+    path.write_text(json.dumps({"entries": entries, "tolerances": {}, "machine_info": info}))
+    return path
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_equivalence_matrix_shows_each_pair_and_dtype_and_any_failure(capsys, tmp_path, held):
+    entries = [
+        check_entry("mlp-adamw-weight_decay-torch-vs-jax", "torch", "jax", "float64"),
+        check_entry(
+            "mlp-adamw-weight_decay-torch-vs-jax", "torch", "jax", "float32", held=held, error=3e-7
+        ),  # fmt: skip
+        check_entry("mlp-sgd-none-torch-vs-reference", "torch", "reference", "float64"),
+        check_entry("mlp-sgd-none-jax-vs-reference", "jax", "reference", "float32"),
+    ]
+    check = write_check(tmp_path / "check.json", entries)
+    out = tmp_path / "R.md"
+    code, _, err = report(capsys, a_run(tmp_path / "box"), "--check", check, "--out", out)
+    assert code == 0, err
+    text = out.read_text()
+    pair = next(
+        line for line in text.splitlines() if "`mlp-adamw-weight_decay-torch-vs-jax`" in line
+    )
+    assert "equal, 1.0e-16" in pair
+    assert ("equal, 3.0e-07" in pair) is held
+    assert ("**FAIL**: differs from step 3 in dense0/kernel" in pair) is not held
+    assert f"{3 + held} of 4 expectations held" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `mlp-sgd-none`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:] == ["equal, 1.0e-16", "-", "-", "equal, 1.0e-16"]

@@ -271,21 +271,22 @@ def headline(machine: Machine) -> tuple[str, list[list[str]], list[str]] | None:
     return title, rows, ["framework", "implementation", "median", "IQR", "GB/s", "% of bandwidth"]
 
 
-def headline_markdown(machine: Machine, link: str) -> str | None:
+def headline_markdown(machine: Machine, where: str) -> str | None:
+    """The headline table with its title; ``where`` says where the other figures are."""
     found = headline(machine)
     if found is None:
         return None
     title, rows, headers = found
     run = machine.runs[-1]
     return (
-        f"{title} (run `{run.path.name}`; every figure with its IQR and the other "
-        f"implementations in [{link}]({link})):\n\n{_table(rows, headers)}\n"
+        f"{title} (run `{run.path.name}`; the other implementations and sizes {where}):\n\n"
+        f"{_table(rows, headers)}\n"
     )
 
 
 def compile_rows(results: list[Result]) -> tuple[list[list[str]], list[str]]:
     compiled = [r for r in results if r.compile_seconds is not None]
-    return grid(compiled, lambda r: f"{r.compile_seconds:.2g} s") if compiled else ([], [])
+    return grid(compiled, lambda r: format_seconds(r.compile_seconds)) if compiled else ([], [])
 
 
 def reference_rows(machine: Machine) -> tuple[list[list[str]], list[str]]:
@@ -325,7 +326,7 @@ def equivalence_cell(entry: dict) -> str:
         return f"**FAIL**: {entry['verdict'].removeprefix('FAIL: ')}, max abs error {error}"
     if entry["expected"] == "equal":
         return f"equal, {error}"
-    return f"differs from step {a['first_divergent_step']}, {error}"
+    return f"differs from step {a['first_divergent_step']} as expected, {error}"
 
 
 def reference_matrix(entries: Iterable[dict]) -> tuple[list[list[str]], list[str]]:
@@ -353,16 +354,21 @@ def pair_matrix(entries: Iterable[dict]) -> tuple[list[list[str]], list[str]]:
         rows.setdefault(e["name"].removesuffix(f"-{_dtype(e)}"), {})[_dtype(e)] = e
     table = []
     for name, by_dtype in rows.items():
-        expected = {d: e["expected"] for d, e in sorted(by_dtype.items(), reverse=True)}
-        reasons = {e["reason"] for e in by_dtype.values()}
         table.append([
             f"`{name}`",
-            next(iter(expected.values())) if len(set(expected.values())) == 1
-            else "; ".join(f"{d}: {x}" for d, x in expected.items()),
+            _per_dtype(by_dtype, "expected"),
             *(equivalence_cell(by_dtype[d]) if d in by_dtype else "-" for d in DTYPES),
-            " / ".join(sorted(reasons)),
+            _per_dtype(by_dtype, "reason"),
         ])  # fmt: skip
     return table, ["pair", "expected", "float64", "float32", "reason"]
+
+
+def _per_dtype(by_dtype: dict[str, dict], field: str) -> str:
+    """One value when both dtypes agree, else ``float64: …; float32: …``."""
+    values = {d: by_dtype[d][field] for d in DTYPES if d in by_dtype}
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    return "; ".join(v if v.startswith(f"{d}:") else f"{d}: {v}" for d, v in values.items())
 
 
 # ----------------------------------------------------------------------------- the document
@@ -383,9 +389,9 @@ def machine_markdown(machine: Machine, out_dir: Path, plots: bool) -> str:
     parts = [f"## `{machine.label}`\n"]
     for w in machine.warnings:
         parts.append(f"> ⚠ **Merged runs differ**: {w}\n")
-    found = headline_markdown(machine, f"#{machine.label}")
+    found = headline_markdown(machine, "below")
     if found:
-        parts.append(found.replace(f" in [#{machine.label}](#{machine.label})", " below"))
+        parts.append(found)
     for kind in ("update", "train"):
         for model, results in sorted(_by_model(machine.results, kind).items()):
             parts.append(model_markdown(machine, model, results, out_dir, plots))
@@ -566,7 +572,7 @@ def update_readme(readme: Path, headline_text: str) -> bool:
 
 def readme_headline(found: list[Machine], out: Path, readme: Path) -> str:
     link = _relative(out, readme.parent)
-    blocks = [headline_markdown(m, link) for m in found if m.device == "cpu"]
+    blocks = [headline_markdown(m, f"in [{link}]({link})") for m in found if m.device == "cpu"]
     blocks = [b for b in blocks if b]
     if not blocks:
         raise UsageError("no CPU AdamW update results for the README's headline table")
