@@ -1,4 +1,5 @@
-"""``import xbench`` must not import torch or jax: a one-framework user can run their half."""
+"""``import xbench`` must not import torch or jax: a one-framework user can run their half.
+Nor matplotlib: only drawing the report's plots needs it."""
 
 import subprocess
 import sys
@@ -8,13 +9,13 @@ import pytest
 CORE = ", ".join(
     f"xbench.{m}"
     for m in ("bench", "cli", "cases", "catalogue", "check", "equivalence", "machine",
-              "models", "problems", "registry", "roofline", "storage", "sweep", "timing",
-              "trajectory")
+              "models", "plots", "problems", "registry", "report", "results", "roofline",
+              "storage", "sweep", "timing", "trajectory")
 )  # fmt: skip
 
 
 def loaded_frameworks(code: str) -> set[str]:
-    names = "('torch', 'jax', 'optax')"
+    names = "('torch', 'jax', 'optax', 'matplotlib')"
     probe = f"{code}\nimport sys; print(' '.join(m for m in {names} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return set(out.stdout.split())

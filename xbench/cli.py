@@ -220,6 +220,7 @@ def _validate_filters(args) -> None:
 def cmd_check(args) -> int:
     from tabulate import tabulate
 
+    from xbench import machine
     from xbench.catalogue import default_catalogue
     from xbench.check import Filters, run_catalogue, stderr_progress
     from xbench.storage import ensure_writable, write_atomically
@@ -240,8 +241,6 @@ def cmd_check(args) -> int:
     if args.device != "cpu":
         _require_device(args.device, {r.framework for e in entries for r in (e.left, e.right)})
     folder = _check_folder(args) if args.publish else None
-    from xbench import machine
-
     commit = machine.git_commit()  # as of the start, as `xbench bench` records it
     started = time.perf_counter()
     outcomes = run_catalogue(entries, device=args.device, progress=stderr_progress)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xbench.results import Result
+from xbench.results import MODEL_TITLES, OPTIMIZER_ORDER, Result, by_model, mechanism
 from xbench.sweep import bytes_per_param
 
 COLORS = {
@@ -22,32 +22,28 @@ RULE_STYLES = {"none": "-", "optimizer's decay": "--", "l2_loss": ":"}
 ROOFLINE = "roofline: measured in-place add"
 
 
+def plot_name(label: str, model: str) -> str:
+    return f"{label}-{model}.png"
+
+
 def plot_machine(machine, out_dir: Path) -> list[Path]:
     """One PNG per model of ``machine`` (a report.Machine); returns the paths written."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from xbench.report import _by_model, plot_name
-
     written = []
     for kind in ("update", "train"):
-        for model, results in sorted(_by_model(machine.results, kind).items()):
+        for model, results in sorted(by_model(machine.results, kind).items()):
             path = out_dir / plot_name(machine.label, model)
             _plot_model(machine, model, results, path)
             written.append(path)
     return written
 
 
-def _decay(optimizer: str) -> str:
-    return "decoupled decay" if optimizer == "adamw" else "coupled decay"
-
-
 def _plot_model(machine, model: str, results: list[Result], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from xbench.report import _OPTIMIZER, MODEL_TITLES, mechanism
-
-    optimizers = sorted({r.optimizer for r in results}, key=_OPTIMIZER)
+    optimizers = sorted({r.optimizer for r in results}, key=OPTIMIZER_ORDER)
     update = results[0].kind == "update"
     rows = 2 if update else 1
     fig, axes = plt.subplots(
@@ -105,8 +101,6 @@ def _plot_model(machine, model: str, results: list[Result], path: Path) -> None:
 def _shown_rules(optimizer: str, results: list[Result], update: bool) -> dict[str, str]:
     """mechanism → line style name. Update plots: the optimizer's own decay where it was
     timed, else no decay. Training plots: no decay, the optimizer's decay and l2_loss."""
-    from xbench.report import mechanism
-
     decay = "decoupled decay" if optimizer == "adamw" else "coupled decay"
     present = {mechanism(r.optimizer, r.rule) for r in results}
     if update:

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from xbench.errors import UsageError
 from xbench.machine import label_for
+from xbench.sweep import BENCH_OPTIMIZERS, BENCH_RULES, IMPLEMENTATIONS
 
 NOISY = 0.10  # a cell whose IQR is more than this fraction of its median is flagged
+FRAMEWORKS = ("torch", "jax")
+MODEL_TITLES = {
+    "vectors1": "Update step, parameters in one tensor",
+    "vectors1000": "Update step, parameters in 1000 tensors",
+    "mlp_wide": "Training step, `mlp_wide` (64 → h → h → 4, batch 32)",
+}
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,52 @@ def load_check(path: Path) -> CheckRun:
             raise UsageError(f"{path}: entry #{index} lacks {', '.join(sorted(missing))}")
     info = doc.get("machine_info") or {"device": "cpu", "device_name": "unknown"}
     return CheckRun(path, info, str(doc.get("datetime", "")), tuple(doc["entries"]))
+
+
+# ----------------------------------------------------------------------------- grouping rows
+
+
+def mechanism(optimizer: str, rule: str) -> str:
+    """Rules the equivalence catalogue shows equal across frameworks share a mechanism.
+
+    torch SGD/momentum/Adam ``weight_decay`` is g + λw, as optax ``add_decayed_weights``
+    before the optimizer; torch AdamW ``weight_decay`` is optax.adamw's decoupled decay.
+    """
+    if rule == "weight_decay" and optimizer == "adamw":
+        return "decoupled decay"
+    if rule in ("weight_decay", "add_decayed_weights"):
+        return "coupled decay"
+    return rule
+
+
+def _order(values: tuple[str, ...]) -> Callable[[str], tuple[int, str]]:
+    return lambda v: (values.index(v) if v in values else len(values), v)
+
+
+OPTIMIZER_ORDER, RULE_ORDER, FRAMEWORK_ORDER = (
+    _order(BENCH_OPTIMIZERS),
+    _order(BENCH_RULES),
+    _order(FRAMEWORKS),
+)
+IMPLEMENTATION_ORDER = _order(tuple(i for impls in IMPLEMENTATIONS.values() for i in impls))
+
+
+def row_key(r: Result) -> tuple:
+    """Rows in a fixed order: optimizer × rule × framework × implementation."""
+    return (
+        OPTIMIZER_ORDER(r.optimizer),
+        RULE_ORDER(r.rule),
+        FRAMEWORK_ORDER(r.framework),
+        IMPLEMENTATION_ORDER(r.implementation),
+    )
+
+
+def by_model(results: Iterable[Result], kind: str) -> dict[str, list[Result]]:
+    found: dict[str, list[Result]] = {}
+    for r in results:
+        if r.kind == kind:
+            found.setdefault(r.model, []).append(r)
+    return found
 
 
 # ----------------------------------------------------------------------------- finding runs
