@@ -399,3 +399,16 @@ def test_equivalence_matrix_shows_each_pair_and_dtype_and_any_failure(capsys, tm
     row = next(line for line in text.splitlines() if line.startswith("| `mlp-sgd-none`"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:] == ["equal, 1.0e-16", "-", "-", "equal, 1.0e-16"]
+
+
+def test_a_check_without_machine_info_goes_with_a_single_machine_only(capsys, tmp_path):
+    entries = [check_entry("mlp-sgd-none-torch-vs-reference", "torch", "reference", "float64")]
+    old = tmp_path / "old_check.json"
+    old.write_text(json.dumps({"entries": entries, "tolerances": {}}))  # before machine_info
+    out = tmp_path / "R.md"
+    code, _, err = report(capsys, a_run(tmp_path / "box"), "--check", old, "--out", out)
+    assert code == 0, err
+    assert "1 of 1 expectations held" in out.read_text()
+    other = a_run(tmp_path / "other", device_name="Other CPU")
+    code, _, err = report(capsys, a_run(tmp_path / "box"), other, "--check", old, "--out", out)
+    assert code == 2 and "records no machine" in err and str(old) in err

@@ -69,12 +69,20 @@ def machines(runs: list[Run], checks: list[CheckRun]) -> list[Machine]:
         by_label.setdefault(run.label, []).append(run)
     checks_by_label: dict[str, CheckRun] = {}
     for check in checks:
-        if check.label in checks_by_label:
+        label = check.label
+        if label is None:  # no machine recorded: it can only belong to the one machine here
+            if len(by_label) != 1:
+                raise UsageError(
+                    f"{check.path}: records no machine, so it cannot be matched with one of "
+                    f"{len(by_label)} machines; pass it with that machine's runs only"
+                )
+            label = next(iter(by_label))
+        if label in checks_by_label:
             raise UsageError(
-                f"two check files for machine {check.label}: {checks_by_label[check.label].path} "
+                f"two check files for machine {label}: {checks_by_label[label].path} "
                 f"and {check.path}; pass one"
             )
-        checks_by_label[check.label] = check
+        checks_by_label[label] = check
     unmatched = set(checks_by_label) - set(by_label)
     if unmatched:
         raise UsageError(
@@ -482,9 +490,10 @@ def footer(machine: Machine, out_dir: Path) -> str:
         commit = info.get("git_commit") or {}
         short = (commit.get("id") or "unknown")[:7] + ("-dirty" if commit.get("dirty") else "")
         versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items() if v)
+        when = f"{check.datetime[:19].replace('T', ' ')} UTC" if check.datetime else "no date"
         lines.append(
             f"- Check [`{check.path.name}`]({_relative(check.path, out_dir)}): commit "
-            f"`{short}`, {check.datetime[:19].replace('T', ' ')} UTC; {versions}."
+            f"`{short}`, {when}" + (f"; {versions}." if versions else ".")
         )
     return "\n".join(lines) + "\n"
 

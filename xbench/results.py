@@ -95,8 +95,9 @@ class CheckRun:
     entries: tuple[dict, ...]
 
     @property
-    def label(self) -> str:
-        return machine_label(self.machine_info)
+    def label(self) -> str | None:
+        """None for a file from before checks recorded their machine."""
+        return machine_label(self.machine_info) if self.machine_info else None
 
 
 def machine_label(info: dict) -> str:
@@ -201,8 +202,9 @@ def load_check(path: Path) -> CheckRun:
         missing = {"name", "left", "right", "expected", "reason", "held", "verdict"} - set(entry)
         if missing:
             raise UsageError(f"{path}: entry #{index} lacks {', '.join(sorted(missing))}")
-    info = doc.get("machine_info") or {"device": "cpu", "device_name": "unknown"}
-    return CheckRun(path, info, str(doc.get("datetime", "")), tuple(doc["entries"]))
+    return CheckRun(
+        path, doc.get("machine_info") or {}, str(doc.get("datetime", "")), tuple(doc["entries"])
+    )
 
 
 # ----------------------------------------------------------------------------- grouping rows
