@@ -113,11 +113,17 @@ def merge(runs: list[Run]) -> tuple[tuple[Result, ...], tuple[str, ...]]:
                     f"{_short(run.settings[key])} vs {_short(value)}"
                 )
     kept: dict[str, Result] = {}
+    repeated = []
     for run in runs:
         for result in run.results:
             if result.id in kept:
-                warnings.append(f"{result.id} is in more than one run; the newest is shown")
+                repeated.append(result.id)
             kept[result.id] = result
+    if repeated:
+        warnings.append(
+            f"{len(repeated)} benchmark(s) are in more than one run, e.g. {repeated[0]}; "
+            "the newest run's result is shown"
+        )
     return tuple(kept.values()), tuple(warnings)
 
 

@@ -123,10 +123,7 @@ def _read_json(path: Path) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        end = " (truncated?)" if exc.pos >= len(text.rstrip()) else ""
-        raise UsageError(
-            f"{path}: not valid JSON{end}: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+        raise UsageError(f"{path}: not valid JSON (truncated or corrupt?): {exc}") from None
 
 
 def is_check_document(doc: object) -> bool:
