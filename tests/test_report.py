@@ -106,7 +106,7 @@ def test_noise_flag_boundary():
 
     def result(iqr):
         return Result("x", "update", "torch", "fused", "sgd", "none", "vectors1", 10, 1, "cpu",
-                      1.0, iqr, 5, None, None, None, {})  # fmt: skip
+                      1.0, iqr, 5, None, None, None, {}, {})  # fmt: skip
 
     assert not result(0.10).noisy and result(0.1001).noisy
 

@@ -131,6 +131,48 @@ def build_parser() -> Parser:
     )
     report.set_defaults(func=cmd_report)
 
+    compare = sub.add_parser(
+        "compare",
+        help="the regression gate: a new run against a baseline, normalised by the reference",
+        description="Match benchmarks by name; divide each by its own run's reference kernel; "
+        "flag a regression when the normalised slowdown exceeds --threshold and the noise of "
+        "both runs. With both runs' `xbench check --json`, an entry that was equal and is no "
+        "longer, or whose max error grew more than 10x, fails too. Exit 1 on a regression.",
+    )
+    compare.add_argument("runs", nargs="*", type=Path, metavar="RUN.json", help="BASELINE NEW")
+    compare.add_argument(
+        "--threshold", default="10%", help="slowdown that counts, e.g. 10%% (default %(default)s)"
+    )
+    compare.add_argument("--stat", default="median", help="median, mean or min (default median)")
+    compare.add_argument("--baseline-check", type=Path, metavar="CHECK.json")
+    compare.add_argument("--new-check", type=Path, metavar="CHECK.json")
+    compare.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="run the quick bench and xbench check now and compare them with DIR/<machine "
+        "label>/quick.json and check.json (make compare: results/baseline)",
+    )
+    compare.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="with --against: make this run the new baseline (make baseline)",
+    )
+    compare.add_argument(
+        "--warn-only",
+        action="store_true",
+        help="print timing regressions without failing (equivalence regressions still fail)",
+    )
+    compare.add_argument(
+        "--spread",
+        action="store_true",
+        help="RUN.json ... are repeats: print how much each benchmark moves, raw and "
+        "normalised, and the false regressions the gate raises between them",
+    )
+    compare.add_argument("--device", default="cpu", help="with --against (default cpu)")
+    compare.add_argument("--threads", type=int, help="with --against (default: every usable CPU)")
+    compare.set_defaults(func=cmd_compare)
+
     check = sub.add_parser(
         "check",
         help="run the equivalence catalogue and classify every entry",
@@ -322,6 +364,82 @@ def cmd_report(args) -> int:
         changed = update_readme(args.readme, headline)
         print(f"{'updated' if changed else 'unchanged'}: headline table in {args.readme}")
     return 0
+
+
+def cmd_compare(args) -> int:
+    from xbench import compare as gate
+    from xbench.results import load_run
+
+    threshold = gate.parse_threshold(args.threshold)
+    if args.stat not in gate.STATS:
+        raise UsageError(f"unknown --stat {args.stat!r}; valid: {', '.join(gate.STATS)}")
+    if args.spread:
+        if len(args.runs) < 2:
+            raise UsageError("--spread needs two or more runs of the same profile")
+        table, summary = gate.spread_table([load_run(p) for p in args.runs], threshold, args.stat)
+        print(table + "\n\n" + "\n".join(summary))
+        return 0
+    if args.against:
+        return _compare_against(args, threshold)
+    if args.update_baseline:
+        raise UsageError("--update-baseline goes with --against DIR")
+    if len(args.runs) != 2:
+        raise UsageError(f"give BASELINE and NEW (got {len(args.runs)} run files)")
+    checks = (args.baseline_check, args.new_check)
+    if (checks[0] is None) != (checks[1] is None):
+        raise UsageError("give both --baseline-check and --new-check, or neither")
+    return _compare(args.runs, checks, threshold, args.stat, args.warn_only)
+
+
+def _compare_against(args, threshold: float) -> int:
+    """Run the quick bench and the check now; compare with (or replace) the baseline."""
+    from xbench import compare as gate
+    from xbench import machine
+
+    if args.runs or args.baseline_check or args.new_check:
+        raise UsageError("give either --against DIR or BASELINE NEW [--*-check], not both")
+    threads = args.threads or machine.available_cpus()
+    targets = gate.baseline_paths(args.against, args.device, threads)
+    have_baseline = all(p.is_file() for p in targets)
+    if not have_baseline and not args.update_baseline:
+        raise UsageError(
+            f"no baseline {targets[0]} and {targets[1]}; create it with `make baseline`"
+        )
+    run, check = gate.run_now(args.device, threads)
+    code = 0
+    if have_baseline:
+        code = _compare(
+            (targets[0], run), (targets[1], check), threshold, args.stat, args.warn_only
+        )
+    if args.update_baseline:
+        gate.update_baseline(run, check, targets)
+        print(f"xbench compare: the baseline is now this run: {targets[0]}, {targets[1]}")
+        return 0
+    return code
+
+
+def _compare(paths, checks, threshold, stat, warn_only) -> int:
+    """Print the comparison of two runs (and checks, when given); 1 if the gate fails."""
+    from xbench import compare as gate
+    from xbench.results import load_check, load_run
+
+    base, new = load_run(paths[0]), load_run(paths[1])
+    bench = gate.compare_runs(base, new, threshold, stat)
+    print(f"\nxbench compare: baseline {paths[0]}\n                new      {paths[1]}\n")
+    print(gate.bench_table(bench) + "\n")
+    lines = gate.bench_summary(bench)
+    equivalence = None
+    if checks[0] and checks[1]:
+        equivalence = gate.compare_checks(load_check(checks[0]), load_check(checks[1]))
+        lines += gate.equivalence_summary(equivalence)
+    else:
+        lines.append("equivalence: not compared (no check files)")
+    failed = bool(equivalence and equivalence.regressions)
+    if bench.regressions and warn_only:
+        lines.append("timing regressions are reported, not failed (--warn-only)")
+    failed = failed or (bool(bench.regressions) and not warn_only)
+    print("\n".join(lines) + f"\nxbench compare: {'FAIL' if failed else 'pass'}")
+    return 1 if failed else 0
 
 
 def _require_device(device: str, frameworks: set[str]) -> None:

@@ -46,6 +46,7 @@ class Result:
     bandwidth_pct: float | None
     compile_seconds: float | None
     extra: dict  # the whole extra_info, for what a table needs beyond the case
+    stats: dict  # pytest-benchmark's statistics (seconds), raw round times left out
 
     @property
     def spread(self) -> float:
@@ -185,6 +186,7 @@ def _result(bench: dict) -> Result:
         bandwidth_pct=info.get("bandwidth_pct"),
         compile_seconds=info.get("compile_seconds"),
         extra=info,
+        stats={k: v for k, v in stats.items() if k != "data"},
     )
 
 
