@@ -13,7 +13,7 @@ XBENCH  := $(PYTHON) -m xbench
 PYTEST  := $(PYTHON) -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report lint
+.PHONY: help install test bench check report compare baseline lint
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,12 @@ check: $(ENV) ## the equivalence catalogue, float64 and float32 (FLAGS="--publis
 
 report: $(ENV) ## results/RESULTS.md, its plots and the README headline, from the newest runs in results/
 	$(XBENCH) report --readme README.md $(FLAGS)
+
+compare: $(ENV) ## quick bench + check now, against results/baseline/<machine>/ (exit 1 on a regression)
+	$(XBENCH) compare --against results/baseline $(FLAGS)
+
+baseline: $(ENV) ## make a quick bench + check run now the baseline in results/baseline/<machine>/
+	$(XBENCH) compare --against results/baseline --update-baseline $(FLAGS)
 
 lint: $(ENV) ## ruff lint and format check
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .

@@ -165,6 +165,9 @@ def test_default_input_is_the_newest_full_run_and_check_per_machine(tmp_path):
     (box / "20261121T090000Z_check_aaaaaaa.json").write_text("{}")
     (box / "20261121T100000Z_check_bbbbbbb.json").write_text("{}")
     only_quick = a_run(tmp_path / "results" / "ci", "20261121T130000Z_quick_ddddddd.json")
+    # The gate's baseline and the stability repeats sit one level deeper: never report inputs.
+    a_run(tmp_path / "results" / "baseline" / "box", "quick.json")
+    a_run(tmp_path / "results" / "stability" / "box", "20261121T140000Z_quick_eeeeeee.json")
     runs, checks = newest_inputs(tmp_path / "results")
     assert runs == [newest, only_quick]
     assert checks == [box / "20261121T100000Z_check_bbbbbbb.json"]

@@ -171,6 +171,9 @@ def build_parser() -> Parser:
     )
     compare.add_argument("--device", default="cpu", help="with --against (default cpu)")
     compare.add_argument("--threads", type=int, help="with --against (default: every usable CPU)")
+    compare.add_argument(
+        "--label", help="with --against: the baseline folder (default: from the CPU/GPU model)"
+    )
     compare.set_defaults(func=cmd_compare)
 
     check = sub.add_parser(
@@ -398,14 +401,20 @@ def _compare_against(args, threshold: float) -> int:
 
     if args.runs or args.baseline_check or args.new_check:
         raise UsageError("give either --against DIR or BASELINE NEW [--*-check], not both")
-    threads = args.threads or machine.available_cpus()
-    targets = gate.baseline_paths(args.against, args.device, threads)
+    available = machine.available_cpus()
+    threads = available if args.threads is None else args.threads
+    if not 1 <= threads <= available:
+        raise UsageError(f"invalid --threads {threads}; this process may use 1 to {available}")
+    if not re.match(r"^(cpu|cuda(:\d+)?)$", args.device):
+        raise UsageError(f"unknown device {args.device!r}; valid: cpu, cuda, cuda:N")
+    label = args.label or machine.label(args.device, threads)
+    targets = gate.baseline_paths(args.against / label)
     have_baseline = all(p.is_file() for p in targets)
     if not have_baseline and not args.update_baseline:
         raise UsageError(
             f"no baseline {targets[0]} and {targets[1]}; create it with `make baseline`"
         )
-    run, check = gate.run_now(args.device, threads)
+    run, check = gate.run_now(args.device, threads, label)
     code = 0
     if have_baseline:
         code = _compare(

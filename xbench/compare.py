@@ -103,6 +103,13 @@ def reference_seconds(result: Result, run: Run) -> float | None:
     return kernels[size]
 
 
+def _stat(result: Result, stat: str, run: Run) -> float:
+    value = result.stats.get(stat)
+    if not isinstance(value, (int, float)) or not value > 0:
+        raise UsageError(f"{run.path}: {result.id} has no positive stats.{stat}")
+    return float(value)
+
+
 def judge(ratio: float | None, noise: float, threshold: float) -> str:
     if ratio is None:
         return UNGATED
@@ -124,8 +131,8 @@ def compare_runs(base: Run, new: Run, threshold: float = 0.10, stat: str = "medi
         b, n = old[name], now[name]
         c = Comparison(
             name=name,
-            base=float(b.stats.get(stat, b.median)),
-            new=float(n.stats.get(stat, n.median)),
+            base=_stat(b, stat, base),
+            new=_stat(n, stat, new),
             base_reference=reference_seconds(b, base),
             new_reference=reference_seconds(n, new),
             noise=(b.spread + n.spread) / 2,
@@ -266,7 +273,7 @@ def spread_table(runs: list[Run], threshold: float, stat: str = "median") -> tup
         raw, normalised = [], []
         for run in runs:
             (result,) = [r for r in run.results if r.id == name]
-            value = float(result.stats.get(stat, result.median))
+            value = _stat(result, stat, run)
             raw.append(value)
             reference = reference_seconds(result, run)
             if reference is not None:
@@ -310,14 +317,13 @@ def _median(values: list[float]) -> float:
 BASELINE_RUN, BASELINE_CHECK = "quick.json", "check.json"
 
 
-def run_now(device: str, threads: int) -> tuple[Path, Path]:
+def run_now(device: str, threads: int, label: str) -> tuple[Path, Path]:
     """Run the quick bench and the equivalence check now, into a new temporary folder (kept,
     so the runs can be inspected or promoted); return the two JSON paths."""
     from xbench import machine
     from xbench.bench import BenchRun, run_bench
 
     folder = Path(tempfile.mkdtemp(prefix="xbench-compare-"))
-    label = machine.label(device, threads)
     code = run_bench(BenchRun("quick", device, threads, folder, label))
     if code != 0:
         raise UsageError(f"the quick bench failed (exit {code}); nothing to compare")
@@ -331,10 +337,8 @@ def run_now(device: str, threads: int) -> tuple[Path, Path]:
     return run, check
 
 
-def baseline_paths(baseline: Path, device: str, threads: int) -> tuple[Path, Path]:
-    from xbench import machine
-
-    folder = baseline / machine.label(device, threads)
+def baseline_paths(folder: Path) -> tuple[Path, Path]:
+    """The baseline run and check of one machine: ``<baseline dir>/<label>/``."""
     return folder / BASELINE_RUN, folder / BASELINE_CHECK
 
 

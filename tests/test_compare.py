@@ -1,0 +1,257 @@
+"""`xbench compare` on synthetic pairs of runs: what fails the gate and what must not."""
+
+import json
+
+import pytest
+from test_cli import run_cli
+from test_report import bench, check_entry, write_check, write_run
+
+from xbench.compare import (
+    IMPROVED,
+    NOISY,
+    REGRESSED,
+    UNCHANGED,
+    UNGATED,
+    compare_checks,
+    compare_runs,
+    parse_threshold,
+)
+from xbench.errors import UsageError
+from xbench.results import load_check, load_run
+
+NAMES = [("fused", 1e-3), ("forloop", 4e-3), ("foreach", 3e-3)]
+REFERENCE = 2e-4  # the in-place-add kernel's median beside each benchmark
+
+
+def a_run(tmp_path, name, times=None, reference=REFERENCE, spread=0.02, drop=()):
+    """Three AdamW update benchmarks, each with its adjacent reference kernel, and one
+    standalone reference kernel. ``times`` overrides medians by implementation."""
+    times = {**dict(NAMES), **(times or {})}
+    benchmarks = [
+        bench(impl=impl, median=t, iqr=spread * t,
+              adjacent_reference={"kernel": "inplace_add", "bytes_moved": 1, "median": reference})
+        for impl, t in times.items()
+        if impl not in drop
+    ]  # fmt: skip
+    benchmarks.append(
+        bench(kind="reference", framework="", impl="inplace_add", optimizer="", rule="",
+              median=reference, iqr=spread * reference)
+    )  # fmt: skip
+    return write_run(tmp_path / name, f"20261121T10000{len(name)}Z_quick_abcdef0.json", benchmarks)
+
+
+def verdicts(gate):
+    return {c.name.split("-")[4]: c.verdict for c in gate.compared if c.verdict != UNGATED}
+
+
+def gate_of(tmp_path, base, new, **kw):
+    return compare_runs(load_run(base), load_run(new), **kw)
+
+
+def test_one_benchmark_30_percent_slower_fails(capsys, tmp_path):
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.3})
+    gate = gate_of(tmp_path, base, new)
+    assert verdicts(gate) == {"fused": UNCHANGED, "forloop": REGRESSED, "foreach": UNCHANGED}
+    (regression,) = gate.regressions
+    assert regression.ratio == pytest.approx(1.3) and regression.raw_ratio == pytest.approx(1.3)
+    code, out, _ = run_cli(capsys, "compare", str(base), str(new))
+    assert code == 1 and "REGRESSED update-adamw-weight_decay-torch-forloop" in out
+    assert out.rstrip().endswith("FAIL")
+
+
+def test_the_whole_machine_30_percent_slower_passes(capsys, tmp_path):
+    base = a_run(tmp_path, "base")
+    slower = {impl: t * 1.3 for impl, t in NAMES}
+    new = a_run(tmp_path, "new", times=slower, reference=REFERENCE * 1.3)
+    gate = gate_of(tmp_path, base, new)
+    assert set(verdicts(gate).values()) == {UNCHANGED}
+    assert all(c.raw_ratio == pytest.approx(1.3) for c in gate.compared)  # raw shown too
+    assert all(c.ratio == pytest.approx(1.0) for c in gate.compared if c.ratio is not None)
+    code, out, _ = run_cli(capsys, "compare", str(base), str(new))
+    assert code == 0 and "1.300" in out and out.rstrip().endswith("pass")
+
+
+def test_the_machine_slower_but_not_the_reference_is_a_regression(tmp_path):
+    """The companion of the test above: normalisation does not hide a real slowdown."""
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new", times={impl: t * 1.3 for impl, t in NAMES})
+    assert set(verdicts(gate_of(tmp_path, base, new)).values()) == {REGRESSED}
+
+
+def test_a_3_percent_change_passes(tmp_path):
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new", times={"fused": 1.03e-3, "forloop": 4e-3 * 0.97})
+    gate = gate_of(tmp_path, base, new)
+    assert set(verdicts(gate).values()) == {UNCHANGED} and not gate.regressions
+
+
+def test_an_improvement_passes_and_is_reported(capsys, tmp_path):
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new", times={"fused": 0.7e-3})
+    gate = gate_of(tmp_path, base, new)
+    assert verdicts(gate)["fused"] == IMPROVED and not gate.regressions
+    code, out, _ = run_cli(capsys, "compare", str(base), str(new))
+    assert code == 0 and "improved update-adamw-weight_decay-torch-fused" in out
+
+
+def test_a_slowdown_within_the_noise_is_not_a_regression(tmp_path):
+    base = a_run(tmp_path, "base", spread=0.5)
+    new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.3}, spread=0.5)
+    assert verdicts(gate_of(tmp_path, base, new))["forloop"] == NOISY
+
+
+def test_the_threshold_is_a_boundary(tmp_path):
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.25})
+    assert verdicts(gate_of(tmp_path, base, new, threshold=0.26))["forloop"] == UNCHANGED
+    assert verdicts(gate_of(tmp_path, base, new, threshold=0.24))["forloop"] == REGRESSED
+
+
+def test_benchmarks_on_one_side_only_are_listed(capsys, tmp_path):
+    base = a_run(tmp_path, "base", drop=("foreach",))
+    new = a_run(tmp_path, "new", drop=("forloop",))
+    gate = gate_of(tmp_path, base, new)
+    assert gate.only_in_baseline == ("update-adamw-weight_decay-torch-forloop-1e6-one",)
+    assert gate.only_in_new == ("update-adamw-weight_decay-torch-foreach-1e6-one",)
+    code, out, _ = run_cli(capsys, "compare", str(base), str(new))
+    assert code == 0
+    assert "only in the baseline (1): update-adamw-weight_decay-torch-forloop-1e6-one" in out
+    assert "only in the new run (1): update-adamw-weight_decay-torch-foreach-1e6-one" in out
+
+
+def test_stat_min_and_mean_are_compared(tmp_path):
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.3})
+    assert verdicts(gate_of(tmp_path, base, new, stat="min"))["forloop"] == REGRESSED
+    with pytest.raises(UsageError, match="unknown --stat 'p99'"):
+        gate_of(tmp_path, base, new, stat="p99")
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--threshold", "ten%"], "'ten%'"),
+        (["--threshold=-5%"], "'-5%'"),
+        (["--threshold", "0"], "'0'"),
+        (["--threshold", "nan"], "'nan'"),
+        (["--stat", "p99"], "'p99'"),
+        (["--baseline-check", "x.json"], "both --baseline-check and --new-check"),
+    ],
+)
+def test_bad_options_exit_2_in_one_line(capsys, tmp_path, argv, named):
+    base, new = a_run(tmp_path, "base"), a_run(tmp_path, "new")
+    code, out, err = run_cli(capsys, "compare", str(base), str(new), *argv)
+    assert code == 2 and out == "" and named in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", [None, "", '{"benchmarks": [', '{"results": 1}'])
+def test_bad_run_files_exit_2_naming_the_file(capsys, tmp_path, content):
+    base = a_run(tmp_path, "base")
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    code, _, err = run_cli(capsys, "compare", str(base), str(bad))
+    assert code == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
+
+
+def test_thresholds_parse_as_percentages():
+    assert parse_threshold("10%") == pytest.approx(0.10)
+    assert parse_threshold("2.5") == pytest.approx(0.025)
+
+
+# ----------------------------------------------------------------------------- equivalence
+
+
+def two_checks(tmp_path, new_entry):
+    base = [check_entry("mlp-adamw-weight_decay-torch-vs-jax", "torch", "jax", "float64",
+                        error=1e-13)]  # fmt: skip
+    return (
+        load_check(write_check(tmp_path / "base_check.json", base)),
+        load_check(write_check(tmp_path / "new_check.json", [new_entry])),
+    )
+
+
+@pytest.mark.parametrize(
+    "error, held, regressed",
+    [
+        (1e-13, True, False),  # unchanged
+        (9e-13, True, False),  # grew ×9
+        (1.1e-12, True, True),  # grew ×11
+        (5e-13, False, True),  # was equal, now differs
+    ],
+)
+def test_equivalence_regressions(tmp_path, error, held, regressed):
+    new = check_entry("mlp-adamw-weight_decay-torch-vs-jax", "torch", "jax", "float64",
+                      held=held, error=error)  # fmt: skip
+    gate = compare_checks(*two_checks(tmp_path, new))
+    assert bool(gate.regressions) is regressed and gate.compared == 1
+
+
+def test_rounding_level_errors_may_grow_without_failing(tmp_path):
+    base = [check_entry("x", "torch", "jax", "float64", error=0.0)]
+    new = [check_entry("x", "torch", "jax", "float64", error=2e-16)]  # 0 → 2e-16: rounding
+    gate = compare_checks(
+        load_check(write_check(tmp_path / "a.json", base)),
+        load_check(write_check(tmp_path / "b.json", new)),
+    )
+    assert not gate.regressions
+    new = [check_entry("x", "torch", "jax", "float64", error=2e-13)]  # above the floor ×10
+    gate = compare_checks(
+        load_check(write_check(tmp_path / "a.json", base)),
+        load_check(write_check(tmp_path / "c.json", new)),
+    )
+    assert gate.regressions[0].why == "max error ×20"
+
+
+def test_an_equivalence_regression_fails_the_gate_even_with_warn_only(capsys, tmp_path):
+    base, new = a_run(tmp_path, "base"), a_run(tmp_path, "new")
+    entry = check_entry("mlp-adamw-weight_decay-torch-vs-jax", "torch", "jax", "float64")
+    broken = check_entry("mlp-adamw-weight_decay-torch-vs-jax", "torch", "jax", "float64",
+                         held=False, error=1e-3)  # fmt: skip
+    a = write_check(tmp_path / "a.json", [entry])
+    b = write_check(tmp_path / "b.json", [broken])
+    argv = ["compare", str(base), str(new), "--baseline-check", str(a), "--new-check", str(b)]
+    code, out, _ = run_cli(capsys, *argv, "--warn-only")
+    assert code == 1 and "REGRESSED mlp-adamw-weight_decay-torch-vs-jax-float64: was equal" in out
+    code, _, _ = run_cli(capsys, *argv[:-1], str(a))  # the same check on both sides passes
+    assert code == 0
+
+
+def test_warn_only_reports_a_timing_regression_without_failing(capsys, tmp_path):
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.3})
+    code, out, _ = run_cli(capsys, "compare", str(base), str(new), "--warn-only")
+    assert code == 0 and "REGRESSED" in out and "--warn-only" in out
+
+
+# ----------------------------------------------------------------------------- spread
+
+
+def test_spread_shows_normalisation_removing_machine_drift(capsys, tmp_path):
+    runs = [
+        a_run(tmp_path, name, times={i: t * s for i, t in NAMES}, reference=REFERENCE * s)
+        for name, s in (("a", 1.0), ("bb", 1.3), ("ccc", 0.8))
+    ]
+    code, out, _ = run_cli(capsys, "compare", "--spread", *map(str, runs))
+    assert code == 0
+    assert "raw:        median 62.5%" in out  # 1.3 / 0.8 − 1
+    assert "normalised: median 0.0%" in out
+    assert "0 false regression(s)" in out
+
+
+def test_the_committed_baseline_is_a_quick_run_with_its_check():
+    """The committed quick baseline is a pytest-benchmark run of the quick profile."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "results" / "baseline"
+    runs = sorted(folder.glob("*/quick.json"))
+    assert runs, "results/baseline/<machine>/quick.json must be committed"
+    for path in runs:
+        run = load_run(path)
+        assert run.machine_info["xbench_profile"] == "quick"
+        assert json.loads((path.parent / "check.json").read_text())["entries"]
