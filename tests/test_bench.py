@@ -106,11 +106,14 @@ def test_train(benchmark, bench_case, budget):
 
 
 def test_overhead(benchmark, bench_case):
-    """The median pytest-benchmark reports equals a bare perf_counter loop's, within 3%.
+    """pytest-benchmark's timing equals a bare perf_counter loop's, within 3%.
 
     Each timed round is followed by a bare round of the same iterations of the same callable
     (pedantic's teardown runs outside the timed region), so the two interleave and a machine
-    whose speed drifts during the test slows both alike.
+    whose speed drifts during the test slows both alike. The check is on the median of the
+    ratios of these adjacent pairs (``paired_over_bare``); the ratio of the two medians
+    (``reported_over_bare``) is recorded too: on this shared VM it strayed past 3% (1.036,
+    0.961) in 2 of 11 quick runs, which made the check flaky.
     """
     adapter_class(bench_case.framework)
     built = build(bench_case)
@@ -121,9 +124,10 @@ def test_overhead(benchmark, bench_case):
     rounds, iterations = rounds_and_iterations(seconds_per_call(built.call), OVERHEAD_SECONDS)
     bare = against_bare(benchmark, built.call, built.call, rounds, iterations)
     assert len(bare) >= rounds + 1
-    bare_median = benchmark.extra_info["bare_median"]
-    ratio = benchmark.extra_info["reported_over_bare"]
-    assert abs(ratio - 1) <= OVERHEAD_TOLERANCE, (benchmark.stats.stats.median, bare_median)
+    info = benchmark.extra_info
+    assert abs(info["paired_over_bare"] - 1) <= OVERHEAD_TOLERANCE, (
+        info["reported_over_bare"], benchmark.stats.stats.median, info["bare_median"],
+    )  # fmt: skip
 
 
 def against_bare(benchmark, timed_call, bare_call, rounds, iterations) -> list[float]:
@@ -139,9 +143,19 @@ def against_bare(benchmark, timed_call, bare_call, rounds, iterations) -> list[f
         warmup_rounds=1,
         teardown=lambda: bare.append(bare_seconds_per_call(bare_call, iterations)),
     )
-    bare_median = statistics.median(bare[1:])  # [0] followed the warm-up round
+    timed = benchmark.stats.stats.data  # seconds per call, one per timed round
+    # bare[0] followed the warm-up round; with iterations > 1 pedantic makes one more
+    # untimed call at the end, followed by one more bare round.
+    after_rounds = bare[1 : 1 + len(timed)]
+    bare_median = statistics.median(after_rounds)
     ratio = benchmark.stats.stats.median / bare_median
-    benchmark.extra_info.update(bare_median=bare_median, reported_over_bare=ratio)
+    # Round k of pytest-benchmark and the bare round right after it saw the same machine:
+    # the median of their ratios is not moved by drift or by a bimodal machine, which can
+    # shift one side's median by a few percent on its own.
+    paired = statistics.median(t / b for t, b in zip(timed, after_rounds, strict=True))
+    benchmark.extra_info.update(
+        bare_median=bare_median, reported_over_bare=ratio, paired_over_bare=paired
+    )
     return bare
 
 
@@ -169,4 +183,4 @@ def test_overhead_check_fails_on_a_slower_harness(benchmark):
         perturbation="+10% busy wait per timed call",
     )
     against_bare(benchmark, slower, call, rounds, iterations)
-    assert benchmark.extra_info["reported_over_bare"] - 1 > OVERHEAD_TOLERANCE
+    assert benchmark.extra_info["paired_over_bare"] - 1 > OVERHEAD_TOLERANCE
