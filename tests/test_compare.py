@@ -255,3 +255,23 @@ def test_the_committed_baseline_is_a_quick_run_with_its_check():
         run = load_run(path)
         assert run.machine_info["xbench_profile"] == "quick"
         assert json.loads((path.parent / "check.json").read_text())["entries"]
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--against", "{tmp}/nothing"], "make baseline"),
+        (["--update-baseline", "{base}", "{base}"], "--update-baseline goes with --against"),
+        (["--spread", "{base}"], "two or more runs"),
+        (["{base}"], "give BASELINE and NEW"),
+        (["--against", "{tmp}", "{base}", "{base}"], "not both"),
+        (["--against", "{tmp}", "--threads", "0"], "--threads 0"),
+        (["{base}", "{base}", "--baseline-check", "{base}", "--new-check", "{base}"], "check"),
+    ],
+)
+def test_bad_gate_usage_exits_2_before_running_anything(capsys, tmp_path, argv, named):
+    base = a_run(tmp_path, "base")
+    argv = [a.format(tmp=tmp_path, base=base) for a in argv]
+    code, out, err = run_cli(capsys, "compare", *argv)
+    assert code == 2 and out == "" and named in err
+    assert len(err.strip().splitlines()) == 1

@@ -433,13 +433,14 @@ def _compare(paths, checks, threshold, stat, warn_only) -> int:
     from xbench.results import load_check, load_run
 
     base, new = load_run(paths[0]), load_run(paths[1])
-    bench = gate.compare_runs(base, new, threshold, stat)
+    both_checks = [load_check(p) for p in checks] if checks[0] and checks[1] else None
+    bench = gate.compare_runs(base, new, threshold, stat)  # every input is valid from here
     print(f"\nxbench compare: baseline {paths[0]}\n                new      {paths[1]}\n")
     print(gate.bench_table(bench) + "\n")
     lines = gate.bench_summary(bench)
     equivalence = None
-    if checks[0] and checks[1]:
-        equivalence = gate.compare_checks(load_check(checks[0]), load_check(checks[1]))
+    if both_checks:
+        equivalence = gate.compare_checks(*both_checks)
         lines += gate.equivalence_summary(equivalence)
     else:
         lines.append("equivalence: not compared (no check files)")
