@@ -120,12 +120,32 @@ def test_benchmarks_on_one_side_only_are_listed(capsys, tmp_path):
     assert "only in the new run (1): update-adamw-weight_decay-torch-foreach-1e6-one" in out
 
 
-def test_stat_min_and_mean_are_compared(tmp_path):
+def test_the_chosen_statistic_is_the_one_compared(tmp_path):
+    """Medians equal, minima 30% apart, means 3% apart: each --stat sees its own figure."""
     base = a_run(tmp_path, "base")
-    new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.3})
+    new = a_run(tmp_path, "new")
+    doc = json.loads(new.read_text())
+    for b in doc["benchmarks"]:
+        if b["extra_info"]["implementation"] == "forloop":
+            b["stats"].update(min=b["stats"]["min"] * 1.3, mean=b["stats"]["mean"] * 1.03)
+    new.write_text(json.dumps(doc))
+    assert verdicts(gate_of(tmp_path, base, new, stat="median"))["forloop"] == UNCHANGED
     assert verdicts(gate_of(tmp_path, base, new, stat="min"))["forloop"] == REGRESSED
+    assert verdicts(gate_of(tmp_path, base, new, stat="mean"))["forloop"] == UNCHANGED
     with pytest.raises(UsageError, match="unknown --stat 'p99'"):
         gate_of(tmp_path, base, new, stat="p99")
+
+
+def test_runs_that_differ_in_settings_are_warned_about(capsys, tmp_path):
+    base = a_run(tmp_path, "base")
+    new = a_run(tmp_path, "new")
+    doc = json.loads(new.read_text())
+    doc["machine_info"]["versions"]["torch"] = "2.12.0+cpu"
+    new.write_text(json.dumps(doc))
+    code, _, err = run_cli(capsys, "compare", str(base), str(new))
+    assert code == 0 and "warning: versions differs" in err and "2.12.0+cpu" in err
+    code, _, err = run_cli(capsys, "compare", str(base), str(base))
+    assert code == 0 and "warning" not in err
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -140,6 +160,10 @@ def test_stat_min_and_mean_are_compared(tmp_path):
         (["--threshold", "nan"], "'nan'"),
         (["--stat", "p99"], "'p99'"),
         (["--baseline-check", "x.json"], "both --baseline-check and --new-check"),
+        (["--threshold", "0.1"], "ambiguous --threshold '0.1'"),
+        (["--threads", "1"], "--threads go(es) with --against"),
+        (["--label", "x"], "--label go(es) with --against"),
+        (["--device", "tpu"], "--device go(es) with --against"),
     ],
 )
 def test_bad_options_exit_2_in_one_line(capsys, tmp_path, argv, named):
@@ -162,6 +186,51 @@ def test_bad_run_files_exit_2_naming_the_file(capsys, tmp_path, content):
 def test_thresholds_parse_as_percentages():
     assert parse_threshold("10%") == pytest.approx(0.10)
     assert parse_threshold("2.5") == pytest.approx(0.025)
+    assert parse_threshold("0.5%") == pytest.approx(0.005)
+
+
+def rewrite(path, change):
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_run_without_reference_kernels_cannot_be_gated(capsys, tmp_path):
+    base = a_run(tmp_path, "base")
+
+    def strip(doc):
+        doc["benchmarks"] = [b for b in doc["benchmarks"] if b["extra_info"]["kind"] != "reference"]
+        for b in doc["benchmarks"]:
+            del b["extra_info"]["adjacent_reference"]
+
+    new = rewrite(a_run(tmp_path, "new"), strip)
+    code, out, err = run_cli(capsys, "compare", str(base), str(new))
+    assert code == 2 and out == "" and "no reference kernel" in err and str(new) in err
+
+
+def test_runs_with_nothing_in_common_exit_2(capsys, tmp_path):
+    base = a_run(tmp_path, "base", drop=("fused", "foreach", "forloop"))
+    other = rewrite(a_run(tmp_path, "new"), lambda d: d.update(benchmarks=d["benchmarks"][:3]))
+    code, _, err = run_cli(capsys, "compare", str(base), str(other))
+    assert code == 2 and "no benchmark is in both" in err
+    code, _, err = run_cli(capsys, "compare", "--spread", str(base), str(other))
+    assert code == 2 and "no benchmark in common" in err
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda b: b["extra_info"].update(adjacent_reference={"median": 0}), "positive median"),
+        (lambda b: b["extra_info"].update(adjacent_reference=[1]), "positive median"),
+        (lambda b: b["extra_info"].update(param_count=0), "param_count 0"),
+    ],
+)
+def test_malformed_benchmarks_exit_2(capsys, tmp_path, change, named):
+    base = a_run(tmp_path, "base")
+    new = rewrite(a_run(tmp_path, "new"), lambda d: change(d["benchmarks"][0]))
+    code, _, err = run_cli(capsys, "compare", str(base), str(new))
+    assert code == 2 and named in err and str(new) in err
 
 
 # ----------------------------------------------------------------------------- equivalence
@@ -190,6 +259,31 @@ def test_equivalence_regressions(tmp_path, error, held, regressed):
                       held=held, error=error)  # fmt: skip
     gate = compare_checks(*two_checks(tmp_path, new))
     assert bool(gate.regressions) is regressed and gate.compared == 1
+
+
+def test_a_pair_that_is_no_longer_checked_regresses(tmp_path):
+    new = check_entry("mlp-adamw-weight_decay-torch-vs-jax", "torch", "jax", "float64")
+    new.update(agreement=None, verdict="skipped: jax not installed")
+    gate = compare_checks(*two_checks(tmp_path, new))
+    assert [r.why for r in gate.regressions] == ["no longer checked"]
+
+
+@pytest.mark.parametrize(
+    "entry, named",
+    [
+        ([1], "is not an object"),
+        ({"name": "x"}, "lacks"),
+        (dict(check_entry("x", "torch", "jax", "float64"), held=None), "'held'"),
+        (dict(check_entry("x", "torch", "jax", "float64"), left={}), "left.case"),
+    ],
+)
+def test_malformed_check_entries_exit_2(capsys, tmp_path, entry, named):
+    base, new = a_run(tmp_path, "base"), a_run(tmp_path, "new")
+    good = write_check(tmp_path / "good.json", [check_entry("x", "torch", "jax", "float64")])
+    bad = write_check(tmp_path / "bad.json", entry if isinstance(entry, list) else [entry])
+    argv = ["compare", str(base), str(new), "--baseline-check", str(good), "--new-check", str(bad)]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == "" and named in err and str(bad) in err
 
 
 def test_rounding_level_errors_may_grow_without_failing(tmp_path):
@@ -261,7 +355,7 @@ def test_the_committed_baseline_is_a_quick_run_with_its_check():
     "argv, named",
     [
         (["--against", "{tmp}/nothing"], "make baseline"),
-        (["--update-baseline", "{base}", "{base}"], "--update-baseline goes with --against"),
+        (["--update-baseline", "{base}", "{base}"], "--update-baseline go(es) with --against"),
         (["--spread", "{base}"], "two or more runs"),
         (["{base}"], "give BASELINE and NEW"),
         (["--against", "{tmp}", "{base}", "{base}"], "not both"),

@@ -417,3 +417,53 @@ def test_a_check_without_machine_info_goes_with_a_single_machine_only(capsys, tm
     other = a_run(tmp_path / "other", device_name="Other CPU")
     code, _, err = report(capsys, a_run(tmp_path / "box"), other, "--check", old, "--out", out)
     assert code == 2 and "records no machine" in err and str(old) in err
+
+
+def test_default_inputs_take_the_machine_from_their_folder(capsys, tmp_path):
+    """A run made with --label sits in results/<label>/: that folder is its machine, and the
+    check beside it goes with it."""
+    results = tmp_path / "results"
+    a_run(results / "pinned", "20261121T100000Z_default_abcdef0.json")
+    entries = [check_entry("mlp-sgd-none-torch-vs-reference", "torch", "reference", "float64")]
+    write_check(results / "pinned" / "20261121T100000Z_check_abcdef0.json", entries)
+    a_run(results / "cpu-test-2t", "20261121T110000Z_default_abcdef0.json")  # same CPU
+    code, _, err = report(capsys, "--results", results)
+    assert code == 0, err
+    text = (results / "RESULTS.md").read_text()
+    assert "## `pinned`" in text and "## `cpu-test-2t`" in text
+    pinned = text[text.index("## `pinned`") :]
+    assert "1 of 1 expectations held" in pinned
+
+
+def test_skipped_check_entries_are_not_counted_as_held(capsys, tmp_path):
+    entry = check_entry("mlp-sgd-none-jax-vs-reference", "jax", "reference", "float64")
+    entry.update(agreement=None, verdict="skipped: jax not installed")
+    check = write_check(tmp_path / "check.json", [entry])
+    out = tmp_path / "R.md"
+    assert report(capsys, a_run(tmp_path / "box"), "--check", check, "--out", out)[0] == 0
+    assert "0 of 0 expectations held, 1 entries skipped" in out.read_text()
+
+
+def test_a_readme_without_markers_exits_2_before_anything_is_written(capsys, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers here\n")
+    out = tmp_path / "R.md"
+    code, _, err = report(capsys, a_run(tmp_path / "box"), "--out", out, "--readme", readme)
+    assert code == 2 and "headline start" in err and not out.exists()
+    readme.write_text(f"# x\n{HEADLINE_START}\nold\n{HEADLINE_END}\n")
+    code, _, err = report(capsys, a_run(tmp_path / "box"), "--out", out, "--readme", readme)
+    assert code == 0, err
+    assert "old" not in readme.read_text() and "| torch " in readme.read_text()
+
+
+def test_a_cell_at_the_noise_boundary_shows_a_decimal():
+    from xbench.report import spread_text
+    from xbench.results import Result
+
+    def result(iqr):
+        return Result("x", "update", "torch", "fused", "sgd", "none", "vectors1", 10, 1, "cpu",
+                      1.0, iqr, 5, None, None, None, {}, {})  # fmt: skip
+
+    assert [spread_text(result(q)) for q in (0.104, 0.096, 0.07, 0.15)] == [
+        "10.4%", "9.6%", "7%", "15%",
+    ]  # fmt: skip

@@ -271,6 +271,8 @@ def cmd_check(args) -> int:
     from xbench.storage import ensure_writable, write_atomically
 
     _validate_filters(args)
+    if not args.publish and (args.label or args.results != Path("results")):
+        raise UsageError("--label and --results go with --publish")
     filters = Filters(
         *(tuple(getattr(args, f)) for f in ("model", "optimizer", "rule", "framework", "dtype"))
     )
@@ -349,23 +351,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args) -> int:
-    from xbench.report import load_inputs, readme_headline, update_readme, write_report
+    from xbench.report import load_inputs, readme_headline, readme_update, write_report
     from xbench.results import newest_inputs
+    from xbench.storage import write_atomically
 
+    found = not args.runs  # the defaults: found in results/<label>/, which names the machine
     runs, checks = args.runs, args.check
-    if not runs:
+    if found:
         runs, found_checks = newest_inputs(args.results)
         checks = checks or found_checks
+    machines = load_inputs(runs, checks, found, found and not args.check)
     out = args.out or args.results / "RESULTS.md"
-    machines = load_inputs(runs, checks)
-    if args.readme:
-        headline = readme_headline(machines, out, args.readme)
+    if args.readme:  # everything is checked before anything is written
+        old, new = readme_update(args.readme, readme_headline(machines, out, args.readme))
     written = write_report(machines, out, plots=not args.no_plots, overwrite=args.overwrite)
     inputs = ", ".join(str(p) for p in [*runs, *checks])
     print(f"xbench report: from {inputs}\nwrote {', '.join(str(p) for p in written)}")
     if args.readme:
-        changed = update_readme(args.readme, headline)
-        print(f"{'updated' if changed else 'unchanged'}: headline table in {args.readme}")
+        if new != old:
+            write_atomically(args.readme, lambda f: f.write(new.encode()))
+        print(f"{'updated' if new != old else 'unchanged'}: headline table in {args.readme}")
     return 0
 
 
@@ -376,6 +381,14 @@ def cmd_compare(args) -> int:
     threshold = gate.parse_threshold(args.threshold)
     if args.stat not in gate.STATS:
         raise UsageError(f"unknown --stat {args.stat!r}; valid: {', '.join(gate.STATS)}")
+    if not args.against:
+        given = [f"--{k}" for k in ("label", "threads") if getattr(args, k) is not None]
+        given += ["--device"] if args.device != "cpu" else []
+        given += ["--update-baseline"] if args.update_baseline else []
+        if given:
+            raise UsageError(f"{', '.join(given)} go(es) with --against DIR")
+    if args.spread and (args.against or args.baseline_check or args.new_check):
+        raise UsageError("--spread takes only RUN.json files (with --threshold, --stat)")
     if args.spread:
         if len(args.runs) < 2:
             raise UsageError("--spread needs two or more runs of the same profile")
@@ -384,8 +397,6 @@ def cmd_compare(args) -> int:
         return 0
     if args.against:
         return _compare_against(args, threshold)
-    if args.update_baseline:
-        raise UsageError("--update-baseline goes with --against DIR")
     if len(args.runs) != 2:
         raise UsageError(f"give BASELINE and NEW (got {len(args.runs)} run files)")
     checks = (args.baseline_check, args.new_check)
@@ -398,6 +409,7 @@ def _compare_against(args, threshold: float) -> int:
     """Run the quick bench and the check now; compare with (or replace) the baseline."""
     from xbench import compare as gate
     from xbench import machine
+    from xbench.results import load_check, load_run
 
     if args.runs or args.baseline_check or args.new_check:
         raise UsageError("give either --against DIR or BASELINE NEW [--*-check], not both")
@@ -414,6 +426,9 @@ def _compare_against(args, threshold: float) -> int:
         raise UsageError(
             f"no baseline {targets[0]} and {targets[1]}; create it with `make baseline`"
         )
+    if have_baseline:  # a broken baseline should fail now, not after minutes of running
+        load_run(targets[0])
+        load_check(targets[1])
     run, check = gate.run_now(args.device, threads, label)
     code = 0
     if have_baseline:
@@ -436,6 +451,8 @@ def _compare(paths, checks, threshold, stat, warn_only) -> int:
     both_checks = [load_check(p) for p in checks] if checks[0] and checks[1] else None
     bench = gate.compare_runs(base, new, threshold, stat)  # every input is valid from here
     print(f"\nxbench compare: baseline {paths[0]}\n                new      {paths[1]}\n")
+    for difference in gate.setting_differences(base, new):
+        print(f"xbench compare: warning: {difference}", file=sys.stderr)
     print(gate.bench_table(bench) + "\n")
     lines = gate.bench_summary(bench)
     equivalence = None

@@ -38,12 +38,19 @@ REGRESSED, IMPROVED, UNCHANGED, NOISY, UNGATED = (
 
 
 def parse_threshold(text: str) -> float:
-    """``10%`` or ``10`` → 0.10. A usage error for anything but a percentage in (0, 1000)."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%?\s*", text)
+    """``10%`` or ``10`` → 0.10. A bare number below 1 is refused as ambiguous (0.1: 10% or
+    0.1%?); anything but a percentage in (0, 1000) is a usage error."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
     value = float(match.group(1)) / 100 if match else math.nan
+    if match and not match.group(2) and value < 0.01:
+        raise UsageError(f"ambiguous --threshold {text!r}; write it with %, e.g. 10% or 0.5%")
     if not 0 < value < 10:
         raise UsageError(f"malformed --threshold {text!r}; give a percentage such as 10%")
     return value
+
+
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:.3g}%"
 
 
 @dataclass(frozen=True)
@@ -128,9 +135,17 @@ def compare_runs(base: Run, new: Run, threshold: float = 0.10, stat: str = "medi
         raise UsageError(f"unknown --stat {stat!r}; valid: {', '.join(STATS)}")
     old = {r.id: r for r in base.results}
     now = {r.id: r for r in new.results}
+    if not old.keys() & now.keys():
+        raise UsageError(f"no benchmark is in both {base.path} and {new.path}")
     compared = []
     for name in sorted(old.keys() & now.keys()):
         b, n = old[name], now[name]
+        for result, run in ((b, base), (n, new)):
+            if result.kind not in NOT_GATED and reference_seconds(result, run) is None:
+                raise UsageError(
+                    f"{run.path}: {name} has no reference kernel to normalise by (no "
+                    "adjacent_reference, no inplace_add benchmark); re-run it with xbench bench"
+                )
         c = Comparison(
             name=name,
             base=_stat(b, stat, base),
@@ -186,10 +201,16 @@ def compare_checks(base: CheckRun, new: CheckRun) -> EquivalenceGate:
     now = {e["name"]: e for e in new.entries}
     regressions = []
     both = sorted(old.keys() & now.keys())
+    if not both:
+        raise UsageError(f"no check entry is in both {base.path} and {new.path}")
     for name in both:
         b, n = old[name], now[name]
         was, is_ = _error(b), _error(n)
-        if _equal(b) and _equal(n) is False:
+        if b.get("agreement") is not None and n.get("agreement") is None:
+            regressions.append(
+                EquivalenceChange(name, b["verdict"], n["verdict"], "no longer checked")
+            )
+        elif _equal(b) and _equal(n) is False:
             regressions.append(EquivalenceChange(name, b["verdict"], n["verdict"], "was equal"))
         elif b["held"] and not n["held"]:
             regressions.append(
@@ -208,6 +229,15 @@ def compare_checks(base: CheckRun, new: CheckRun) -> EquivalenceGate:
         tuple(sorted(now.keys() - old.keys())),
         len(both),
     )
+
+
+def setting_differences(base: Run, new: Run) -> list[str]:
+    """What differs between the runs besides the commit: device, threads, profile, versions."""
+    return [
+        f"{key} differs: baseline {base.settings[key]}, new {new.settings[key]}"
+        for key in ("device", "threads", "profile", "versions")
+        if base.settings[key] != new.settings[key]
+    ]
 
 
 # ----------------------------------------------------------------------------- presentation
@@ -240,7 +270,8 @@ def bench_table(gate: BenchGate) -> str:
 def bench_summary(gate: BenchGate) -> list[str]:
     counts = {v: sum(c.verdict == v for c in gate.compared) for v in ORDER}
     lines = [
-        f"bench: {len(gate.compared)} compared by {gate.stat}, threshold {gate.threshold:.0%}: "
+        f"bench: {len(gate.compared)} compared by {gate.stat}, "
+        f"threshold {percent(gate.threshold)}: "
         + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     ]
     for c in gate.regressions:
@@ -270,11 +301,13 @@ def spread_table(runs: list[Run], threshold: float, stat: str = "median") -> tup
     """How much each benchmark moves across repeated runs, raw and normalised (max/min − 1),
     and how many false regressions the gate raises over every pair of runs."""
     common = set.intersection(*({r.id for r in run.results} for run in runs))
+    if not common:
+        raise UsageError("these runs have no benchmark in common")
     rows, raw_spreads, norm_spreads = [], [], []
     for name in sorted(common):
         raw, normalised = [], []
         for run in runs:
-            (result,) = [r for r in run.results if r.id == name]
+            result = next(r for r in run.results if r.id == name)
             value = _stat(result, stat, run)
             raw.append(value)
             reference = reference_seconds(result, run)
@@ -282,12 +315,14 @@ def spread_table(runs: list[Run], threshold: float, stat: str = "median") -> tup
                 normalised.append(value / reference)
         raw_spread = max(raw) / min(raw) - 1
         norm_spread = max(normalised) / min(normalised) - 1 if normalised else None
-        if result.kind not in NOT_GATED:
+        if result.kind not in NOT_GATED and norm_spread is not None:
             raw_spreads.append(raw_spread)
             norm_spreads.append(norm_spread)
         rows.append(
             [name, f"{raw_spread:.1%}", "-" if norm_spread is None else f"{norm_spread:.1%}"]
         )
+    if not raw_spreads:
+        raise UsageError("these runs have no gated benchmark in common (only reference kernels)")
     false_alarms = pairs = compared = 0
     for i, base in enumerate(runs):
         for new in runs[i + 1 :]:
@@ -305,7 +340,8 @@ def spread_table(runs: list[Run], threshold: float, stat: str = "median") -> tup
         f"max/min − 1 of the {stat} over the gated ones",
         f"raw:        median {_median(raw_spreads):.1%}, worst {max(raw_spreads):.1%}",
         f"normalised: median {_median(norm_spreads):.1%}, worst {max(norm_spreads):.1%}",
-        f"gate at {threshold:.0%} over all {pairs} ordered pairs of runs: {false_alarms} false "
+        f"gate at {percent(threshold)} over all {pairs} ordered pairs of runs: "
+        f"{false_alarms} false "
         f"regression(s) in {compared} comparisons ({false_alarms / max(compared, 1):.0%})",
     ]
     return table, summary

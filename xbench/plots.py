@@ -55,6 +55,8 @@ def _plot_model(machine, model: str, results: list[Result], path: Path) -> None:
         shown = _shown_rules(optimizer, [r for r in results if r.optimizer == optimizer], update)
         lines: dict[tuple, list[Result]] = {}
         for r in sorted(results, key=lambda r: r.params):
+            if update and r.achieved_GBps is None:
+                continue
             rule = shown.get(mechanism(r.optimizer, r.rule)) if r.optimizer == optimizer else None
             if rule:
                 lines.setdefault((r.framework, r.implementation, rule), []).append(r)

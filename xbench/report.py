@@ -151,7 +151,13 @@ def format_seconds(seconds: float | None) -> str:
 
 def time_cell(r: Result) -> str:
     """``5.48 ms (7%)``: median (IQR / median); ⚠ when the IQR is more than 10% of it."""
-    return f"{format_seconds(r.median)} ({r.spread:.0%})" + (" ⚠" if r.noisy else "")
+    return f"{format_seconds(r.median)} ({spread_text(r)})" + (" ⚠" if r.noisy else "")
+
+
+def spread_text(r: Result) -> str:
+    """IQR / median as a whole percentage; one decimal where whole ones would hide the flag."""
+    near = round(r.spread * 100) == round(NOISY * 100)
+    return f"{r.spread:.1%}" if near else f"{r.spread:.0%}"
 
 
 def _pct(value: float | None) -> str:
@@ -456,10 +462,14 @@ def equivalence_markdown(machine: Machine) -> str:
             "### Equivalence\n\nNo `xbench check` result for this machine: run "
             "`make check FLAGS=--publish` to add one.\n"
         )
-    held = sum(e["held"] for e in check.entries)
+    skipped = sum(e.get("agreement") is None for e in check.entries)
+    held = sum(e["held"] and e.get("agreement") is not None for e in check.entries)
+    checked = len(check.entries) - skipped
     parts = [
         "### Equivalence\n",
-        f"`xbench check` ({check.path.name}): {held} of {len(check.entries)} expectations held. "
+        f"`xbench check` ({check.path.name}): {held} of {checked} expectations held"
+        + (f", {skipped} entries skipped (a framework was not installed)" if skipped else "")
+        + ". "
         "Each cell: the verdict and the largest |a − b| over every step, tensor and the loss "
         "(20 steps). Tolerances: float64 `atol 1e-12 + rtol 1e-10·|b|`, float32 "
         "`5e-7 + 5e-6·|b|` against the float64 reference run from the same float32 inputs.\n",
@@ -543,8 +553,8 @@ def check_generated(path: Path, overwrite: bool) -> None:
             )
 
 
-def update_readme(readme: Path, headline_text: str) -> bool:
-    """Replace the block between the headline markers; True if the file changed."""
+def readme_update(readme: Path, headline_text: str) -> tuple[str, str]:
+    """(current text, text with the block between the headline markers replaced)."""
     try:
         text = readme.read_text(encoding="utf-8")
     except OSError as exc:
@@ -552,11 +562,7 @@ def update_readme(readme: Path, headline_text: str) -> bool:
     start, end = text.find(HEADLINE_START), text.find(HEADLINE_END)
     if start < 0 or end < start:
         raise UsageError(f"{readme}: no '{HEADLINE_START}' ... '{HEADLINE_END}' block to update")
-    new = text[: start + len(HEADLINE_START)] + "\n" + headline_text + text[end:]
-    if new == text:
-        return False
-    write_atomically(readme, lambda f: f.write(new.encode()))
-    return True
+    return text, text[: start + len(HEADLINE_START)] + "\n" + headline_text + text[end:]
 
 
 def readme_headline(found: list[Machine], out: Path, readme: Path) -> str:
@@ -572,9 +578,17 @@ def warn(message: str) -> None:
     print(f"xbench report: warning: {message}", file=sys.stderr)
 
 
-def load_inputs(run_paths: list[Path], check_paths: list[Path]) -> list[Machine]:
-    runs = [load_run(p) for p in run_paths]
-    checks = [load_check(p) for p in check_paths]
+def load_inputs(
+    run_paths: list[Path],
+    check_paths: list[Path],
+    run_folders: bool = False,
+    check_folders: bool = False,
+) -> list[Machine]:
+    """Load and group the inputs. ``*_folders``: those files were found under
+    results/<label>/, and that folder names their machine (as for a run made with --label);
+    otherwise each file's machine_info does."""
+    runs = [load_run(p, p.parent.name if run_folders else None) for p in run_paths]
+    checks = [load_check(p, p.parent.name if check_folders else None) for p in check_paths]
     found = machines(runs, checks)
     for m in found:
         for w in m.warnings:

@@ -67,10 +67,11 @@ class Run:
     commit: dict  # id, dirty
     datetime: str
     results: tuple[Result, ...]
+    folder_label: str | None = None  # the results folder it was found in, when it was
 
     @property
     def label(self) -> str:
-        return machine_label(self.machine_info)
+        return self.folder_label or machine_label(self.machine_info)
 
     @property
     def settings(self) -> dict:
@@ -94,10 +95,13 @@ class CheckRun:
     machine_info: dict
     datetime: str
     entries: tuple[dict, ...]
+    folder_label: str | None = None
 
     @property
     def label(self) -> str | None:
         """None for a file from before checks recorded their machine."""
+        if self.folder_label:
+            return self.folder_label
         return machine_label(self.machine_info) if self.machine_info else None
 
 
@@ -131,11 +135,15 @@ def is_check_document(doc: object) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("entries"), list) and "tolerances" in doc
 
 
-def load_run(path: Path) -> Run:
-    """A pytest-benchmark JSON written by ``xbench bench``, or a one-line UsageError."""
+def load_run(path: Path, folder_label: str | None = None) -> Run:
+    """A pytest-benchmark JSON written by ``xbench bench``, or a one-line UsageError.
+
+    ``folder_label``: the machine folder it was found in under results/, which names its
+    machine (a run made with ``--label``); otherwise the label comes from its machine_info.
+    """
     doc = _read_json(path)
     if is_check_document(doc):
-        raise UsageError(f"{path}: is an `xbench check --json` file; pass it with --check")
+        raise UsageError(f"{path}: is an `xbench check --json` file, not a bench run")
     if not (
         isinstance(doc, dict)
         and isinstance(doc.get("benchmarks"), list)
@@ -155,8 +163,17 @@ def load_run(path: Path) -> Run:
             raise UsageError(
                 f"{path}: benchmark {name} is not an xbench result ({_what(exc)})"
             ) from None
+    ids = [r.id for r in results]
+    if len(set(ids)) != len(ids):
+        twice = next(i for i in ids if ids.count(i) > 1)
+        raise UsageError(f"{path}: benchmark {twice} appears more than once")
     commit = doc["machine_info"].get("git_commit") or doc.get("commit_info") or {}
-    return Run(path, doc["machine_info"], commit, str(doc.get("datetime", "")), tuple(results))
+    info = doc["machine_info"]
+    return Run(path, info, commit, str(doc.get("datetime", "")), tuple(results), folder_label)
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
 
 def _what(exc: Exception) -> str:
@@ -168,6 +185,13 @@ def _result(bench: dict) -> Result:
     median, iqr = float(stats["median"]), float(stats["iqr"])
     if not (math.isfinite(median) and median > 0 and math.isfinite(iqr) and iqr >= 0):
         raise ValueError(f"median {median} and IQR {iqr} must be finite, median positive")
+    if int(info["param_count"]) < 1:
+        raise ValueError(f"param_count {info['param_count']} must be positive")
+    adjacent = info.get("adjacent_reference")
+    if adjacent is not None and not (
+        isinstance(adjacent, dict) and _positive(adjacent.get("median"))
+    ):
+        raise ValueError("adjacent_reference needs a positive median")
     return Result(
         id=info["id"],
         kind=info["kind"],
@@ -190,7 +214,7 @@ def _result(bench: dict) -> Result:
     )
 
 
-def load_check(path: Path) -> CheckRun:
+def load_check(path: Path, folder_label: str | None = None) -> CheckRun:
     """An ``xbench check --json`` document, or a one-line UsageError."""
     doc = _read_json(path)
     if not is_check_document(doc):
@@ -198,12 +222,38 @@ def load_check(path: Path) -> CheckRun:
             f"{path}: not an `xbench check --json` file (needs 'entries', 'tolerances')"
         )
     for index, entry in enumerate(doc["entries"]):
-        missing = {"name", "left", "right", "expected", "reason", "held", "verdict"} - set(entry)
-        if missing:
-            raise UsageError(f"{path}: entry #{index} lacks {', '.join(sorted(missing))}")
-    return CheckRun(
-        path, doc.get("machine_info") or {}, str(doc.get("datetime", "")), tuple(doc["entries"])
-    )
+        problem = _entry_problem(entry)
+        if problem:
+            name = entry.get("name", f"#{index}") if isinstance(entry, dict) else f"#{index}"
+            raise UsageError(f"{path}: entry {name} {problem}")
+    info = doc.get("machine_info") or {}
+    return CheckRun(path, info, str(doc.get("datetime", "")), tuple(doc["entries"]), folder_label)
+
+
+def _entry_problem(entry: object) -> str | None:
+    """What makes ``entry`` unusable, or None."""
+    if not isinstance(entry, dict):
+        return "is not an object"
+    missing = {"name", "left", "right", "expected", "reason", "held", "verdict"} - set(entry)
+    if missing:
+        return f"lacks {', '.join(sorted(missing))}"
+    if not isinstance(entry["held"], bool):
+        return "has a 'held' that is not true or false"
+    for side in ("left", "right"):
+        run = entry[side]
+        if not (isinstance(run, dict) and isinstance(run.get("case"), dict)):
+            return f"has no {side}.case"
+        if run["case"].get("dtype") not in ("float32", "float64"):
+            return f"has no float32/float64 {side}.case.dtype"
+    agreement = entry.get("agreement")
+    if agreement is None:
+        return None
+    if not isinstance(agreement, dict) or not isinstance(agreement.get("equal"), bool):
+        return "has an agreement without 'equal'"
+    error = agreement.get("max_abs_error")
+    if not (isinstance(error, (int, float)) and math.isfinite(error) and error >= 0):
+        return f"has max_abs_error {error!r}; expected a finite number ≥ 0"
+    return None
 
 
 # ----------------------------------------------------------------------------- grouping rows
@@ -257,7 +307,8 @@ def by_model(results: Iterable[Result], kind: str) -> dict[str, list[Result]]:
 
 def newest_inputs(results: Path) -> tuple[list[Path], list[Path]]:
     """The runs a report shows by default: per machine folder under ``results``, the newest
-    bench run (of a profile other than ``quick`` when there is one) and the newest check.
+    bench run (of a profile other than ``quick`` when there is one) and, with it, the newest
+    check. The folder's name is the machine's label (see load_run).
 
     File names start with the UTC time (``<time>_<profile>_<commit>.json``), so the newest is
     the last in name order.
@@ -268,9 +319,10 @@ def newest_inputs(results: Path) -> tuple[list[Path], list[Path]]:
     for folder in sorted(p for p in results.iterdir() if p.is_dir()):
         files = sorted(folder.glob("*_*_*.json"))
         bench = [f for f in files if f.name.split("_")[1] != "check"]
+        if not bench:
+            continue
         full = [f for f in bench if f.name.split("_")[1] != "quick"]
-        if full or bench:
-            runs.append((full or bench)[-1])
+        runs.append((full or bench)[-1])
         check = [f for f in files if f.name.split("_")[1] == "check"]
         if check:
             checks.append(check[-1])
