@@ -42,8 +42,7 @@ class BenchRun:
 
 def result_name(profile: str, commit: dict, now: datetime.datetime) -> str:
     """``20261121T120000Z_default_05bfec2.json`` (``-dirty`` when the tree had changes)."""
-    short = (commit.get("id") or "")[:7] or "nocommit"
-    short += "-dirty" if commit.get("dirty") else ""
+    short = machine.short_commit(commit, missing="nocommit")
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}_{profile}_{short}.json"
 
 

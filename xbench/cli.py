@@ -324,8 +324,20 @@ def cmd_check(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def _device_and_threads(device: str, threads: int | None) -> int:
+    """Check a timed run's --device and --threads; the thread count (default: every CPU)."""
     from xbench import machine
+
+    if not re.match(r"^(cpu|cuda(:\d+)?)$", device):
+        raise UsageError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N")
+    available = machine.available_cpus()
+    threads = available if threads is None else threads
+    if not 1 <= threads <= available:
+        raise UsageError(f"invalid --threads {threads}; this process may use 1 to {available}")
+    return threads
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
     from xbench.bench import BenchRun, run_bench
     from xbench.sweep import sweep
 
@@ -334,12 +346,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     profile = "quick" if args.quick else args.profile or "default"
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    if not re.match(r"^(cpu|cuda(:\d+)?)$", args.device):
-        raise UsageError(f"unknown device {args.device!r}; valid: cpu, cuda, cuda:N")
-    available = machine.available_cpus()
-    threads = available if args.threads is None else args.threads
-    if not 1 <= threads <= available:
-        raise UsageError(f"invalid --threads {threads}; this process may use 1 to {available}")
+    threads = _device_and_threads(args.device, args.threads)
     if args.list:
         for case in sweep(profile, args.device):
             print(case.id)
@@ -413,12 +420,7 @@ def _compare_against(args, threshold: float) -> int:
 
     if args.runs or args.baseline_check or args.new_check:
         raise UsageError("give either --against DIR or BASELINE NEW [--*-check], not both")
-    available = machine.available_cpus()
-    threads = available if args.threads is None else args.threads
-    if not 1 <= threads <= available:
-        raise UsageError(f"invalid --threads {threads}; this process may use 1 to {available}")
-    if not re.match(r"^(cpu|cuda(:\d+)?)$", args.device):
-        raise UsageError(f"unknown device {args.device!r}; valid: cpu, cuda, cuda:N")
+    threads = _device_and_threads(args.device, args.threads)
     label = args.label or machine.label(args.device, threads)
     targets = gate.baseline_paths(args.against / label)
     have_baseline = all(p.is_file() for p in targets)

@@ -25,6 +25,7 @@ from tabulate import tabulate
 
 from xbench.errors import UsageError
 from xbench.results import CheckRun, Result, Run
+from xbench.roofline import nearest_size
 
 STATS = ("median", "mean", "min")
 # The reference kernels are the yardstick; the perturbed overhead benchmark tests a check.
@@ -106,10 +107,7 @@ def reference_seconds(result: Result, run: Run) -> float | None:
         for r in run.results
         if r.kind == "reference" and r.implementation == "inplace_add" and r.device == result.device
     }
-    if not kernels:
-        return None
-    size = min(kernels, key=lambda n: (abs(math.log10(n) - math.log10(result.params)), n))
-    return kernels[size]
+    return kernels[nearest_size(kernels, result.params)] if kernels else None
 
 
 def _stat(result: Result, stat: str, run: Run) -> float:
@@ -140,8 +138,9 @@ def compare_runs(base: Run, new: Run, threshold: float = 0.10, stat: str = "medi
     compared = []
     for name in sorted(old.keys() & now.keys()):
         b, n = old[name], now[name]
-        for result, run in ((b, base), (n, new)):
-            if result.kind not in NOT_GATED and reference_seconds(result, run) is None:
+        references = reference_seconds(b, base), reference_seconds(n, new)
+        for result, run, reference in ((b, base, references[0]), (n, new, references[1])):
+            if result.kind not in NOT_GATED and reference is None:
                 raise UsageError(
                     f"{run.path}: {name} has no reference kernel to normalise by (no "
                     "adjacent_reference, no inplace_add benchmark); re-run it with xbench bench"
@@ -150,8 +149,8 @@ def compare_runs(base: Run, new: Run, threshold: float = 0.10, stat: str = "medi
             name=name,
             base=_stat(b, stat, base),
             new=_stat(n, stat, new),
-            base_reference=reference_seconds(b, base),
-            new_reference=reference_seconds(n, new),
+            base_reference=references[0],
+            new_reference=references[1],
             noise=(b.spread + n.spread) / 2,
             verdict="",
         )

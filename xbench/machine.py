@@ -76,6 +76,11 @@ def git_commit() -> dict[str, str | bool | None]:
     return {"id": commit, "dirty": bool(status) if status is not None else None}
 
 
+def short_commit(commit: dict, missing: str = "") -> str:
+    """``05bfec2``, ``05bfec2-dirty``; ``missing`` when no commit was recorded."""
+    return ((commit.get("id") or "")[:7] or missing) + ("-dirty" if commit.get("dirty") else "")
+
+
 def device_name(device: str) -> str:
     if device == "cpu":
         return cpu_model()

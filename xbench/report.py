@@ -18,6 +18,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from xbench.errors import UsageError
+from xbench.machine import short_commit
 from xbench.plots import plot_machine, plot_name
 from xbench.results import (
     FRAMEWORKS,
@@ -486,6 +487,10 @@ def equivalence_markdown(machine: Machine) -> str:
     return "\n".join(parts)
 
 
+def _versions(info: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items() if v)
+
+
 def footer(machine: Machine, out_dir: Path) -> str:
     lines = [f"#### About these numbers (`{machine.label}`)\n"]
     lines.append(
@@ -498,7 +503,7 @@ def footer(machine: Machine, out_dir: Path) -> str:
     )
     for run in machine.runs:
         info = run.machine_info
-        versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items() if v)
+        versions = _versions(info)
         threads = (info.get("threads") or {}).get("requested", "?")
         commit = run.settings["commit"] or "unknown"
         lines.append(
@@ -512,8 +517,8 @@ def footer(machine: Machine, out_dir: Path) -> str:
         check = machine.check
         info = check.machine_info
         commit = info.get("git_commit") or {}
-        short = (commit.get("id") or "unknown")[:7] + ("-dirty" if commit.get("dirty") else "")
-        versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items() if v)
+        short = short_commit(commit, missing="unknown")
+        versions = _versions(info)
         when = f"{check.datetime[:19].replace('T', ' ')} UTC" if check.datetime else "no date"
         lines.append(
             f"- Check [`{check.path.name}`]({_relative(check.path, out_dir)}): commit "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xbench.errors import UsageError
-from xbench.machine import label_for
+from xbench.machine import label_for, short_commit
 from xbench.sweep import BENCH_OPTIMIZERS, BENCH_RULES, IMPLEMENTATIONS
 
 NOISY = 0.10  # a cell whose IQR is more than this fraction of its median is flagged
@@ -82,8 +82,7 @@ class Run:
             "threads": (info.get("threads") or {}).get("requested"),
             "profile": info.get("xbench_profile"),
             "versions": info.get("versions"),
-            "commit": (self.commit.get("id") or "")[:7]
-            + ("-dirty" if self.commit.get("dirty") else ""),
+            "commit": short_commit(self.commit),
         }
 
 

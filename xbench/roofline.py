@@ -17,6 +17,11 @@ def achieved_gbps(bytes_moved: int, seconds: float) -> float:
     return bytes_moved / seconds / 1e9
 
 
+def nearest_size(sizes, params: int) -> int:
+    """The size closest to ``params`` on a log scale (the smaller one on a tie)."""
+    return min(sizes, key=lambda n: (abs(math.log10(n) - math.log10(params)), n))
+
+
 def reference_bandwidth(benchmarks: list[dict]) -> dict[str, dict[int, tuple[float, str]]]:
     """device -> parameter count -> (GB/s, kernel) of the best reference kernel at its median."""
     found: dict[str, dict[int, tuple[float, str]]] = {}
@@ -50,7 +55,7 @@ def annotate(output_json: dict) -> dict:
             limit = achieved_gbps(adjacent["bytes_moved"], adjacent["median"])
             kernel, size = f"{adjacent['kernel']} (adjacent)", info["param_count"]
         elif by_size:
-            size = min(by_size, key=lambda n: abs(math.log10(n) - math.log10(info["param_count"])))
+            size = nearest_size(by_size, info["param_count"])
             limit, kernel = by_size[size]
         else:
             limit = kernel = size = None
