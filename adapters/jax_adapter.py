@@ -73,6 +73,7 @@ def make_transform(case: Case, mask: dict) -> optax.GradientTransformation:
     the learning rate, "consistent with PyTorch" (optax's docstring).
     ``add_decayed_weights``: chain(add_decayed_weights(λ), opt) is g + λ·w before the optimizer;
     variant after_lr chains it after the learning rate: update = −η·d + λ·w (grows weights).
+    ``l1_prox``: the optimizer's step, then ``soft_threshold(η·λ)`` on the masked leaves.
     """
     lr, lam = case.lr, case.weight_decay
     if case.optimizer == "adamw":
@@ -85,10 +86,45 @@ def make_transform(case: Case, mask: dict) -> optax.GradientTransformation:
     else:
         momentum = None if case.optimizer == "sgd" else case.momentum
         base = optax.sgd(lr, momentum=momentum, nesterov=case.optimizer == "nesterov")
+    if case.rule == "l1_prox":
+        return optax.chain(base, optax.masked(soft_threshold(lr * lam), mask))
     if case.rule != "add_decayed_weights":
         return base
     decay = optax.add_decayed_weights(lam, mask=mask)
     return optax.chain(base, decay) if case.variant == "after_lr" else optax.chain(decay, base)
+
+
+def soft_threshold(threshold: float) -> optax.GradientTransformation:
+    """The proximal step of λ‖w‖₁ after an update u: w + u ↦ sign(w + u)·max(|w + u| − t, 0).
+
+    Written as the update that ``optax.apply_updates`` adds to w, so it chains after any
+    optimizer. A coordinate it zeroes gets the update −w, and w + (−w) is exactly 0.
+    """
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params):
+        def prox(u, w):
+            moved = w + u
+            return jnp.sign(moved) * jnp.maximum(jnp.abs(moved) - threshold, 0) - w
+
+        return jax.tree.map(prox, updates, params), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def cross_entropy(output, one_hot):
+    """Softmax cross-entropy, mean over the batch, against one-hot targets."""
+    return -jnp.mean(jnp.sum(one_hot * jax.nn.log_softmax(output, axis=-1), axis=-1))
+
+
+def mean_squared_error(output, target):
+    return jnp.mean((output - target) ** 2)
+
+
+LOSSES = {"mse": mean_squared_error, "cross_entropy": cross_entropy}
 
 
 def penalty(case: Case, params: dict, mask: dict):
@@ -106,7 +142,9 @@ def penalty(case: Case, params: dict, mask: dict):
     return 0.0
 
 
-def forward(model, params: dict, x, precision=HIGHEST):
+def forward(model, params: dict, x, precision=HIGHEST, keep=()):
+    """The model's output; ``keep``: a dropout mask multiplied into each Tanh's output."""
+    masks = iter(keep)
     for layer in model.layers:
         if isinstance(layer, Dense):
             p = params[layer.name]
@@ -129,6 +167,8 @@ def forward(model, params: dict, x, precision=HIGHEST):
             x = (x - mean) / jnp.sqrt(var + LAYER_NORM_EPS) * p["scale"] + p["bias"]
         elif isinstance(layer, Tanh):
             x = jnp.tanh(x)
+            if keep:
+                x = x * next(masks)
         elif isinstance(layer, Flatten):
             x = x.reshape(x.shape[0], -1)
     return x
@@ -165,6 +205,9 @@ class JaxAdapter:
         self.opt_state = self.tx.init(self.tree)
         self.x = jax.device_put(jnp.asarray(problem.x, self.dtype), self.device)
         self.y = jax.device_put(jnp.asarray(problem.y, self.dtype), self.device)
+        self.keep = tuple(
+            jax.device_put(jnp.asarray(m, self.dtype), self.device) for m in problem.keep
+        )
         if implementation not in IMPLEMENTATIONS:
             valid = ", ".join(IMPLEMENTATIONS)
             raise UsageError(f"unknown JAX implementation {implementation!r}; valid: {valid}")
@@ -188,21 +231,23 @@ class JaxAdapter:
 
     def _make_train_step(self):
         model, case, mask, update = self.problem.model, self.case, self.mask, self._make_update()
+        data_loss_fn = LOSSES[self.problem.loss]
 
-        def loss_fn(params, x, y):
-            data_loss = jnp.mean((forward(model, params, x) - y) ** 2)
+        def loss_fn(params, x, y, keep):
+            data_loss = data_loss_fn(forward(model, params, x, keep=keep), y)
             return data_loss + penalty(case, params, mask), data_loss
 
-        def train_step(params, opt_state, x, y):
-            (_, data_loss), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y)
+        def train_step(params, opt_state, x, y, keep=()):
+            (_, data_loss), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y, keep)
             params, opt_state = update(params, opt_state, grads)
             return params, opt_state, data_loss
 
         return train_step
 
     def step(self, index: int):
+        keep = tuple(m[index] for m in self.keep)
         self.tree, self.opt_state, loss = self._train_step(
-            self.tree, self.opt_state, self.x[index], self.y[index]
+            self.tree, self.opt_state, self.x[index], self.y[index], keep
         )
         return loss
 

@@ -29,9 +29,13 @@ def conv_valid(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray):
-    """The model's output and the activations each layer's backward pass needs."""
+def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, keep=()):
+    """The model's output and the activations each layer's backward pass needs.
+
+    ``keep``: a dropout mask multiplied into each Tanh's output (the tape keeps both).
+    """
     tape = []
+    masks = iter(keep)
     for layer in model.layers:
         tape.append(x)
         if isinstance(layer, Dense):
@@ -46,7 +50,9 @@ def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray):
             x = xhat * params[f"{layer.name}/scale"] + params[f"{layer.name}/bias"]
         elif isinstance(layer, Tanh):
             x = np.tanh(x)
-            tape[-1] = x
+            mask = next(masks) if keep else 1.0
+            tape[-1] = (x, mask)
+            x = x * mask
         elif isinstance(layer, Flatten):
             x = x.reshape(x.shape[0], -1)
     return x, tape
@@ -92,19 +98,40 @@ def backward(model: Model, params, tape, d_out: np.ndarray) -> dict[str, np.ndar
                 )
             )
         elif isinstance(layer, Tanh):
-            d = d * (1.0 - saved**2)
+            t, mask = saved
+            d = d * mask * (1.0 - t**2)
         elif isinstance(layer, Flatten):
             d = d.reshape(saved.shape)
     return grads
 
 
-def loss_and_grads(model: Model, params, x, y):
-    """Mean squared error over all elements, and its gradient (zero for unused parameters)."""
-    prediction, tape = forward(model, params, x)
-    residual = prediction - y
-    loss = np.mean(residual**2)
-    grads = backward(model, params, tape, 2.0 * residual / residual.size)
-    return loss, {name: grads.get(name, np.zeros_like(value)) for name, value in params.items()}
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def loss_and_grads(model: Model, params, x, y, loss: str = "mse", keep=()):
+    """The data loss and its gradient (zero for unused parameters).
+
+    mse: mean of (ŷ − y)² over all elements, d/dŷ = 2(ŷ − y)/size.
+    cross_entropy: −mean over the batch of Σ y·log softmax(ŷ), d/dŷ = (softmax(ŷ) − y)/batch.
+    """
+    prediction, tape = forward(model, params, x, keep)
+    if loss == "cross_entropy":
+        log_p = log_softmax(prediction)
+        value = -np.mean(np.sum(y * log_p, axis=-1))
+        d_out = (np.exp(log_p) - y) / prediction.shape[0]
+    else:
+        residual = prediction - y
+        value = np.mean(residual**2)
+        d_out = 2.0 * residual / residual.size
+    grads = backward(model, params, tape, d_out)
+    return value, {name: grads.get(name, np.zeros_like(v)) for name, v in params.items()}
+
+
+def soft_threshold(w: np.ndarray, threshold: float) -> np.ndarray:
+    """The proximal operator of threshold·‖w‖₁: sign(w)·max(|w| − threshold, 0)."""
+    return np.sign(w) * np.maximum(np.abs(w) - threshold, 0.0)
 
 
 # ---------------------------------------------------------------- rules
@@ -192,14 +219,15 @@ class ReferenceAdapter:
         self.state = OptimizerState(0, dict(zeros), dict(zeros) if adam else {})
 
     def step(self, index: int) -> float:
-        loss, grads = loss_and_grads(
-            self.problem.model, self.w, self.problem.x[index], self.problem.y[index]
-        )
+        p = self.problem
+        keep = tuple(m[index] for m in p.keep)
+        loss, grads = loss_and_grads(p.model, self.w, p.x[index], p.y[index], p.loss, keep)
         self.update(grads)
         return float(loss)
 
     def update(self, grads: dict[str, np.ndarray]) -> None:
-        """w ← w − η·d(g + coupled term); AdamW also −η·λ·w; after_lr adds +λ·w."""
+        """w ← w − η·d(g + coupled term); AdamW also −η·λ·w; after_lr adds +λ·w;
+        l1_prox then soft-thresholds: w ← sign(w)·max(|w| − ηλ, 0)."""
         case = self.case
         lam = case.weight_decay if self.state.count >= self.decay_delay else 0.0
         g = {
@@ -215,6 +243,8 @@ class ReferenceAdapter:
                 new = new - case.lr * lam * w
             if n in self.decayed and case.variant == "after_lr":
                 new = new + lam * w
+            if n in self.decayed and case.rule == "l1_prox":
+                new = soft_threshold(new, case.lr * lam)
             self.w[n] = new
 
     def params(self) -> dict[str, np.ndarray]:

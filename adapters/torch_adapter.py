@@ -92,7 +92,8 @@ def penalty(case: Case, params) -> torch.Tensor | float:
     """The regularizer written into the loss (zero for optimizer-side rules).
 
     l2_loss: λ/2·‖w‖² (λ·‖w‖² for variant no_half); l1_loss: λ·‖w‖₁;
-    elastic_net_loss: λ·(α‖w‖₁ + (1 − α)/2·‖w‖²).
+    elastic_net_loss: λ·(α‖w‖₁ + (1 − α)/2·‖w‖²). l1_prox is no loss term: it soft-thresholds
+    after each step (``soft_threshold_``).
     """
     lam, alpha = case.weight_decay, case.l1_ratio
     if case.rule == "l2_loss":
@@ -105,6 +106,21 @@ def penalty(case: Case, params) -> torch.Tensor | float:
         l2 = sum((p * p).sum() for p in params)
         return lam * (alpha * l1 + (1 - alpha) / 2 * l2)
     return 0.0
+
+
+def soft_threshold_(params, threshold: float) -> None:
+    """The proximal step of l1_prox, in place: w ← sign(w)·max(|w| − ηλ, 0) (exact zeros)."""
+    with torch.no_grad():
+        for param in params:
+            param.copy_(param.sign() * (param.abs() - threshold).clamp_min(0.0))
+
+
+def cross_entropy(output: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy, mean over the batch, against one-hot targets."""
+    return -(one_hot * F.log_softmax(output, dim=-1)).sum(dim=-1).mean()
+
+
+LOSSES = {"mse": F.mse_loss, "cross_entropy": cross_entropy}
 
 
 class TorchAdapter:
@@ -123,6 +139,8 @@ class TorchAdapter:
         self.optimizer = make_optimizer(case, self.named, self._decayed, implementation)
         self.x = self._tensor(images_to_native(problem.x))
         self.y = self._tensor(problem.y)
+        self.keep = [self._tensor(m) for m in problem.keep]
+        self._data_loss = LOSSES[problem.loss]
         self._penalised = [p for n, p in self.named.items() if n in self._decayed]
         self._decoupled = self._penalised if case.variant == "decoupled" else []
         self.implementation = implementation
@@ -138,8 +156,10 @@ class TorchAdapter:
         # torch.tensor copies: parameters updated in place must not alias the Problem's arrays
         return torch.tensor(np.ascontiguousarray(value), dtype=self.dtype, device=self.device)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: tuple[torch.Tensor, ...] = ()) -> torch.Tensor:
+        """The model's output; ``keep``: a dropout mask multiplied into each Tanh's output."""
         p = self.named
+        masks = iter(keep)
         for layer in self.model.layers:
             if isinstance(layer, Dense):
                 x = F.linear(x, p[f"{layer.name}/kernel"], p[f"{layer.name}/bias"])
@@ -150,13 +170,16 @@ class TorchAdapter:
                 x = F.layer_norm(x, (layer.size,), weight, bias, eps=LAYER_NORM_EPS)
             elif isinstance(layer, Tanh):
                 x = torch.tanh(x)
+                if keep:
+                    x = x * next(masks)
             elif isinstance(layer, Flatten):  # canonical order is NHWC
                 x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
         return x
 
     def step(self, index: int) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        data_loss = F.mse_loss(self.forward(self.x[index]), self.y[index])
+        output = self.forward(self.x[index], tuple(m[index] for m in self.keep))
+        data_loss = self._data_loss(output, self.y[index])
         (data_loss + penalty(self.case, self._penalised)).backward()
         self._optimizer_step()
         return data_loss.detach()
@@ -167,6 +190,8 @@ class TorchAdapter:
                 for param in self._decoupled:
                     param.mul_(1.0 - self.case.lr * self.case.weight_decay)
         self._step()
+        if self.case.rule == "l1_prox":
+            soft_threshold_(self._penalised, self.case.lr * self.case.weight_decay)
 
     def update(self, grads: dict[str, torch.Tensor]) -> None:
         for name, param in self.named.items():
@@ -196,7 +221,7 @@ class TorchAdapter:
                 if group["weight_decay"] > 0
                 for p in group["params"]
             )
-        if self.case.rule in ("l2_loss", "l1_loss", "elastic_net_loss"):
+        if self.case.rule in ("l2_loss", "l1_loss", "elastic_net_loss", "l1_prox"):
             return frozenset(by_id[id(p)] for p in self._penalised)
         return frozenset()
 

@@ -28,6 +28,8 @@ MECHANISMS = [
     ("jax", "adam", "l1_loss", ""),
     ("torch", "adamw", "elastic_net_loss", ""),
     ("jax", "sgd", "elastic_net_loss", ""),
+    ("torch", "momentum", "l1_prox", ""),
+    ("jax", "adam", "l1_prox", ""),
 ]
 IDS = [f"{f}-{o}-{r}{'-' + v if v else ''}" for f, o, r, v in MECHANISMS]
 

@@ -17,7 +17,15 @@ from xbench.models import MODELS
 
 FRAMEWORKS = ("torch", "jax", "reference")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
-RULES = ("none", "weight_decay", "l2_loss", "add_decayed_weights", "l1_loss", "elastic_net_loss")
+RULES = (
+    "none",
+    "weight_decay",
+    "l2_loss",
+    "add_decayed_weights",
+    "l1_loss",
+    "elastic_net_loss",
+    "l1_prox",
+)
 DTYPES = ("float32", "float64")
 
 # Deliberate misconfigurations that users make, kept runnable so the suite can show them.
@@ -33,7 +41,7 @@ VARIANT_RULE = {
     "decoupled": "weight_decay",
 }
 
-DECAYING_RULES = ("weight_decay", "l2_loss", "add_decayed_weights", "l1_loss", "elastic_net_loss")
+DECAYING_RULES = RULES[1:]
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 

@@ -20,6 +20,7 @@ DECAY = {
     "add_decayed_weights": 0.1,
     "l1_loss": 0.01,
     "elastic_net_loss": 0.05,
+    "l1_prox": 0.05,  # threshold ηλ: 2.5e-3 (sgd) or 5e-4 (adam) per step, so some weights hit 0
 }
 TINY_LR, TINY_DECAY = 1e-3, 1e-5  # ηλ = 1e-8 < 6e-8: 1 − ηλ rounds to 1.0 in float32
 

@@ -102,6 +102,18 @@ MODELS: dict[str, Model] = {
             4,
             (Dense("dense0", 8, 16), Tanh(), Dense("dense1", 16, 16), Tanh(), Dense("out", 16, 4)),
         ),
+        Model(  # the study's classifier for scikit-learn's 8×8 digits (xbench/study.py)
+            "mlp_digits",
+            (64,),
+            10,
+            (
+                Dense("dense0", 64, 64),
+                Tanh(),
+                Dense("dense1", 64, 64),
+                Tanh(),
+                Dense("out", 64, 10),
+            ),
+        ),
         Model(
             "mlp_norm",
             (8,),

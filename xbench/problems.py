@@ -3,6 +3,12 @@
 Both frameworks and the reference receive the very same numbers. In float32 the values are
 rounded once here, and the float64 reference starts from those rounded values, so any later
 difference comes from the arithmetic, not from the inputs.
+
+Two optional parts serve the study (xbench/study.py): ``loss`` "cross_entropy" (softmax
+cross-entropy, mean over the batch, with one-hot ``y``) instead of "mse", and ``keep``: one
+dropout mask per Tanh layer, (steps, batch, width), of 0 and 1/(1 − rate), multiplied into
+that layer's output at each training step. The masks are drawn by NumPy, so every framework
+drops the very same units; evaluation never uses them.
 """
 
 from __future__ import annotations
@@ -15,12 +21,17 @@ from xbench.cases import Case
 from xbench.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE, Model, init_params
 
 
+LOSSES = ("mse", "cross_entropy")
+
+
 @dataclass(frozen=True)
 class Problem:
     model: Model
     params: dict[str, np.ndarray]  # canonical layout, initial values
     x: np.ndarray  # (steps, batch, *input_shape)
     y: np.ndarray  # (steps, batch, output_size)
+    loss: str = "mse"  # or "cross_entropy" (y one-hot)
+    keep: tuple[np.ndarray, ...] = ()  # dropout masks, one per Tanh layer: (steps, batch, width)
 
     @property
     def steps(self) -> int:
@@ -28,7 +39,10 @@ class Problem:
 
     def as_dtype(self, dtype) -> Problem:
         cast = {k: v.astype(dtype) for k, v in self.params.items()}
-        return Problem(self.model, cast, self.x.astype(dtype), self.y.astype(dtype))
+        keep = tuple(m.astype(dtype) for m in self.keep)
+        return Problem(
+            self.model, cast, self.x.astype(dtype), self.y.astype(dtype), self.loss, keep
+        )
 
 
 def make_problem(case: Case) -> Problem:
