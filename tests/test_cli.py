@@ -203,7 +203,8 @@ def test_python_m_xbench_has_no_traceback_for_user_errors():
     assert proc.returncode == 2
     assert (
         proc.stderr.strip()
-        == "xbench trace: error: unknown model 'nope'; valid: linear, mlp, mlp_digits, mlp_norm, cnn"
+        == "xbench trace: error: unknown model 'nope'; "
+        "valid: linear, mlp, mlp_digits, mlp_norm, cnn"
     )
     assert (
         subprocess.run([sys.executable, "-m", "xbench", "--help"], capture_output=True).returncode

@@ -21,9 +21,6 @@ from xbench.cases import Case
 from xbench.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE, Model, init_params
 
 
-LOSSES = ("mse", "cross_entropy")
-
-
 @dataclass(frozen=True)
 class Problem:
     model: Model
