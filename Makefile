@@ -13,13 +13,13 @@ XBENCH  := $(PYTHON) -m xbench
 PYTEST  := $(PYTHON) -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report compare baseline lint
+.PHONY: help install test bench check report compare baseline study lint
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml constraints.txt
-	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,plots,dev]"
+	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,plots,study,dev]"
 	touch $@
 
 install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact versions)
@@ -41,6 +41,9 @@ compare: $(ENV) ## quick bench + check now, against results/baseline/<machine>/ 
 
 baseline: $(ENV) ## make a quick bench + check run now the baseline in results/baseline/<machine>/
 	$(XBENCH) compare --against results/baseline --update-baseline $(FLAGS)
+
+study: $(ENV) ## train digits with/without each regularizer, torch and JAX: results/study/STUDY.md (QUICK=1: <2 min)
+	$(XBENCH) study $(if $(QUICK),--quick) $(FLAGS)
 
 lint: $(ENV) ## ruff lint and format check
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .

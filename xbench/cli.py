@@ -213,6 +213,52 @@ def build_parser() -> Parser:
     )
     check.add_argument("--list", action="store_true", help="list the selected entries, run nothing")
     check.set_defaults(func=cmd_check)
+
+    study = sub.add_parser(
+        "study",
+        help="train the digits MLP with and without each regularizer, in torch and JAX; "
+        "write STUDY.md, plots and the claims table",
+        description="Each condition (none, L2 at six strengths, L1 subgradient and proximal, "
+        "ElasticNet, dropout, Adam + L2 against AdamW) trains in both frameworks from the same "
+        "seeded weights, batches and dropout masks. The JSON goes to <out>/runs/ (never "
+        "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~10 min on 2 "
+        "cores); --quick: 1 seed × 60 epochs (under 2 min).",
+    )
+    study.add_argument("--quick", action="store_true", help="1 seed, 60 epochs")
+    study.add_argument(
+        "--out",
+        type=Path,
+        help="folder for STUDY.md, plots and runs/ (default results/study, "
+        "results/study/quick with --quick, results/study/custom with --epochs/--seeds)",
+    )
+    study.add_argument("--epochs", type=int, help="override the profile's epochs")
+    study.add_argument("--seeds", type=int, help="override the profile's seed count (0, 1, …)")
+    study.add_argument(
+        "--conditions",
+        help="comma-separated subset (default: all); `--list` names them",
+    )
+    study.add_argument("--threads", type=int, help="threads for both frameworks (default: all)")
+    study.add_argument(
+        "--bench",
+        type=Path,
+        help="bench run for the step-cost claim (default: the newest under --results for "
+        "this machine)",
+    )
+    study.add_argument(
+        "--results", type=Path, default=Path("results"), help="(default %(default)s)"
+    )
+    study.add_argument(
+        "--render",
+        type=Path,
+        metavar="STUDY.json",
+        help="train nothing: write STUDY.md and plots from this study JSON (into its <out>)",
+    )
+    study.add_argument("--no-plots", action="store_true", help="tables only")
+    study.add_argument(
+        "--overwrite", action="store_true", help="replace a STUDY.md not written by xbench study"
+    )
+    study.add_argument("--list", action="store_true", help="list the conditions and exit")
+    study.set_defaults(func=cmd_study)
     return parser
 
 
@@ -378,6 +424,89 @@ def cmd_report(args) -> int:
         if new != old:
             write_atomically(args.readme, lambda f: f.write(new.encode()))
         print(f"{'updated' if new != old else 'unchanged'}: headline table in {args.readme}")
+    return 0
+
+
+def cmd_study(args) -> int:
+    from xbench import study
+    from xbench.study_report import GENERATED
+
+    if args.list:
+        for c in study.CONDITIONS:
+            rules = " / ".join(c.rule(f) for f in study.FRAMEWORKS)
+            print(f"{c.name:<20} {c.label:<28} {c.optimizer:<9} rule (torch / jax): {rules}")
+        return 0
+    if args.render:
+        doc = study.load(args.render)
+        out = args.out or args.render.parent.parent
+        return _render_study(args, doc, args.render, out)
+    profile = study.PROFILES["quick" if args.quick else "full"]
+    for flag in ("epochs", "seeds"):
+        value = getattr(args, flag)
+        if value is not None and (not 1 <= value <= 1000):
+            raise UsageError(f"invalid --{flag} {value}; must be an integer from 1 to 1000")
+    if args.epochs or args.seeds:
+        seeds = tuple(range(args.seeds)) if args.seeds else profile.seeds
+        profile = study.Profile("custom", seeds, args.epochs or profile.epochs)
+    conditions = study.select(args.conditions.split(",") if args.conditions else None)
+    if "none" not in {c.name for c in conditions} or not any(c.family == "l2" for c in conditions):
+        raise UsageError("--conditions must include 'none' and at least one l2-* condition")
+    default = (
+        Path("results/study") if profile.name == "full" else Path(f"results/study/{profile.name}")
+    )
+    out = args.out or default
+    markdown = out / "STUDY.md"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder")
+    if (
+        markdown.exists()
+        and not args.overwrite
+        and GENERATED not in markdown.read_text(errors="replace")
+    ):
+        raise UsageError(f"refusing to overwrite {markdown}: not written by xbench study")
+    bench = _study_bench(args)  # checked before hours of training, not after
+    threads = _device_and_threads("cpu", args.threads)
+    from xbench import machine
+
+    machine.set_threads(threads)
+    print(
+        f"xbench study: {len(conditions)} conditions × {len(profile.seeds)} seed(s) × "
+        f"{profile.epochs} epochs × torch and JAX, {threads} thread(s)",
+        file=sys.stderr,
+    )
+    doc = study.run_study(profile, conditions)
+    doc["settings"]["threads"] = threads
+    saved = study.save(doc, out / "runs")
+    print(f"wrote {saved}")
+    return _render_study(args, doc, saved, out, bench)
+
+
+def _study_bench(args):
+    """The bench run behind the step-cost claim, or None (the claim then says so)."""
+    from xbench import machine
+    from xbench.results import load_run, newest_inputs
+
+    if args.bench:
+        return load_run(args.bench)
+    try:
+        runs, _ = newest_inputs(args.results)
+    except UsageError:
+        return None
+    label = machine.label("cpu", args.threads or machine.available_cpus())
+    mine = [p for p in runs if p.parent.name == label] or (runs if len(runs) == 1 else [])
+    return load_run(mine[0], mine[0].parent.name) if mine else None
+
+
+def _render_study(args, doc: dict, doc_path: Path, out: Path, bench=None) -> int:
+    from xbench import study_report
+
+    bench = bench if bench is not None else _study_bench(args)
+    out.mkdir(parents=True, exist_ok=True)
+    text = study_report.render(doc, bench, doc_path, plots=not args.no_plots)
+    written = [study_report.write_markdown(text, out / "STUDY.md", args.overwrite)]
+    if not args.no_plots:
+        written += study_report.draw(doc, out)
+    print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
