@@ -42,8 +42,8 @@ compare: $(ENV) ## quick bench + check now, against results/baseline/<machine>/ 
 baseline: $(ENV) ## make a quick bench + check run now the baseline in results/baseline/<machine>/
 	$(XBENCH) compare --against results/baseline --update-baseline $(FLAGS)
 
-study: $(ENV) ## train digits with/without each regularizer, torch and JAX: results/study/STUDY.md (QUICK=1: <2 min)
-	$(XBENCH) study $(if $(QUICK),--quick) $(FLAGS)
+study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, README claims (QUICK=1: <2 min)
+	$(XBENCH) study $(if $(QUICK),--quick,--readme README.md) $(FLAGS)
 
 lint: $(ENV) ## ruff lint and format check
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .

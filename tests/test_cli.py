@@ -202,8 +202,7 @@ def test_python_m_xbench_has_no_traceback_for_user_errors():
                            "--model", "nope"], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2
     assert (
-        proc.stderr.strip()
-        == "xbench trace: error: unknown model 'nope'; "
+        proc.stderr.strip() == "xbench trace: error: unknown model 'nope'; "
         "valid: linear, mlp, mlp_digits, mlp_norm, cnn"
     )
     assert (

@@ -228,8 +228,8 @@ def build_parser() -> Parser:
     study.add_argument(
         "--out",
         type=Path,
-        help="folder for STUDY.md, plots and runs/ (default results/study, "
-        "results/study/quick with --quick, results/study/custom with --epochs/--seeds)",
+        help="folder for STUDY.md, plots and runs/ (default <results>/study, "
+        "<results>/study/quick with --quick, <results>/study/custom with --epochs/--seeds)",
     )
     study.add_argument("--epochs", type=int, help="override the profile's epochs")
     study.add_argument("--seeds", type=int, help="override the profile's seed count (0, 1, …)")
@@ -254,6 +254,9 @@ def build_parser() -> Parser:
         help="train nothing: write STUDY.md and plots from this study JSON (into its <out>)",
     )
     study.add_argument("--no-plots", action="store_true", help="tables only")
+    study.add_argument(
+        "--readme", type=Path, help="also put the claims table between its markers here"
+    )
     study.add_argument(
         "--overwrite", action="store_true", help="replace a STUDY.md not written by xbench study"
     )
@@ -438,7 +441,8 @@ def cmd_study(args) -> int:
         return 0
     if args.render:
         doc = study.load(args.render)
-        out = args.out or args.render.parent.parent
+        folder = args.render.parent
+        out = args.out or (folder.parent if folder.name == "runs" else folder)
         return _render_study(args, doc, args.render, out)
     profile = study.PROFILES["quick" if args.quick else "full"]
     for flag in ("epochs", "seeds"):
@@ -451,10 +455,8 @@ def cmd_study(args) -> int:
     conditions = study.select(args.conditions.split(",") if args.conditions else None)
     if "none" not in {c.name for c in conditions} or not any(c.family == "l2" for c in conditions):
         raise UsageError("--conditions must include 'none' and at least one l2-* condition")
-    default = (
-        Path("results/study") if profile.name == "full" else Path(f"results/study/{profile.name}")
-    )
-    out = args.out or default
+    default = args.results / "study"
+    out = args.out or (default if profile.name == "full" else default / profile.name)
     markdown = out / "STUDY.md"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder")
@@ -464,7 +466,8 @@ def cmd_study(args) -> int:
         and GENERATED not in markdown.read_text(errors="replace")
     ):
         raise UsageError(f"refusing to overwrite {markdown}: not written by xbench study")
-    bench = _study_bench(args)  # checked before hours of training, not after
+    bench = _study_bench(args)  # checked before minutes of training, not after
+    _readme_claims(args, None)
     threads = _device_and_threads("cpu", args.threads)
     from xbench import machine
 
@@ -507,7 +510,30 @@ def _render_study(args, doc: dict, doc_path: Path, out: Path, bench=None) -> int
     if not args.no_plots:
         written += study_report.draw(doc, out)
     print(f"wrote {', '.join(str(p) for p in written)}")
+    _readme_claims(args, study_report.readme_block(doc, bench, _link(out / "STUDY.md", args)))
     return 0
+
+
+def _link(path: Path, args) -> str:
+    import os
+
+    return Path(os.path.relpath(path, args.readme.parent if args.readme else ".")).as_posix()
+
+
+def _readme_claims(args, block: str | None) -> None:
+    """Check the README's claims markers (``block`` None), or write ``block`` between them."""
+    from xbench.report import readme_update
+    from xbench.storage import write_atomically
+    from xbench.study_report import CLAIMS_END, CLAIMS_START
+
+    if not args.readme:
+        return
+    old, new = readme_update(args.readme, block or "", CLAIMS_START, CLAIMS_END)
+    if block is None:
+        return
+    if new != old:
+        write_atomically(args.readme, lambda f: f.write(new.encode()))
+    print(f"{'updated' if new != old else 'unchanged'}: claims table in {args.readme}")
 
 
 def cmd_compare(args) -> int:

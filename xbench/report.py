@@ -558,16 +558,20 @@ def check_generated(path: Path, overwrite: bool) -> None:
             )
 
 
-def readme_update(readme: Path, headline_text: str) -> tuple[str, str]:
-    """(current text, text with the block between the headline markers replaced)."""
+def readme_update(
+    readme: Path, headline_text: str, start_marker: str = "", end_marker: str = ""
+) -> tuple[str, str]:
+    """(current text, text with the block between the markers replaced); by default the
+    headline markers."""
+    start_marker, end_marker = start_marker or HEADLINE_START, end_marker or HEADLINE_END
     try:
         text = readme.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{readme}: cannot read it ({exc.strerror})") from None
-    start, end = text.find(HEADLINE_START), text.find(HEADLINE_END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise UsageError(f"{readme}: no '{HEADLINE_START}' ... '{HEADLINE_END}' block to update")
-    return text, text[: start + len(HEADLINE_START)] + "\n" + headline_text + text[end:]
+        raise UsageError(f"{readme}: no '{start_marker}' ... '{end_marker}' block to update")
+    return text, text[: start + len(start_marker)] + "\n" + headline_text + text[end:]
 
 
 def readme_headline(found: list[Machine], out: Path, readme: Path) -> str:

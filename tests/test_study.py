@@ -1,0 +1,359 @@
+"""xbench study: data, shared batches and masks, the new mechanisms against the reference,
+the claim rules on both sides of each verdict, the CLI end to end, and the committed STUDY.md
+regenerated from its JSON."""
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import adapter_class
+from test_cli import run_cli
+
+from xbench import study, study_report
+from xbench.equivalence import FLOAT64_TOLERANCE, compare
+from xbench.registry import record
+from xbench.results import load_run
+
+pytest.importorskip("sklearn")
+
+REPO = Path(__file__).resolve().parent.parent
+PUBLISHED = REPO / "results" / "study"
+
+
+# ---------------------------------------------------------------- data, batches, masks
+
+
+def test_split_is_fixed_disjoint_and_complete():
+    a, b = study.load_digits(), study.load_digits()
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_val, b.y_val)
+    assert len(a.x_train) == study.TRAIN_SIZE and len(a.x_train) + len(a.x_val) == 1797
+    rows = {r.tobytes() for r in a.x_val}
+    # digits holds a few duplicate images; no training image may be a validation row by index,
+    # so compare counts: every image appears in exactly one split as often as in the dataset
+    from sklearn.datasets import load_digits
+
+    everything = sorted(r.tobytes() for r in load_digits().data / 16.0)
+    assert sorted([r.tobytes() for r in a.x_train] + [r.tobytes() for r in a.x_val]) == everything
+    assert len(rows) > 1000 and a.x_train.min() >= 0.0 and a.x_train.max() == 1.0
+    assert set(a.y_train) == set(range(10))
+
+
+def test_batches_are_seeded_and_each_epoch_visits_the_training_set_once():
+    data = study.load_digits()
+    p0, again, p1 = (study.make_problem(data, s, 3) for s in (0, 0, 1))
+    assert np.array_equal(p0.x, again.x)
+    assert np.array_equal(p0.params["dense0/kernel"], again.params["dense0/kernel"])
+    assert not np.array_equal(p0.x, p1.x)
+    per_epoch = study.batches_per_epoch()
+    assert p0.x.shape == (3 * per_epoch, study.BATCH_SIZE, 64) and p0.x.dtype == np.float32
+    train = sorted(r.tobytes() for r in data.x_train.astype(np.float32))
+    for epoch in range(3):
+        seen = p0.x[epoch * per_epoch : (epoch + 1) * per_epoch].reshape(-1, 64)
+        assert sorted(r.tobytes() for r in seen) == train
+    assert np.array_equal(p0.y.sum(axis=-1), np.ones(p0.y.shape[:2]))
+    assert p0.loss == "cross_entropy" and p0.keep == ()
+
+
+def test_dropout_masks_are_scaled_seeded_and_nested():
+    data = study.load_digits()
+    light, heavy = (study.make_problem(data, 0, 2, rate) for rate in (0.2, 0.5))
+    assert len(light.keep) == 2 and light.keep[0].shape == (2 * study.batches_per_epoch(), 32, 64)
+    for rate, problem in ((0.2, light), (0.5, heavy)):
+        mask = problem.keep[0]
+        assert set(np.unique(mask)) == {0.0, np.float32(1 / (1 - rate))}
+        assert abs(np.mean(mask == 0) - rate) < 0.01
+    assert np.all((light.keep[1] == 0) <= (heavy.keep[1] == 0))  # 0.5 drops what 0.2 drops
+    assert np.array_equal(light.x, heavy.x)  # dropout does not change the batches
+
+
+# ---------------------------------------------------------------- mechanisms vs the reference
+
+
+def _trajectories(problem, condition, frameworks=("torch", "jax", "reference"), steps=6):
+    out = {}
+    for framework in frameworks:
+        adapter_cls = adapter_class(framework)
+        case = condition.case("torch" if framework == "reference" else framework, 0, steps)
+        case = case.replace(dtype="float64")
+        out[framework] = record(adapter_cls(problem.as_dtype(np.float64), case), case)
+    return out
+
+
+@pytest.mark.parametrize("name", ["none", "dropout-0.5", "l1_prox-0.01", "l2-0.1", "adamw-0.01"])
+def test_study_training_matches_the_reference_in_float64(name):
+    """Cross-entropy, dropout masks, the proximal step: every framework equals the float64
+    reference; and the check notices a mask or a loss that one side ignores."""
+    condition = next(c for c in study.CONDITIONS if c.name == name)
+    problem = study.make_problem(study.load_digits(), 0, 1, condition.dropout)
+    runs = _trajectories(problem, condition)
+    for framework in ("torch", "jax"):
+        agreement = compare(runs[framework], runs["reference"], FLOAT64_TOLERANCE)
+        assert agreement.equal, (framework, agreement)
+    mse = dataclasses.replace(problem, loss="mse")
+    wrong = _trajectories(mse, condition, ("jax",))["jax"]
+    assert not compare(wrong, runs["reference"], FLOAT64_TOLERANCE).equal
+    if condition.dropout:
+        unmasked = dataclasses.replace(problem, keep=())
+        wrong = _trajectories(unmasked, condition, ("torch",))["torch"]
+        assert not compare(wrong, runs["reference"], FLOAT64_TOLERANCE).equal
+
+
+def test_soft_threshold_zeroes_exactly_what_it_should_in_every_framework():
+    from xbench_adapters.reference import soft_threshold
+
+    w = np.array([-0.3, -0.01, -0.0099, 0.0, 0.005, 0.0101, 0.2])
+    expected = np.array([-0.29, 0.0, 0.0, 0.0, 0.0, 0.0001, 0.19])
+    assert np.allclose(soft_threshold(w, 0.01), expected, atol=1e-15, rtol=0)
+    assert np.array_equal(soft_threshold(w, 0.01) == 0, expected == 0)
+    assert not np.allclose(soft_threshold(w, 0.0101), expected, atol=1e-15, rtol=0)
+
+    torch = pytest.importorskip("torch")
+    from xbench_adapters.torch_adapter import soft_threshold_
+
+    t = torch.tensor(w)
+    soft_threshold_([t], 0.01)
+    assert np.allclose(t.numpy(), expected, atol=1e-15, rtol=0) and np.sum(t.numpy() == 0) == 4
+
+    jnp = pytest.importorskip("jax.numpy")
+    import optax
+    from xbench_adapters.jax_adapter import soft_threshold
+
+    params = jnp.asarray(w)
+    updates, _ = soft_threshold(0.01).update(jnp.zeros_like(params), optax.EmptyState(), params)
+    moved = np.asarray(optax.apply_updates(params, updates))
+    assert np.allclose(moved, expected, atol=1e-15, rtol=0) and np.sum(moved == 0) == 4
+
+
+# ---------------------------------------------------------------- claims, both sides
+
+
+def _doc(final: dict, contrast_diff: float = 0.5, seeds=(0, 1, 2)) -> dict:
+    """A study document with chosen final metrics: {name: {metric: value or per-seed list}}."""
+    conditions = [c for c in study.CONDITIONS if c.name in final]
+    defaults = {"train_loss": 0.01, "val_loss": 0.2, "train_acc": 1.0, "val_acc": 0.95,
+                "weight_norm": 15.0, "zero_frac": 0.0, "small_frac": 0.01}  # fmt: skip
+    runs = []
+    for c in conditions:
+        for seed_index, seed in enumerate(seeds):
+            for framework in study.FRAMEWORKS:
+                metrics = defaults | final[c.name]
+                history = {
+                    k: [v[seed_index] if isinstance(v, list) else v] for k, v in metrics.items()
+                }
+                runs.append({"condition": c.name, "framework": framework, "seed": seed,
+                             "history": history})  # fmt: skip
+    contrasts = [
+        {"a": a, "b": b, "seed": s, "framework": f, "rel_diff": contrast_diff if a != "adam" else
+         (0.0 if b.startswith("adamw") else contrast_diff), "max_abs_diff": 0.1,
+         "zero_pattern_mismatch": 0.0}
+        for a, b in study.CONTRASTS for s in seeds for f in study.FRAMEWORKS
+    ]  # fmt: skip
+    return {
+        "settings": {"seeds": list(seeds), "small": study.SMALL},
+        "conditions": [study.condition_info(c) for c in conditions],
+        "runs": runs,
+        "agreement": [],
+        "contrasts": contrasts,
+    }
+
+
+L2 = {
+    "l2-0.001": {"val_loss": 0.15, "train_loss": 0.02, "train_acc": 1.0, "val_acc": 0.96},
+    "l2-0.3": {"val_loss": 2.3, "train_loss": 2.3, "train_acc": 0.12, "val_acc": 0.1},
+}
+
+
+def test_gap_claim_held_only_for_the_measure_that_shrank():
+    doc = _doc({"none": {}, **L2})
+    assert study_report.claim_gap(study_report.Study(doc)).verdict == "held"
+    # accuracy gap unchanged (train 100%, val 95% in both): depends on the measure
+    same_acc = _doc({"none": {}, **L2, "l2-0.001": L2["l2-0.001"] | {"val_acc": 0.95}})
+    assert study_report.claim_gap(study_report.Study(same_acc)).verdict.startswith(
+        "depends on the measure: held for the loss gap"
+    )
+    # one seed where the loss gap grew: not "every seed", so the loss side no longer holds
+    worse = _doc({"none": {}, **L2, "l2-0.001": L2["l2-0.001"] | {"val_loss": [0.15, 0.15, 0.3]}})
+    verdict = study_report.claim_gap(study_report.Study(worse)).verdict
+    assert "not for the loss gap" in verdict or verdict == "did not hold"
+
+
+def test_underfit_claim_needs_the_training_accuracy_to_fall():
+    doc = _doc({"none": {}, **L2})
+    claim = study_report.claim_underfit(study_report.Study(doc))
+    assert claim.verdict == "held" and "λ=0.3" in claim.evidence
+    mild = _doc({"none": {}, **L2, "l2-0.3": {"train_acc": 0.97, "val_acc": 0.94}})
+    assert study_report.claim_underfit(study_report.Study(mild)).verdict.startswith("did not hold")
+
+
+def test_sparsity_claim_distinguishes_proximal_from_subgradient_l1():
+    base = {"none": {}, **L2, "l1-0.001": {"small_frac": 0.8}, "l1_prox-0.001": {"zero_frac": 0.3}}
+    claim = study_report.claim_sparsity(study_report.Study(_doc(base)))
+    assert claim.verdict.startswith("depends on how L1 is applied")
+    assert "L1 proximal 30.0" in claim.evidence
+    both_sparse = base | {"l1-0.001": {"zero_frac": 0.2}}
+    verdict = study_report.claim_sparsity(study_report.Study(_doc(both_sparse))).verdict
+    assert verdict == "held, for both the subgradient and the proximal step"
+    none_sparse = base | {"l1_prox-0.001": {"zero_frac": 0.0}}
+    verdict = study_report.claim_sparsity(study_report.Study(_doc(none_sparse))).verdict
+    assert verdict == "did not hold"
+
+
+def test_adamw_claim_compares_the_final_weights_at_the_same_lambda():
+    names = {"none": {}, **L2, "adam": {}, "adam_l2-0.001": {}, "adamw-0.001": {},
+             "adam_l2-0.01": {}, "adamw-0.01": {}}  # fmt: skip
+    far = study_report.claim_adamw(study_report.Study(_doc(names, contrast_diff=0.5)))
+    assert far.verdict.startswith("did not hold") and "50%–50%" in far.evidence
+    near = study_report.claim_adamw(study_report.Study(_doc(names, contrast_diff=0.02)))
+    assert near.verdict == "held"
+
+
+BENCH = sorted((REPO / "results" / "cpu-amd-epyc-2t").glob("*_default_*.json"))
+
+
+@pytest.mark.skipif(not BENCH, reason="no published bench run")
+def test_cost_claim_reads_the_bench_run_and_flips_when_l2_loss_costs_nothing():
+    run = load_run(BENCH[-1], "cpu-amd-epyc-2t")
+    claim, rows = study_report.claim_cost(run)
+    assert rows and "torch: l2_loss / weight_decay" in claim.evidence
+    cells = study_report.cost_cells(run)
+    assert len(cells) == len({(c["framework"], c["optimizer"], c["implementation"], c["params"])
+                              for c in cells})  # fmt: skip
+    base = {(r.framework, r.optimizer, r.implementation, r.params): r
+            for r in run.results if r.kind == "train"
+            and r.rule == study_report.BASE_RULE[r.framework]}  # fmt: skip
+    free = [
+        dataclasses.replace(r, median=base[r.framework, r.optimizer, r.implementation,
+                                           r.params].median)
+        if r.kind == "train" and r.rule == "l2_loss" and r.optimizer != "adamw" else r
+        for r in run.results
+    ]  # fmt: skip
+    flipped, _ = study_report.claim_cost(dataclasses.replace(run, results=tuple(free)))
+    assert flipped.verdict == "did not hold"
+    assert "slower beyond noise in 0" in flipped.evidence
+    missing, _ = study_report.claim_cost(None)
+    assert missing.verdict == "not measured"
+
+
+# ---------------------------------------------------------------- the command line
+
+SMALL = "none,l2-0.001,l2-0.3,l1-0.001,l1_prox-0.001,dropout-0.2,adam,adam_l2-0.001,adamw-0.001"
+
+
+def _tables(markdown: str) -> str:
+    """Everything but the footer (which names the time, the duration and the input file)."""
+    return markdown.split("## How it was run")[0]
+
+
+@pytest.mark.slow
+def test_study_end_to_end_writes_json_markdown_plots_and_repeats_exactly(tmp_path, capsys):
+    adapter_class("torch"), adapter_class("jax")
+    pytest.importorskip("matplotlib")
+    args = ["study", "--epochs", "2", "--seeds", "1", "--conditions", SMALL, "--out",
+            str(tmp_path), "--results", str(tmp_path / "none")]  # fmt: skip
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "[ 18/18]" in err and "epoch" not in out
+    saved = sorted((tmp_path / "runs").glob("*_custom_*.json"))
+    assert len(saved) == 1
+    doc = study.load(saved[0])
+    assert doc["settings"]["epochs"] == 2 and len(doc["runs"]) == 18
+    assert len(doc["runs"][0]["history"]["val_acc"]) == 3  # before training, then each epoch
+    first = (tmp_path / "STUDY.md").read_text()
+    for claim in ("Weight decay reduces overfitting", "Too much weight decay underfits",
+                  "exactly zero", "cheaper than writing L2", "AdamW"):  # fmt: skip
+        assert claim in first
+    assert "no bench run found" in first  # --results pointed nowhere: said, not invented
+    for png in study_report.PLOTS.values():
+        assert (tmp_path / png).stat().st_size > 10_000
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert len(sorted((tmp_path / "runs").glob("*.json"))) == 2  # the first one kept
+    assert _tables((tmp_path / "STUDY.md").read_text()) == _tables(first)
+
+
+def test_study_cli_refuses_bad_input_in_one_line(tmp_path, capsys):
+    cases = [
+        (["--render", str(tmp_path / "missing.json")], "no such study file"),
+        (["--render", str(tmp_path)], "is a directory"),
+        (["--conditions", "none,l2-7"], "unknown condition 'l2-7'; valid: none, l2-0.0001"),
+        (["--conditions", "l1-0.001"], "must include 'none' and at least one l2-*"),
+        (["--epochs", "0"], "invalid --epochs 0"),
+        (["--threads", "999"], "invalid --threads 999"),
+        (["--out", str(tmp_path / "file.txt")], "is a file; give a folder"),
+    ]
+    (tmp_path / "file.txt").write_text("x")
+    bench = tmp_path / "bench.json"
+    bench.write_text("{}")
+    cases.append((["--bench", str(bench)], "bench.json"))
+    not_study = tmp_path / "other" / "runs" / "x.json"
+    not_study.parent.mkdir(parents=True)
+    not_study.write_text(json.dumps({"benchmarks": []}))
+    cases.append((["--render", str(not_study)], "not an xbench study file"))
+    for argv, message in cases:
+        code, out, err = run_cli(capsys, "study", *argv)
+        assert code == 2, (argv, err)
+        assert message in err and len(err.strip().splitlines()) == 1, (argv, err)
+        assert "Traceback" not in err
+
+
+def test_a_study_md_not_written_by_xbench_is_kept(tmp_path, capsys):
+    mine = tmp_path / "STUDY.md"
+    mine.write_text("my notes\n")
+    code, _, err = run_cli(capsys, "study", "--quick", "--out", str(tmp_path))
+    assert code == 2 and "refusing to overwrite" in err
+    assert mine.read_text() == "my notes\n" and not (tmp_path / "runs").exists()
+
+
+def test_list_names_every_condition_with_each_frameworks_rule(capsys):
+    code, out, _ = run_cli(capsys, "study", "--list")
+    assert code == 0
+    assert len(out.strip().splitlines()) == len(study.CONDITIONS)
+    assert re.search(r"l2-0\.01 .* rule \(torch / jax\): weight_decay / add_decayed_weights", out)
+
+
+def test_importing_the_study_loads_no_framework():
+    heavy = "('torch', 'jax', 'matplotlib', 'sklearn')"
+    code = (
+        "import sys, xbench.study, xbench.study_report; "
+        f"print(sorted(m for m in {heavy} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- the published study
+
+
+@pytest.mark.skipif(not (PUBLISHED / "STUDY.md").exists(), reason="no published study")
+def test_committed_study_md_regenerates_byte_identical(monkeypatch):
+    monkeypatch.chdir(REPO)  # the page names its inputs relative to the repository
+    committed = (PUBLISHED / "STUDY.md").read_text()
+    doc_path, bench_path = re.search(r"Input: `([^`]+)` and `([^`]+)`", committed).groups()
+    doc = study.load(Path(doc_path))
+    bench = load_run(Path(bench_path), Path(bench_path).parent.name)
+    text = study_report.render(doc, bench, Path(doc_path))
+    assert text == committed
+    assert doc["profile"] == "full" and len(doc["settings"]["seeds"]) == 5
+
+
+@pytest.mark.skipif(not (PUBLISHED / "STUDY.md").exists(), reason="no published study")
+def test_readme_quotes_the_published_claims_table():
+    readme = (REPO / "README.md").read_text()
+    start = readme.index(study_report.CLAIMS_START) + len(study_report.CLAIMS_START)
+    block = readme[start : readme.index(study_report.CLAIMS_END)]
+    table = block.strip().split("\n\n")[0]
+    assert table.startswith("| claim") and table.count("\n") >= 5
+    assert table in (PUBLISHED / "STUDY.md").read_text()
+
+
+def test_claims_whose_conditions_were_not_run_say_so():
+    found, _ = study_report.claims(study_report.Study(_doc({"none": {}, **L2})), None)
+    verdicts = {c.claim: c.verdict for c in found}
+    assert verdicts[study_report.SPARSITY] == "not measured"
+    assert verdicts[study_report.SAME_MODEL] == "not measured"
+    assert list(verdicts.values())[:2] == ["held", "held"]
