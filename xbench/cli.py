@@ -221,8 +221,8 @@ def build_parser() -> Parser:
         description="Each condition (none, L2 at six strengths, L1 subgradient and proximal, "
         "ElasticNet, dropout, Adam + L2 against AdamW) trains in both frameworks from the same "
         "seeded weights, batches and dropout masks. The JSON goes to <out>/runs/ (never "
-        "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~10 min on 2 "
-        "cores); --quick: 1 seed × 60 epochs (under 2 min).",
+        "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~6 min on 2 "
+        "cores); --quick: 1 seed × 60 epochs (~40 s).",
     )
     study.add_argument("--quick", action="store_true", help="1 seed, 60 epochs")
     study.add_argument(
@@ -255,7 +255,9 @@ def build_parser() -> Parser:
     )
     study.add_argument("--no-plots", action="store_true", help="tables only")
     study.add_argument(
-        "--readme", type=Path, help="also put the claims table between its markers here"
+        "--readme",
+        type=Path,
+        help="also put the claims table between its markers here (full study only)",
     )
     study.add_argument(
         "--overwrite", action="store_true", help="replace a STUDY.md not written by xbench study"
@@ -440,7 +442,15 @@ def cmd_study(args) -> int:
             print(f"{c.name:<20} {c.label:<28} {c.optimizer:<9} rule (torch / jax): {rules}")
         return 0
     if args.render:
+        given = [f"--{k}" for k in ("epochs", "seeds", "conditions", "threads") if getattr(args, k)]
+        given += ["--quick"] if args.quick else []
+        if given:
+            raise UsageError(f"--render trains nothing; {', '.join(given)} do(es) not apply")
         doc = study.load(args.render)
+        if args.readme and doc["profile"] != "full":
+            raise UsageError(
+                f"--readme quotes the full study only; {args.render} is {doc['profile']}"
+            )
         folder = args.render.parent
         out = args.out or (folder.parent if folder.name == "runs" else folder)
         return _render_study(args, doc, args.render, out)
@@ -466,6 +476,8 @@ def cmd_study(args) -> int:
         and GENERATED not in markdown.read_text(errors="replace")
     ):
         raise UsageError(f"refusing to overwrite {markdown}: not written by xbench study")
+    if args.readme and profile.name != "full":
+        raise UsageError(f"--readme quotes the full study only, not a {profile.name} run")
     bench = _study_bench(args)  # checked before minutes of training, not after
     _readme_claims(args, None)
     threads = _device_and_threads("cpu", args.threads)
@@ -477,20 +489,30 @@ def cmd_study(args) -> int:
         f"{profile.epochs} epochs × torch and JAX, {threads} thread(s)",
         file=sys.stderr,
     )
-    doc = study.run_study(profile, conditions)
+    try:
+        doc = study.run_study(profile, conditions)
+    except study.Diverged as exc:
+        print(f"xbench study: {exc}", file=sys.stderr)
+        return 1
     doc["settings"]["threads"] = threads
+    doc["bench_run"] = bench.path.as_posix() if bench else None
     saved = study.save(doc, out / "runs")
     print(f"wrote {saved}")
     return _render_study(args, doc, saved, out, bench)
 
 
-def _study_bench(args):
-    """The bench run behind the step-cost claim, or None (the claim then says so)."""
+def _study_bench(args, doc: dict | None = None):
+    """The bench run behind the step-cost claim: --bench, else the one the study recorded,
+    else the newest for this machine under --results; or None (the claim then says so)."""
     from xbench import machine
     from xbench.results import load_run, newest_inputs
 
-    if args.bench:
-        return load_run(args.bench)
+    recorded = (doc or {}).get("bench_run")
+    if args.bench or recorded:
+        path = args.bench or Path(recorded)
+        if not args.bench and not path.exists():
+            raise UsageError(f"the study used bench run {path}, which is gone; give --bench")
+        return load_run(path, path.parent.name)
     try:
         runs, _ = newest_inputs(args.results)
     except UsageError:
@@ -503,7 +525,7 @@ def _study_bench(args):
 def _render_study(args, doc: dict, doc_path: Path, out: Path, bench=None) -> int:
     from xbench import study_report
 
-    bench = bench if bench is not None else _study_bench(args)
+    bench = bench if bench is not None else _study_bench(args, doc)
     out.mkdir(parents=True, exist_ok=True)
     text = study_report.render(doc, bench, doc_path, plots=not args.no_plots)
     written = [study_report.write_markdown(text, out / "STUDY.md", args.overwrite)]

@@ -32,7 +32,7 @@ import numpy as np
 
 from xbench.cases import Case, not_applicable_reason
 from xbench.errors import UsageError
-from xbench.models import MODELS, init_params
+from xbench.models import MODELS, Tanh, init_params
 from xbench.problems import Problem
 
 MODEL = "mlp_digits"
@@ -218,7 +218,11 @@ def make_problem(data: Digits, seed: int, epochs: int, dropout: float = 0.0) -> 
     keep: tuple[np.ndarray, ...] = ()
     if dropout:
         masks = np.random.default_rng([seed, 1])
-        widths = [layer.fan_out for layer in model.layers if hasattr(layer, "fan_out")][:-1]
+        widths, width = [], model.input_shape[-1]
+        for layer in model.layers:  # the width each Tanh sees: the output of the layer before
+            width = getattr(layer, "fan_out", width)
+            if isinstance(layer, Tanh):
+                widths.append(width)
         keep = tuple(
             (masks.random((len(order), BATCH_SIZE, w)) >= dropout) / (1.0 - dropout) for w in widths
         )
@@ -290,6 +294,10 @@ def agreement(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, f
 # ---------------------------------------------------------------- training
 
 
+class Diverged(Exception):
+    """A run's loss became NaN or Inf."""
+
+
 def train(
     framework: str,
     condition: Condition,
@@ -312,7 +320,11 @@ def train(
             adapter.step(index)
         history.append(evaluate(adapter.params(), data))
         if not math.isfinite(history[-1]["train_loss"]):
-            raise RuntimeError(f"{condition.name} diverged in {framework} at epoch {epoch + 1}")
+            raise Diverged(
+                f"{condition.name} diverged in {framework} (seed {seed}) at epoch {epoch + 1}; "
+                "nothing was saved: lower the learning rate in xbench/study.py or drop the "
+                "condition with --conditions"
+            )
         if on_epoch:
             on_epoch(epoch + 1)
     seconds = time.perf_counter() - start
@@ -509,13 +521,54 @@ def load(path: Path) -> dict:
     for key in keys:
         if key not in doc:
             raise UsageError(f"{path}: study file without {key!r}")
-    names = {c.get("name") for c in doc["conditions"] if isinstance(c, dict)}
-    for run in doc["runs"]:
-        if not isinstance(run, dict) or run.get("condition") not in names:
-            raise UsageError(f"{path}: a run of an unknown condition")
-        if not isinstance(run.get("history"), dict) or "val_acc" not in run["history"]:
-            raise UsageError(f"{path}: run {run.get('condition')} has no history")
+    try:
+        _validate(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: malformed study file ({type(exc).__name__}: {exc})") from None
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
     return doc
+
+
+METRICS = (
+    "train_loss",
+    "val_loss",
+    "train_acc",
+    "val_acc",
+    "weight_norm",
+    "zero_frac",
+    "small_frac",
+)
+
+
+def _validate(doc: dict) -> None:
+    """Everything the report reads: the conditions it needs, a run of every condition ×
+    framework × seed, with every metric at every epoch, and the agreement entries."""
+    s = doc["settings"]
+    seeds, epochs = list(s["seeds"]), int(s["epochs"])
+    for key in ("small", "histogram_edges", "train_size", "val_size", "learning_rate"):
+        s[key]  # noqa: B018 - a KeyError names what is missing
+    families = {c["name"]: c["family"] for c in doc["conditions"]}
+    if "none" not in families or "l2" not in families.values():
+        raise UsageError("the study needs the 'none' condition and at least one l2-* condition")
+    runs = {(r["condition"], r["framework"], r["seed"]): r for r in doc["runs"]}
+    for name in families:
+        for framework in FRAMEWORKS:
+            for seed in seeds:
+                run = runs.get((name, framework, seed))
+                if run is None:
+                    raise UsageError(f"no {framework} run of {name} for seed {seed}")
+                for metric in METRICS:
+                    if len(run["history"][metric]) != epochs + 1:
+                        raise UsageError(
+                            f"{framework} {name} seed {seed}: {metric} is not per epoch"
+                        )
+                if len(run["confusion"]) != 10 or "zeros" not in run["histogram"]:
+                    raise UsageError(f"{framework} {name} seed {seed}: no confusion or histogram")
+            if not any(a["condition"] == name for a in doc["agreement"]):
+                raise UsageError(f"no torch/JAX agreement for {name}")
+    machine = doc["machine_info"]
+    machine["versions"], machine["commit"], machine["cpu_model"]  # noqa: B018
 
 
 def newest(folder: Path, profile: str | None = None) -> Path | None:
