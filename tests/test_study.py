@@ -341,7 +341,7 @@ def test_render_refuses_what_it_cannot_render_in_one_line(tmp_path, capsys):
     assert code == 2 and "at least one l2-* condition" in err
     path.write_text(json.dumps(dict(doc, settings={"seeds": [0], "epochs": 150})))
     code, _, err = run_cli(capsys, "study", "--render", str(path))
-    assert code == 2 and "malformed study file (KeyError" in err
+    assert code == 2 and "settings without small, histogram_edges" in err
     code, _, err = run_cli(capsys, "study", "--render", str(source[-1]), "--quick")
     assert code == 2 and "--render trains nothing; --quick" in err
     assert not list(tmp_path.glob("*.md"))

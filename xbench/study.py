@@ -546,8 +546,7 @@ def _validate(doc: dict) -> None:
     framework × seed, with every metric at every epoch, and the agreement entries."""
     s = doc["settings"]
     seeds, epochs = list(s["seeds"]), int(s["epochs"])
-    for key in ("small", "histogram_edges", "train_size", "val_size", "learning_rate"):
-        s[key]  # noqa: B018 - a KeyError names what is missing
+    _require(s, "settings", ("small", "histogram_edges", "train_size", "val_size", "learning_rate"))
     families = {c["name"]: c["family"] for c in doc["conditions"]}
     if "none" not in families or "l2" not in families.values():
         raise UsageError("the study needs the 'none' condition and at least one l2-* condition")
@@ -567,8 +566,13 @@ def _validate(doc: dict) -> None:
                     raise UsageError(f"{framework} {name} seed {seed}: no confusion or histogram")
             if not any(a["condition"] == name for a in doc["agreement"]):
                 raise UsageError(f"no torch/JAX agreement for {name}")
-    machine = doc["machine_info"]
-    machine["versions"], machine["commit"], machine["cpu_model"]  # noqa: B018
+    _require(doc["machine_info"], "machine_info", ("versions", "commit", "cpu_model"))
+
+
+def _require(mapping: dict, where: str, keys: tuple[str, ...]) -> None:
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise UsageError(f"{where} without {', '.join(missing)}")
 
 
 def newest(folder: Path, profile: str | None = None) -> Path | None:
