@@ -67,10 +67,19 @@ def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None) -
     return publish_new(data, folder, profile, commit)
 
 
-def publish_new(data: bytes, folder: Path, kind: str, commit: dict | None = None) -> Path:
-    """Write ``data`` as ``folder/<time>_<kind>_<commit>.json``, never replacing a file."""
+def publish_new(
+    data: bytes,
+    folder: Path,
+    kind: str,
+    commit: dict | None = None,
+    when: datetime.datetime | None = None,
+) -> Path:
+    """Write ``data`` as ``folder/<time>_<kind>_<commit>.json``, never replacing a file.
+
+    ``when`` names the file (default: now); a name already taken gets a ``-N`` suffix.
+    """
     commit = commit if commit is not None else machine.git_commit()
-    name = result_name(kind, commit, datetime.datetime.now(datetime.timezone.utc))
+    name = result_name(kind, commit, when or datetime.datetime.now(datetime.timezone.utc))
     for attempt in range(100):
         path = folder / (name if not attempt else name.replace(".json", f"-{attempt}.json"))
         if path.exists():

@@ -409,9 +409,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args) -> int:
-    from xbench.report import load_inputs, readme_headline, readme_update, write_report
+    from xbench.report import (
+        load_inputs,
+        readme_headline,
+        readme_update,
+        write_readme,
+        write_report,
+    )
     from xbench.results import newest_inputs
-    from xbench.storage import write_atomically
 
     found = not args.runs  # the defaults: found in results/<label>/, which names the machine
     runs, checks = args.runs, args.check
@@ -426,15 +431,13 @@ def cmd_report(args) -> int:
     inputs = ", ".join(str(p) for p in [*runs, *checks])
     print(f"xbench report: from {inputs}\nwrote {', '.join(str(p) for p in written)}")
     if args.readme:
-        if new != old:
-            write_atomically(args.readme, lambda f: f.write(new.encode()))
-        print(f"{'updated' if new != old else 'unchanged'}: headline table in {args.readme}")
+        write_readme(args.readme, old, new, "headline table")
     return 0
 
 
 def cmd_study(args) -> int:
     from xbench import study
-    from xbench.study_report import GENERATED
+    from xbench.study_report import ensure_ours
 
     if args.list:
         for c in study.CONDITIONS:
@@ -467,20 +470,14 @@ def cmd_study(args) -> int:
         raise UsageError("--conditions must include 'none' and at least one l2-* condition")
     default = args.results / "study"
     out = args.out or (default if profile.name == "full" else default / profile.name)
-    markdown = out / "STUDY.md"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder")
-    if (
-        markdown.exists()
-        and not args.overwrite
-        and GENERATED not in markdown.read_text(errors="replace")
-    ):
-        raise UsageError(f"refusing to overwrite {markdown}: not written by xbench study")
+    ensure_ours(out / "STUDY.md", args.overwrite)
     if args.readme and profile.name != "full":
         raise UsageError(f"--readme quotes the full study only, not a {profile.name} run")
-    bench = _study_bench(args)  # checked before minutes of training, not after
-    _readme_claims(args, None)
     threads = _device_and_threads("cpu", args.threads)
+    bench = _study_bench(args, threads=threads)  # checked before minutes of training
+    _readme_claims(args, None)
     from xbench import machine
 
     machine.set_threads(threads)
@@ -501,7 +498,7 @@ def cmd_study(args) -> int:
     return _render_study(args, doc, saved, out, bench)
 
 
-def _study_bench(args, doc: dict | None = None):
+def _study_bench(args, doc: dict | None = None, threads: int | None = None):
     """The bench run behind the step-cost claim: --bench, else the one the study recorded,
     else the newest for this machine under --results; or None (the claim then says so)."""
     from xbench import machine
@@ -517,13 +514,14 @@ def _study_bench(args, doc: dict | None = None):
         runs, _ = newest_inputs(args.results)
     except UsageError:
         return None
-    label = machine.label("cpu", args.threads or machine.available_cpus())
+    label = machine.label("cpu", threads or machine.available_cpus())
     mine = [p for p in runs if p.parent.name == label] or (runs if len(runs) == 1 else [])
     return load_run(mine[0], mine[0].parent.name) if mine else None
 
 
 def _render_study(args, doc: dict, doc_path: Path, out: Path, bench=None) -> int:
     from xbench import study_report
+    from xbench.report import relative_link
 
     bench = bench if bench is not None else _study_bench(args, doc)
     out.mkdir(parents=True, exist_ok=True)
@@ -532,30 +530,21 @@ def _render_study(args, doc: dict, doc_path: Path, out: Path, bench=None) -> int
     if not args.no_plots:
         written += study_report.draw(doc, out)
     print(f"wrote {', '.join(str(p) for p in written)}")
-    _readme_claims(args, study_report.readme_block(doc, bench, _link(out / "STUDY.md", args)))
+    link = relative_link(out / "STUDY.md", args.readme.parent if args.readme else Path("."))
+    _readme_claims(args, study_report.readme_block(doc, bench, link))
     return 0
-
-
-def _link(path: Path, args) -> str:
-    import os
-
-    return Path(os.path.relpath(path, args.readme.parent if args.readme else ".")).as_posix()
 
 
 def _readme_claims(args, block: str | None) -> None:
     """Check the README's claims markers (``block`` None), or write ``block`` between them."""
-    from xbench.report import readme_update
-    from xbench.storage import write_atomically
+    from xbench.report import readme_update, write_readme
     from xbench.study_report import CLAIMS_END, CLAIMS_START
 
     if not args.readme:
         return
     old, new = readme_update(args.readme, block or "", CLAIMS_START, CLAIMS_END)
-    if block is None:
-        return
-    if new != old:
-        write_atomically(args.readme, lambda f: f.write(new.encode()))
-    print(f"{'updated' if new != old else 'unchanged'}: claims table in {args.readme}")
+    if block is not None:
+        write_readme(args.readme, old, new, "claims table")
 
 
 def cmd_compare(args) -> int:

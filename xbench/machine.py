@@ -17,9 +17,9 @@ PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy", "pytest-benchmark", "xbe
 REPO = Path(__file__).resolve().parent.parent
 
 
-def versions() -> dict[str, str | None]:
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     found = {}
-    for package in PACKAGES:
+    for package in packages:
         try:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

@@ -372,7 +372,7 @@ def _per_dtype(by_dtype: dict[str, dict], field: str) -> str:
 # ----------------------------------------------------------------------------- the document
 
 
-def _relative(path: Path, start: Path) -> str:
+def relative_link(path: Path, start: Path) -> str:
     try:
         return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
     except ValueError:  # another drive
@@ -507,7 +507,7 @@ def footer(machine: Machine, out_dir: Path) -> str:
         threads = (info.get("threads") or {}).get("requested", "?")
         commit = run.settings["commit"] or "unknown"
         lines.append(
-            f"- Run [`{run.path.name}`]({_relative(run.path, out_dir)}): "
+            f"- Run [`{run.path.name}`]({relative_link(run.path, out_dir)}): "
             f"{info.get('device_name', '?')} ({info.get('device', '?')}), {threads} thread(s), "
             f"profile `{info.get('xbench_profile', '?')}`, commit `{commit}`, "
             f"{run.datetime[:19].replace('T', ' ')} UTC, {len(run.results)} benchmarks; "
@@ -521,7 +521,7 @@ def footer(machine: Machine, out_dir: Path) -> str:
         versions = _versions(info)
         when = f"{check.datetime[:19].replace('T', ' ')} UTC" if check.datetime else "no date"
         lines.append(
-            f"- Check [`{check.path.name}`]({_relative(check.path, out_dir)}): commit "
+            f"- Check [`{check.path.name}`]({relative_link(check.path, out_dir)}): commit "
             f"`{short}`, {when}" + (f"; {versions}." if versions else ".")
         )
     return "\n".join(lines) + "\n"
@@ -574,8 +574,15 @@ def readme_update(
     return text, text[: start + len(start_marker)] + "\n" + headline_text + text[end:]
 
 
+def write_readme(readme: Path, old: str, new: str, what: str) -> None:
+    """Write the README computed by ``readme_update`` when it changed, and say which."""
+    if new != old:
+        write_atomically(readme, lambda f: f.write(new.encode()))
+    print(f"{'updated' if new != old else 'unchanged'}: {what} in {readme}")
+
+
 def readme_headline(found: list[Machine], out: Path, readme: Path) -> str:
-    link = _relative(out, readme.parent)
+    link = relative_link(out, readme.parent)
     blocks = [headline_markdown(m, f"in [{link}]({link})") for m in found if m.device == "cpu"]
     blocks = [b for b in blocks if b]
     if not blocks:

@@ -47,6 +47,7 @@ MOMENTUM = 0.9
 L1_RATIO = 0.5  # ElasticNet: λ·(α‖w‖₁ + (1 − α)/2·‖w‖²)
 HISTOGRAM_EDGES = tuple(float(e) for e in np.arange(-9.0, 1.01, 0.25))  # log10 |w| of kernels
 FORMAT = "xbench-study/1"
+DATETIME = "%Y-%m-%dT%H:%M:%SZ"  # the document's start time, UTC
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ def run_study(
     profile: Profile, conditions: tuple[Condition, ...] = CONDITIONS, stream=None
 ) -> dict:
     """Every condition × seed × framework; the study document (see ``save``)."""
-    from xbench.machine import cpu_model, git_commit, versions
+    from xbench.machine import PACKAGES, cpu_model, git_commit, versions
 
     data = load_digits()
     total = len(conditions) * len(profile.seeds) * len(FRAMEWORKS)
@@ -429,12 +430,12 @@ def run_study(
     return {
         "format": FORMAT,
         "profile": profile.name,
-        "datetime": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "datetime": started.strftime(DATETIME),
         "seconds": round(time.perf_counter() - progress.start, 1),
-        "settings": settings(profile),
+        "settings": settings(profile, data),
         "conditions": [condition_info(c) for c in conditions],
         "machine_info": {
-            "versions": versions() | {"scikit-learn": _version("scikit-learn")},
+            "versions": versions((*PACKAGES, "scikit-learn")),
             "cpu_model": cpu_model(),
             "commit": commit,
         },
@@ -444,24 +445,15 @@ def run_study(
     }
 
 
-def _version(package: str) -> str | None:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def settings(profile: Profile) -> dict:
+def settings(profile: Profile, data: Digits) -> dict:
     model = MODELS[MODEL]
     return {
         "seeds": list(profile.seeds),
         "epochs": profile.epochs,
         "model": MODEL,
         "layers": [asdict(layer) | {"type": type(layer).__name__} for layer in model.layers],
-        "train_size": TRAIN_SIZE,
-        "val_size": 1797 - TRAIN_SIZE,
+        "train_size": len(data.x_train),
+        "val_size": len(data.x_val),
         "split_seed": SPLIT_SEED,
         "batch_size": BATCH_SIZE,
         "learning_rate": LEARNING_RATE,
@@ -490,19 +482,14 @@ def condition_info(c: Condition) -> dict:
 
 
 def save(doc: dict, folder: Path) -> Path:
-    """``<folder>/<UTC>_<profile>_<commit>.json``, never replacing a file."""
-    from xbench.machine import short_commit
-    from xbench.storage import write_atomically
+    """``<folder>/<UTC start>_<profile>_<commit>.json``, never replacing a file."""
+    from xbench.bench import publish_new
 
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = doc["datetime"].replace("-", "").replace(":", "")
-    commit = short_commit(doc["machine_info"]["commit"], missing="nocommit")
-    path = folder / f"{stamp}_{doc['profile']}_{commit}.json"
+    started = datetime.strptime(doc["datetime"], DATETIME).replace(tzinfo=timezone.utc)
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-    try:
-        return write_atomically(path, lambda f: f.write(text), mode="w", exclusive=True)
-    except FileExistsError:
-        raise UsageError(f"{path} exists already; results are never replaced") from None
+    commit = doc["machine_info"]["commit"]
+    return publish_new(text.encode(), folder, doc["profile"], commit, when=started)
 
 
 def load(path: Path) -> dict:
@@ -573,11 +560,3 @@ def _require(mapping: dict, where: str, keys: tuple[str, ...]) -> None:
     missing = [k for k in keys if k not in mapping]
     if missing:
         raise UsageError(f"{where} without {', '.join(missing)}")
-
-
-def newest(folder: Path, profile: str | None = None) -> Path | None:
-    """The newest study JSON in ``folder`` (names start with the UTC time)."""
-    if not folder.is_dir():
-        return None
-    found = sorted(p for p in folder.glob("*.json") if profile is None or f"_{profile}_" in p.name)
-    return found[-1] if found else None

@@ -640,8 +640,9 @@ def readme_block(doc: dict, run: Run | None, link: str) -> str:
     )
 
 
-def write_markdown(text: str, path: Path, overwrite: bool = False) -> Path:
-    """Replace ``path`` only if xbench wrote it (or with ``overwrite``)."""
+def ensure_ours(path: Path, overwrite: bool = False) -> None:
+    """Refuse a ``path`` that exists and was not written by xbench study (unless
+    ``overwrite``): checked before training, and again before writing."""
     from xbench.errors import UsageError
 
     if path.exists() and not overwrite and GENERATED not in path.read_text(errors="replace"):
@@ -649,6 +650,11 @@ def write_markdown(text: str, path: Path, overwrite: bool = False) -> Path:
             f"refusing to overwrite {path}: it was not written by xbench study; "
             "pass --overwrite or choose another --out"
         )
+
+
+def write_markdown(text: str, path: Path, overwrite: bool = False) -> Path:
+    """Replace ``path`` only if xbench wrote it (or with ``overwrite``)."""
+    ensure_ours(path, overwrite)
     return write_atomically(path, lambda f: f.write(text), mode="w")
 
 
