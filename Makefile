@@ -11,6 +11,8 @@ ENV     := $(VENV)/.installed
 endif
 XBENCH  := $(PYTHON) -m xbench
 PYTEST  := $(PYTHON) -m pytest
+# import-linter's `lint-imports`, run by the chosen interpreter (no dependency on a bin/ path)
+LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 .DEFAULT_GOAL := help
 .PHONY: help install test bench check report compare baseline study lint
@@ -45,5 +47,5 @@ baseline: $(ENV) ## make a quick bench + check run now the baseline in results/b
 study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, README claims (QUICK=1: <2 min)
 	$(XBENCH) study $(if $(QUICK),--quick,--readme README.md) $(FLAGS)
 
-lint: $(ENV) ## ruff lint and format check
-	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .
+lint: $(ENV) ## ruff lint and format check, and the architecture's import contracts
+	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(LINT_IMPORTS)

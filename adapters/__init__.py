@@ -1,5 +1,5 @@
-"""Framework adapters, imported as ``xbench_adapters`` (see xbench/registry.py).
+"""Framework adapters, imported as ``xbench_adapters`` (see xbench/run/registry.py).
 
 One module per framework plus the float64 NumPy reference, all with the interface of
-``xbench.registry.Adapter``. Only the module a run asks for is imported.
+``xbench.run.registry.Adapter``. Only the module a run asks for is imported.
 """

@@ -21,10 +21,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from xbench.cases import Case, decayed_names  # noqa: E402
 from xbench.errors import UsageError  # noqa: E402
-from xbench.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh  # noqa: E402
-from xbench.problems import Problem  # noqa: E402
+from xbench.spec.cases import Case, decayed_names  # noqa: E402
+from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh  # noqa: E402
+from xbench.spec.problems import Problem  # noqa: E402
 
 HIGHEST = jax.lax.Precision.HIGHEST
 

@@ -1,4 +1,4 @@
-"""The float64 NumPy reference: the oracle, written from the formulas in SPEC.md.
+"""The float64 NumPy reference: the oracle, written from the formulas in docs/rules.md.
 
 Nothing here is read from torch or optax. Gradients come from hand-written backward passes
 (checked against finite differences in the tests); a parameter outside the forward pass gets
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbench.cases import Case, decayed_names
-from xbench.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Model, Tanh
-from xbench.problems import Problem
+from xbench.spec.cases import Case, decayed_names
+from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Model, Tanh
+from xbench.spec.problems import Problem
 
 # ---------------------------------------------------------------- model: forward and backward
 
@@ -209,6 +209,12 @@ class ReferenceAdapter:
     """
 
     framework = "reference"
+    log_softmax = staticmethod(log_softmax)
+
+    @staticmethod
+    def outputs(model: Model, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        """The model's output for ``x`` (no dropout): for evaluation outside training."""
+        return forward(model, params, x)[0]
 
     def __init__(self, problem: Problem, case: Case, decay_delay: int = 0) -> None:
         self.problem, self.case, self.decay_delay = problem, case, decay_delay

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xbench.cases import Case, decayed_names
 from xbench.errors import UsageError
-from xbench.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh
-from xbench.problems import Problem
+from xbench.spec.cases import Case, decayed_names
+from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh
+from xbench.spec.problems import Problem
 
 IMPLEMENTATIONS = {
     "forloop": {"foreach": False},
@@ -123,8 +123,26 @@ def cross_entropy(output: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
 LOSSES = {"mse": F.mse_loss, "cross_entropy": cross_entropy}
 
 
+def memory_kernel(kernel: str, elements: int, dtype: str, device: str):
+    """A roofline reference kernel over ``elements``, blocking, and its name.
+
+    ``copy``: ``a.copy_(b)``; ``inplace_add``: ``a.add_(b)``.
+    """
+    where = torch_device(device)
+    a, b = (torch.randn(elements, device=where).to(getattr(torch, dtype)) for _ in range(2))
+    op = {"copy": a.copy_, "inplace_add": a.add_}[kernel]
+
+    def run() -> None:
+        op(b)
+        if where.type == "cuda":
+            torch.cuda.synchronize(where)
+
+    return run, f"torch.Tensor.{op.__name__}"
+
+
 class TorchAdapter:
     framework = "torch"
+    memory_kernel = staticmethod(memory_kernel)  # the roofline kernels, for timing
 
     def __init__(self, problem: Problem, case: Case, implementation: str = "forloop") -> None:
         self.problem, self.case = problem, case
@@ -279,20 +297,3 @@ def compiled_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
         optimizer.step()
 
     return step
-
-
-def memory_kernel(kernel: str, elements: int, dtype: str, device: str):
-    """A roofline reference kernel over ``elements``, blocking, and its name.
-
-    ``copy``: ``a.copy_(b)``; ``inplace_add``: ``a.add_(b)``.
-    """
-    where = torch_device(device)
-    a, b = (torch.randn(elements, device=where).to(getattr(torch, dtype)) for _ in range(2))
-    op = {"copy": a.copy_, "inplace_add": a.add_}[kernel]
-
-    def run() -> None:
-        op(b)
-        if where.type == "cuda":
-            torch.cuda.synchronize(where)
-
-    return run, f"torch.Tensor.{op.__name__}"

@@ -6,7 +6,7 @@ import numpy as np
 def torch_loss_and_grads(problem, case, x, y):
     import torch.nn.functional as F
 
-    from xbench.registry import load_adapter
+    from xbench.run.registry import load_adapter
 
     adapter = load_adapter("torch")(problem, case)
     from xbench_adapters.torch_adapter import images_to_native
@@ -21,7 +21,7 @@ def jax_loss_and_grads(problem, case, x, y):
     import jax
     import jax.numpy as jnp
 
-    from xbench.registry import load_adapter
+    from xbench.run.registry import load_adapter
 
     adapter = load_adapter("jax")(problem, case)
     from xbench_adapters.jax_adapter import flatten, forward

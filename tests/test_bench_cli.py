@@ -7,10 +7,13 @@ import os
 import pytest
 from test_cli import run_cli
 
-from xbench.bench import publish, result_name, summary
 from xbench.errors import UsageError
-from xbench.storage import write_atomically
-from xbench.sweep import sweep
+from xbench.jobs.bench import publish
+from xbench.present.bench_text import summary
+from xbench.records.bench_run import BenchRun, Result
+from xbench.records.layout import result_name
+from xbench.records.storage import write_atomically
+from xbench.spec.benchmarks import sweep
 
 
 @pytest.mark.parametrize(
@@ -67,7 +70,7 @@ def fake_run(tmp_path, name="run.json", benchmarks=({"name": "b"},)):
 def test_publish_never_overwrites_an_earlier_run(tmp_path, monkeypatch):
     folder = tmp_path / "results"
     folder.mkdir()
-    monkeypatch.setattr("xbench.bench.result_name", lambda *a: "same.json")
+    monkeypatch.setattr("xbench.records.layout.result_name", lambda *a: "same.json")
     first = publish(fake_run(tmp_path, benchmarks=[{"name": "first"}]), folder, "quick")
     second = publish(fake_run(tmp_path, benchmarks=[{"name": "second"}]), folder, "quick")
     assert first != second
@@ -115,16 +118,17 @@ def test_interrupted_write_leaves_nothing(tmp_path):
 
 
 def test_summary_lists_adamw_at_the_largest_size_fastest_first():
-    def bench(impl, params, median):
-        info = {"kind": "update", "optimizer": "adamw", "rule": "weight_decay", "tensors": 1,
-                "param_count": params, "framework": "torch", "implementation": impl,
-                "achieved_GBps": 1.0, "bandwidth_pct": 50.0}  # fmt: skip
-        return {"extra_info": info, "stats": {"median": median}}
+    def bench(impl, params, median, rule="weight_decay"):
+        return Result(
+            f"{impl}-{params}-{rule}", "update", "torch", impl, "adamw", rule, "vectors1",
+            params, 1, "cpu", median, 0.0, 5, 1.0, 50.0, None, {}, {},
+        )  # fmt: skip
 
-    other_rule = bench("fused", 10**6, 1e-4)
-    other_rule["extra_info"]["rule"] = "none"
-    text = summary({"benchmarks": [bench("forloop", 10**6, 2e-3), bench("fused", 10**6, 1e-3),
-                                   bench("fused", 10**4, 1e-5), other_rule]})  # fmt: skip
+    results = (
+        bench("forloop", 10**6, 2e-3), bench("fused", 10**6, 1e-3), bench("fused", 10**4, 1e-5),
+        bench("fused", 10**6, 1e-4, "none"),
+    )  # fmt: skip
+    text = summary(BenchRun(None, {}, {}, "", results))
     lines = text.splitlines()
     assert "1e6" in lines[0]
     assert [line.split()[1] for line in lines[3:]] == ["fused", "forloop"]

@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from xbench.catalogue import Entry, Run, case_for, default_catalogue
-from xbench.check import judge, run_catalogue
-from xbench.equivalence import Agreement
-from xbench.registry import framework_available
+from xbench.run.check import entry_verdict, run_catalogue
+from xbench.run.equivalence import Agreement
+from xbench.run.registry import framework_available
+from xbench.spec.catalogue import Entry, Side, case_for, default_catalogue
 
 CATALOGUE = default_catalogue()
 needs_both = pytest.mark.skipif(
@@ -66,17 +66,17 @@ DIVERGED = Agreement(False, 0.0, 0.0, None, None, diverged_step=2, diverged_side
     [(True, EQUAL, True), (True, DIFFERENT, False), (True, DIVERGED, False),
      (False, DIFFERENT, True), (False, EQUAL, False), (False, DIVERGED, False)],
 )  # fmt: skip
-def test_judge(expect_equal, agreement, held):
-    run = Run("reference", case_for("mlp", "sgd", "none", "float64"))
-    assert judge(Entry("e", run, run, expect_equal, "why"), agreement)[0] is held
+def test_entry_verdict(expect_equal, agreement, held):
+    side = Side("reference", case_for("mlp", "sgd", "none", "float64"))
+    assert entry_verdict(Entry("e", side, side, expect_equal, "why"), agreement)[0] is held
 
 
 @needs_both
 def test_a_wrong_expectation_fails_the_check():
     sgd = case_for("mlp", "sgd", "weight_decay", "float64")
-    right = Entry("ok", Run("torch", sgd), Run("reference", sgd), True, "same")
+    right = Entry("ok", Side("torch", sgd), Side("reference", sgd), True, "same")
     off = dataclasses.replace(
-        right, name="off", left=Run("torch", sgd.replace(weight_decay=0.1001))
+        right, name="off", left=Side("torch", sgd.replace(weight_decay=0.1001))
     )
     wrong = dataclasses.replace(right, name="wrong", expect_equal=False)
     held = {o.entry.name: o.held for o in run_catalogue([right, off, wrong])}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import adapter_class
 
-from xbench.cases import Case
 from xbench.cli import main
-from xbench.registry import framework_available
+from xbench.run.registry import framework_available
+from xbench.spec.cases import Case
 
 TRACE = ["trace", "--framework", "torch", "--steps", "3"]
 
@@ -126,8 +126,8 @@ def test_trace_writes_the_spec_npz_and_never_overwrites(capsys, tmp_path):
 
 
 def test_trace_matches_run_case(capsys, tmp_path):
-    from xbench.registry import run_case
-    from xbench.trajectory import load_npz
+    from xbench.records.trace import load_npz
+    from xbench.run.registry import run_case
 
     out = tmp_path / "r.npz"
     code, _, _ = run_cli(capsys, "trace", "--framework", "reference", "--rule", "l1_loss",
@@ -180,7 +180,8 @@ def test_check_publish_adds_a_new_file_each_time(capsys, tmp_path):
 def test_check_exits_1_when_an_expectation_fails(capsys, monkeypatch):
     import dataclasses
 
-    import xbench.catalogue as catalogue
+    import xbench.jobs.check as check_job
+    from xbench.spec import catalogue
 
     if not framework_available("torch"):
         pytest.skip("needs torch")
@@ -192,7 +193,7 @@ def test_check_exits_1_when_an_expectation_fails(capsys, monkeypatch):
         ]
         return [dataclasses.replace(entries[0], expect_equal=False, reason="deliberately wrong")]
 
-    monkeypatch.setattr(catalogue, "default_catalogue", flipped)
+    monkeypatch.setattr(check_job, "default_catalogue", flipped)
     code, out, _ = run_cli(capsys, "check")
     assert code == 1 and "expected a difference, found none" in out
 

@@ -6,18 +6,19 @@ import pytest
 from test_cli import run_cli
 from test_report import bench, check_entry, write_check, write_run
 
-from xbench.compare import (
+from xbench.analysis.gate import (
     IMPROVED,
-    NOISY,
     REGRESSED,
     UNCHANGED,
     UNGATED,
+    WITHIN_NOISE,
     compare_checks,
     compare_runs,
     parse_threshold,
 )
 from xbench.errors import UsageError
-from xbench.results import load_check, load_run
+from xbench.records.bench_run import load as load_run
+from xbench.records.check_run import load as load_check
 
 NAMES = [("fused", 1e-3), ("forloop", 4e-3), ("foreach", 3e-3)]
 REFERENCE = 2e-4  # the in-place-add kernel's median beside each benchmark
@@ -98,7 +99,7 @@ def test_an_improvement_passes_and_is_reported(capsys, tmp_path):
 def test_a_slowdown_within_the_noise_is_not_a_regression(tmp_path):
     base = a_run(tmp_path, "base", spread=0.5)
     new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.3}, spread=0.5)
-    assert verdicts(gate_of(tmp_path, base, new))["forloop"] == NOISY
+    assert verdicts(gate_of(tmp_path, base, new))["forloop"] == WITHIN_NOISE
 
 
 def test_the_threshold_is_a_boundary(tmp_path):

@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from xbench.cases import Case
-from xbench.equivalence import EXACT, FLOAT32_TOLERANCE, FLOAT64_TOLERANCE, compare
-from xbench.registry import run_case
+from xbench.run.equivalence import EXACT, FLOAT32_TOLERANCE, FLOAT64_TOLERANCE, compare
+from xbench.run.registry import run_case
+from xbench.spec.cases import Case
 
 TRAJECTORY = run_case(
     "reference", Case(model="mlp", optimizer="adam", rule="l2_loss", weight_decay=0.1, steps=6)

@@ -10,9 +10,9 @@ caught, so the comparison can fail.
 import pytest
 from conftest import adapter_class
 
-from xbench.catalogue import case_for
-from xbench.equivalence import TOLERANCES, compare
-from xbench.registry import problem_for, record, run_case
+from xbench.run.equivalence import TOLERANCES, compare
+from xbench.run.registry import problem_for, record, run_case
+from xbench.spec.catalogue import case_for
 
 IMPLEMENTATIONS = [
     ("torch", "forloop"), ("torch", "foreach"), ("torch", "fused"), ("torch", "compiled"),

@@ -3,8 +3,8 @@
 import pytest
 from conftest import adapter_class
 
-from xbench.cases import DECAYING_RULES, Case, decayed_names, not_applicable_reason
-from xbench.problems import make_problem
+from xbench.spec.cases import DECAYING_RULES, Case, decayed_names, not_applicable_reason
+from xbench.spec.problems import make_problem
 
 CASES = [
     Case(model=m, optimizer=o, rule=r, weight_decay=0.1, mask=mask)

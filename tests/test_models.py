@@ -6,9 +6,9 @@ from adapters_under_test import jax_loss_and_grads, torch_loss_and_grads
 from conftest import FRAMEWORKS, adapter_class
 from xbench_adapters.reference import loss_and_grads
 
-from xbench.cases import Case
-from xbench.models import MODELS, UNUSED_PARAM
-from xbench.problems import make_problem
+from xbench.spec.cases import Case
+from xbench.spec.models import MODELS, UNUSED_PARAM
+from xbench.spec.problems import make_problem
 
 MODEL_NAMES = list(MODELS)
 

@@ -5,12 +5,12 @@ import pytest
 from conftest import adapter_class
 from xbench_adapters.reference import ReferenceAdapter
 
-from xbench.cases import Case
-from xbench.catalogue import case_for
-from xbench.equivalence import FLOAT64_TOLERANCE, compare
-from xbench.problems import make_problem
-from xbench.registry import record, run_case
-from xbench.trajectory import Trajectory
+from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
+from xbench.run.registry import record, run_case
+from xbench.run.trajectory import Trajectory
+from xbench.spec.cases import Case
+from xbench.spec.catalogue import case_for
+from xbench.spec.problems import make_problem
 
 MECHANISMS = [
     ("torch", "sgd", "weight_decay", ""),

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from test_cli import run_cli
 
-from xbench.report import (
+from xbench.jobs.report import HEADLINE_END, HEADLINE_START, load_inputs
+from xbench.present.results_md import (
     GENERATED,
-    HEADLINE_END,
-    HEADLINE_START,
-    format_seconds,
     framework_ratio_rows,
     headline,
-    load_inputs,
     readme_headline,
 )
-from xbench.results import load_run, newest_inputs
+from xbench.present.units import format_seconds
+from xbench.records.bench_run import Result
+from xbench.records.bench_run import load as load_run
+from xbench.records.layout import newest_inputs
 
 REPO = Path(__file__).resolve().parent.parent
 MACHINE = {
@@ -102,8 +102,6 @@ def test_time_table_flags_noisy_cells_and_keeps_rows_in_order(capsys, tmp_path):
 
 
 def test_noise_flag_boundary():
-    from xbench.results import Result
-
     def result(iqr):
         return Result("x", "update", "torch", "fused", "sgd", "none", "vectors1", 10, 1, "cpu",
                       1.0, iqr, 5, None, None, None, {}, {})  # fmt: skip
@@ -457,8 +455,7 @@ def test_a_readme_without_markers_exits_2_before_anything_is_written(capsys, tmp
 
 
 def test_a_cell_at_the_noise_boundary_shows_a_decimal():
-    from xbench.report import spread_text
-    from xbench.results import Result
+    from xbench.present.units import spread_text
 
     def result(iqr):
         return Result("x", "update", "torch", "fused", "sgd", "none", "vectors1", 10, 1, "cpu",

@@ -14,10 +14,16 @@ import pytest
 from conftest import adapter_class
 from test_cli import run_cli
 
-from xbench import study, study_report
-from xbench.equivalence import FLOAT64_TOLERANCE, compare
-from xbench.registry import record
-from xbench.results import load_run
+from xbench.analysis import study as claims_of
+from xbench.analysis.study import StudyIndex
+from xbench.present import study_md, study_plots
+from xbench.present.study_md import cost_claim as word_cost
+from xbench.records import study_run
+from xbench.records.bench_run import load as load_run
+from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
+from xbench.run.trajectory import record
+from xbench.study import conditions, training
+from xbench.study import data as digits
 
 pytest.importorskip("sklearn")
 
@@ -29,9 +35,9 @@ PUBLISHED = REPO / "results" / "study"
 
 
 def test_split_is_fixed_disjoint_and_complete():
-    a, b = study.load_digits(), study.load_digits()
+    a, b = digits.load_digits(), digits.load_digits()
     assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_val, b.y_val)
-    assert len(a.x_train) == study.TRAIN_SIZE and len(a.x_train) + len(a.x_val) == 1797
+    assert len(a.x_train) == digits.TRAIN_SIZE and len(a.x_train) + len(a.x_val) == 1797
     rows = {r.tobytes() for r in a.x_val}
     # digits holds a few duplicate images; no training image may be a validation row by index,
     # so compare counts: every image appears in exactly one split as often as in the dataset
@@ -44,13 +50,13 @@ def test_split_is_fixed_disjoint_and_complete():
 
 
 def test_batches_are_seeded_and_each_epoch_visits_the_training_set_once():
-    data = study.load_digits()
-    p0, again, p1 = (study.make_problem(data, s, 3) for s in (0, 0, 1))
+    data = digits.load_digits()
+    p0, again, p1 = (digits.make_problem(data, s, 3) for s in (0, 0, 1))
     assert np.array_equal(p0.x, again.x)
     assert np.array_equal(p0.params["dense0/kernel"], again.params["dense0/kernel"])
     assert not np.array_equal(p0.x, p1.x)
-    per_epoch = study.batches_per_epoch()
-    assert p0.x.shape == (3 * per_epoch, study.BATCH_SIZE, 64) and p0.x.dtype == np.float32
+    per_epoch = digits.batches_per_epoch()
+    assert p0.x.shape == (3 * per_epoch, conditions.BATCH_SIZE, 64) and p0.x.dtype == np.float32
     train = sorted(r.tobytes() for r in data.x_train.astype(np.float32))
     for epoch in range(3):
         seen = p0.x[epoch * per_epoch : (epoch + 1) * per_epoch].reshape(-1, 64)
@@ -60,9 +66,9 @@ def test_batches_are_seeded_and_each_epoch_visits_the_training_set_once():
 
 
 def test_dropout_masks_are_scaled_seeded_and_nested():
-    data = study.load_digits()
-    light, heavy = (study.make_problem(data, 0, 2, rate) for rate in (0.2, 0.5))
-    assert len(light.keep) == 2 and light.keep[0].shape == (2 * study.batches_per_epoch(), 32, 64)
+    data = digits.load_digits()
+    light, heavy = (digits.make_problem(data, 0, 2, rate) for rate in (0.2, 0.5))
+    assert len(light.keep) == 2 and light.keep[0].shape == (2 * digits.batches_per_epoch(), 32, 64)
     for rate, problem in ((0.2, light), (0.5, heavy)):
         mask = problem.keep[0]
         assert set(np.unique(mask)) == {0.0, np.float32(1 / (1 - rate))}
@@ -84,12 +90,12 @@ def _trajectories(problem, condition, frameworks=("torch", "jax", "reference"), 
     return out
 
 
-@pytest.mark.parametrize("name", [c.name for c in study.CONDITIONS if "0.0001" not in c.name])
+@pytest.mark.parametrize("name", [c.name for c in conditions.CONDITIONS if "0.0001" not in c.name])
 def test_study_training_matches_the_reference_in_float64(name):
     """Cross-entropy, dropout masks, the proximal step: every framework equals the float64
     reference; and the check notices a mask or a loss that one side ignores."""
-    condition = next(c for c in study.CONDITIONS if c.name == name)
-    problem = study.make_problem(study.load_digits(), 0, 1, condition.dropout)
+    condition = next(c for c in conditions.CONDITIONS if c.name == name)
+    problem = digits.make_problem(digits.load_digits(), 0, 1, condition.dropout)
     runs = _trajectories(problem, condition)
     for framework in ("torch", "jax"):
         agreement = compare(runs[framework], runs["reference"], FLOAT64_TOLERANCE)
@@ -132,15 +138,27 @@ def test_soft_threshold_zeroes_exactly_what_it_should_in_every_framework():
 # ---------------------------------------------------------------- claims, both sides
 
 
+def condition_dict(c: conditions.Condition) -> dict:
+    info = c.info()
+    return {"name": info.name, "family": info.family, "label": info.label,
+            "optimizer": info.optimizer, "lambda": info.lam, "dropout": info.dropout,
+            "rule": info.rule}  # fmt: skip
+
+
+def index(doc: dict) -> StudyIndex:
+    """The claims' view of a (partial) study document."""
+    return StudyIndex(study_run.from_document(doc))
+
+
 def _doc(final: dict, contrast_diff=0.5, seeds=(0, 1, 2)) -> dict:
     """A study document with chosen final metrics: {name: {metric: value or per-seed list}}."""
-    conditions = [c for c in study.CONDITIONS if c.name in final]
+    chosen = [c for c in conditions.CONDITIONS if c.name in final]
     defaults = {"train_loss": 0.01, "val_loss": 0.2, "train_acc": 1.0, "val_acc": 0.95,
                 "weight_norm": 15.0, "zero_frac": 0.0, "small_frac": 0.01}  # fmt: skip
     runs = []
-    for c in conditions:
+    for c in chosen:
         for seed_index, seed in enumerate(seeds):
-            for framework in study.FRAMEWORKS:
+            for framework in ("torch", "jax"):
                 metrics = defaults | final[c.name]
                 history = {
                     k: [v[seed_index] if isinstance(v, list) else v] for k, v in metrics.items()
@@ -153,11 +171,11 @@ def _doc(final: dict, contrast_diff=0.5, seeds=(0, 1, 2)) -> dict:
          "zero_pattern_mismatch": 0.0,
          "rel_diff": diff.get(b, contrast_diff) if a != "adam" else
          (0.0 if b.startswith("adamw") else 0.5)}
-        for a, b in study.CONTRASTS for s in seeds for f in study.FRAMEWORKS
+        for a, b in conditions.CONTRASTS for s in seeds for f in ("torch", "jax")
     ]  # fmt: skip
     return {
-        "settings": {"seeds": list(seeds), "small": study.SMALL},
-        "conditions": [study.condition_info(c) for c in conditions],
+        "settings": {"seeds": list(seeds), "small": training.SMALL},
+        "conditions": [condition_dict(c) for c in chosen],
         "runs": runs,
         "agreement": [],
         "contrasts": contrasts,
@@ -172,53 +190,57 @@ L2 = {
 
 def test_gap_claim_held_only_for_the_measure_that_shrank():
     doc = _doc({"none": {}, **L2})
-    assert study_report.claim_gap(study_report.Study(doc)).verdict == "held"
+    assert claims_of.claim_gap(index(doc)).verdict == "held"
     # accuracy gap unchanged (train 100%, val 95% in both): depends on the measure
     same_acc = _doc({"none": {}, **L2, "l2-0.001": L2["l2-0.001"] | {"val_acc": 0.95}})
-    assert study_report.claim_gap(study_report.Study(same_acc)).verdict.startswith(
+    assert claims_of.claim_gap(index(same_acc)).verdict.startswith(
         "depends on the measure: held for the loss gap"
     )
     # one seed where the loss gap grew: not "every seed", so the loss side no longer holds
     worse = _doc({"none": {}, **L2, "l2-0.001": L2["l2-0.001"] | {"val_loss": [0.15, 0.15, 0.3]}})
-    verdict = study_report.claim_gap(study_report.Study(worse)).verdict
+    verdict = claims_of.claim_gap(index(worse)).verdict
     assert verdict == "depends on the measure: held for the accuracy gap, not for the loss gap"
     # the loss gap shrinks only because training got worse (validation loss up): not held
     underfit = {"val_loss": 0.25, "train_loss": 0.2, "train_acc": 1.0, "val_acc": 0.95}
-    verdict = study_report.claim_gap(study_report.Study(_doc({"none": {}, "l2-0.001": underfit})))
+    verdict = claims_of.claim_gap(index(_doc({"none": {}, "l2-0.001": underfit})))
     assert verdict.verdict == "did not hold"
 
 
 def test_underfit_claim_needs_the_training_accuracy_to_fall():
-    doc = _doc({"none": {}, **L2})
-    claim = study_report.claim_underfit(study_report.Study(doc))
-    assert claim.verdict == "held" and "λ=0.3" in claim.evidence
+    study = index(_doc({"none": {}, **L2}))
+    found = claims_of.claim_underfit(study)
+    assert found.verdict == "held" and found.strongest == "l2-0.3"
+    assert "λ=0.3" in study_md.underfit_claim(study, found).evidence
     mild = _doc({"none": {}, **L2, "l2-0.3": {"train_acc": 0.97, "val_acc": 0.94}})
-    assert study_report.claim_underfit(study_report.Study(mild)).verdict.startswith("did not hold")
+    assert claims_of.claim_underfit(index(mild)).verdict.startswith("did not hold")
 
 
 def test_sparsity_claim_distinguishes_proximal_from_subgradient_l1():
     base = {"none": {}, **L2, "l1-0.001": {"small_frac": 0.8}, "l1_prox-0.001": {"zero_frac": 0.3}}
-    claim = study_report.claim_sparsity(study_report.Study(_doc(base)))
-    assert claim.verdict.startswith("depends on how L1 is applied")
-    assert "L1 proximal 30.0" in claim.evidence
+    study = index(_doc(base))
+    found = claims_of.claim_sparsity(study)
+    assert found.verdict.startswith("depends on how L1 is applied") and found.prox_zero == 0.3
+    assert "L1 proximal 30.0" in study_md.sparsity_claim(study, found).evidence
     both_sparse = base | {"l1-0.001": {"zero_frac": 0.2}}
-    verdict = study_report.claim_sparsity(study_report.Study(_doc(both_sparse))).verdict
+    verdict = claims_of.claim_sparsity(index(_doc(both_sparse))).verdict
     assert verdict == "held, for both the subgradient and the proximal step"
     none_sparse = base | {"l1_prox-0.001": {"zero_frac": 0.0}}
-    verdict = study_report.claim_sparsity(study_report.Study(_doc(none_sparse))).verdict
+    verdict = claims_of.claim_sparsity(index(_doc(none_sparse))).verdict
     assert verdict == "did not hold"
 
 
 def test_adamw_claim_compares_the_final_weights_at_the_same_lambda():
     names = {"none": {}, **L2, "adam": {}, "adam_l2-0.001": {}, "adamw-0.001": {},
              "adam_l2-0.01": {}, "adamw-0.01": {}}  # fmt: skip
-    far = study_report.claim_adamw(study_report.Study(_doc(names, contrast_diff=0.5)))
-    assert far.verdict.startswith("did not hold") and "50%–50%" in far.evidence
+    study = index(_doc(names, contrast_diff=0.5))
+    far = claims_of.claim_adamw(study)
+    assert far.verdict.startswith("did not hold") and all(c.different for c in far.contrasts)
+    assert "50%–50%" in study_md.same_model_claim(study, far).evidence
     assert "AdamW stays closer to plain Adam" in far.verdict
-    near = study_report.claim_adamw(study_report.Study(_doc(names, contrast_diff=0.02)))
+    near = claims_of.claim_adamw(index(_doc(names, contrast_diff=0.02)))
     assert near.verdict == "held"
     mixed = {"adamw-0.001": 0.02, "adamw-0.01": 0.5}
-    split = study_report.claim_adamw(study_report.Study(_doc(names, contrast_diff=mixed)))
+    split = claims_of.claim_adamw(index(_doc(names, contrast_diff=mixed)))
     assert split.verdict == "depends on λ"
 
 
@@ -228,27 +250,27 @@ BENCH = sorted((REPO / "results" / "cpu-amd-epyc-2t").glob("*_default_*.json"))
 @pytest.mark.skipif(not BENCH, reason="no published bench run")
 def test_cost_claim_reads_the_bench_run_and_flips_when_l2_loss_costs_nothing():
     run = load_run(BENCH[-1], "cpu-amd-epyc-2t")
-    claim, rows = study_report.claim_cost(run)
+    claim, rows = word_cost(claims_of.claim_cost(run))
     assert rows and "torch: l2_loss / weight_decay" in claim.evidence
-    cells = study_report.cost_cells(run)
-    assert len(cells) == len({(c["framework"], c["optimizer"], c["implementation"], c["params"])
+    cells = claims_of.cost_cells(run)
+    assert len(cells) == len({(c.framework, c.optimizer, c.implementation, c.params)
                               for c in cells})  # fmt: skip
     base = {(r.framework, r.optimizer, r.implementation, r.params): r
             for r in run.results if r.kind == "train"
-            and r.rule == study_report.BASE_RULE[r.framework]}  # fmt: skip
+            and r.rule == claims_of.BASE_RULE[r.framework]}  # fmt: skip
     free = [
         dataclasses.replace(r, median=base[r.framework, r.optimizer, r.implementation,
                                            r.params].median)
         if r.kind == "train" and r.rule == "l2_loss" and r.optimizer != "adamw" else r
         for r in run.results
     ]  # fmt: skip
-    flipped, _ = study_report.claim_cost(dataclasses.replace(run, results=tuple(free)))
+    flipped, _ = word_cost(claims_of.claim_cost(dataclasses.replace(run, results=tuple(free))))
     assert flipped.verdict == "did not hold"
     assert "slower beyond noise in 0" in flipped.evidence
-    missing, _ = study_report.claim_cost(None)
+    missing, _ = word_cost(claims_of.claim_cost(None))
     assert missing.verdict == "not measured"
     no_train = dataclasses.replace(run, results=tuple(r for r in run.results if r.kind != "train"))
-    assert study_report.claim_cost(no_train)[0].verdict == "not measured"
+    assert word_cost(claims_of.claim_cost(no_train))[0].verdict == "not measured"
     # torch slower everywhere, JAX's l2_loss steps made free: the verdict splits by framework
     half = [
         dataclasses.replace(r, median=base[r.framework, r.optimizer, r.implementation,
@@ -257,7 +279,7 @@ def test_cost_claim_reads_the_bench_run_and_flips_when_l2_loss_costs_nothing():
         and r.optimizer != "adamw" else r
         for r in run.results
     ]  # fmt: skip
-    split, _ = study_report.claim_cost(dataclasses.replace(run, results=tuple(half)))
+    split, _ = word_cost(claims_of.claim_cost(dataclasses.replace(run, results=tuple(half))))
     assert split.verdict.startswith("depends on the framework:")
     assert "did not hold in jax" in split.verdict
 
@@ -283,15 +305,15 @@ def test_study_end_to_end_writes_json_markdown_plots_and_repeats_exactly(tmp_pat
     assert "[ 18/18]" in err and "epoch" not in out
     saved = sorted((tmp_path / "runs").glob("*_custom_*.json"))
     assert len(saved) == 1
-    doc = study.load(saved[0])
-    assert doc["settings"]["epochs"] == 2 and len(doc["runs"]) == 18
-    assert len(doc["runs"][0]["history"]["val_acc"]) == 3  # before training, then each epoch
+    doc = study_run.load(saved[0])
+    assert doc.settings.epochs == 2 and len(doc.runs) == 18
+    assert len(doc.runs[0].history["val_acc"]) == 3  # before training, then each epoch
     first = (tmp_path / "STUDY.md").read_text()
     for claim in ("Weight decay reduces overfitting", "Too much weight decay underfits",
                   "exactly zero", "cheaper than writing L2", "AdamW"):  # fmt: skip
         assert claim in first
     assert "no bench run found" in first  # --results pointed nowhere: said, not invented
-    for png in study_report.PLOTS.values():
+    for png in study_plots.PLOTS.values():
         assert (tmp_path / png).stat().st_size > 10_000
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err
@@ -349,7 +371,7 @@ def test_render_refuses_what_it_cannot_render_in_one_line(tmp_path, capsys):
 
 def test_readme_takes_the_full_study_only(tmp_path, capsys):
     readme = tmp_path / "README.md"
-    readme.write_text(f"{study_report.CLAIMS_START}\n{study_report.CLAIMS_END}\n")
+    readme.write_text(f"{study_md.CLAIMS_START}\n{study_md.CLAIMS_END}\n")
     code, _, err = run_cli(capsys, "study", "--quick", "--readme", str(readme), "--out",
                            str(tmp_path / "q"))  # fmt: skip
     assert code == 2 and "--readme quotes the full study only" in err
@@ -358,18 +380,18 @@ def test_readme_takes_the_full_study_only(tmp_path, capsys):
 
 def test_a_diverging_run_stops_the_study_in_one_line(tmp_path, capsys, monkeypatch):
     adapter_class("torch")
-    real = study.evaluate
+    real = training.evaluate
 
     def exploding(params, data):
         return real(params, data) | {"train_loss": float("nan")}
 
-    monkeypatch.setattr(study, "evaluate", exploding)
+    monkeypatch.setattr(training, "evaluate", exploding)
     code, _, err = run_cli(capsys, "study", "--epochs", "1", "--seeds", "1", "--conditions",
                            "none,l2-0.001", "--out", str(tmp_path))  # fmt: skip
     assert code == 1
     assert err.strip().endswith("none diverged in torch (seed 0) at epoch 1; nothing was saved: "
-                                "lower the learning rate in xbench/study.py or drop the "
-                                "condition with --conditions")  # fmt: skip
+                                "lower the learning rate in xbench/study/conditions.py or "
+                                "drop the condition with --conditions")  # fmt: skip
     assert not (tmp_path / "runs").exists()
 
 
@@ -384,14 +406,14 @@ def test_a_study_md_not_written_by_xbench_is_kept(tmp_path, capsys):
 def test_list_names_every_condition_with_each_frameworks_rule(capsys):
     code, out, _ = run_cli(capsys, "study", "--list")
     assert code == 0
-    assert len(out.strip().splitlines()) == len(study.CONDITIONS)
+    assert len(out.strip().splitlines()) == len(conditions.CONDITIONS)
     assert re.search(r"l2-0\.01 .* rule \(torch / jax\): weight_decay / add_decayed_weights", out)
 
 
 def test_importing_the_study_loads_no_framework():
     heavy = "('torch', 'jax', 'matplotlib', 'sklearn')"
     code = (
-        "import sys, xbench.study, xbench.study_report; "
+        "import sys, xbench.study.job, xbench.present.study_md, xbench.analysis.study; "
         f"print(sorted(m for m in {heavy} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -410,25 +432,25 @@ def test_committed_study_md_regenerates_byte_identical(monkeypatch, tmp_path, ca
     code, _, err = run_cli(capsys, *command.group(1).split(), "--out", str(tmp_path))
     assert code == 0, err
     assert (tmp_path / "STUDY.md").read_text() == committed
-    for png in study_report.PLOTS.values():
+    for png in study_plots.PLOTS.values():
         assert (tmp_path / png).read_bytes() == (PUBLISHED / png).read_bytes(), png
-    doc = study.load(Path(command.group(1).split()[2]))
-    assert doc["profile"] == "full" and len(doc["settings"]["seeds"]) == 5
+    doc = study_run.load(Path(command.group(1).split()[2]))
+    assert doc.profile == "full" and len(doc.settings.seeds) == 5
 
 
 @pytest.mark.skipif(not (PUBLISHED / "STUDY.md").exists(), reason="no published study")
 def test_readme_quotes_the_published_claims_table():
     readme = (REPO / "README.md").read_text()
-    start = readme.index(study_report.CLAIMS_START) + len(study_report.CLAIMS_START)
-    block = readme[start : readme.index(study_report.CLAIMS_END)]
+    start = readme.index(study_md.CLAIMS_START) + len(study_md.CLAIMS_START)
+    block = readme[start : readme.index(study_md.CLAIMS_END)]
     table = block.strip().split("\n\n")[0]
     assert table.startswith("| claim") and table.count("\n") >= 5
     assert table in (PUBLISHED / "STUDY.md").read_text()
 
 
 def test_claims_whose_conditions_were_not_run_say_so():
-    found, _ = study_report.claims(study_report.Study(_doc({"none": {}, **L2})), None)
+    found, _ = study_md.claims(index(_doc({"none": {}, **L2})), None)
     verdicts = {c.claim: c.verdict for c in found}
-    assert verdicts[study_report.SPARSITY] == "not measured"
-    assert verdicts[study_report.SAME_MODEL] == "not measured"
+    assert verdicts[study_md.SPARSITY] == "not measured"
+    assert verdicts[study_md.SAME_MODEL] == "not measured"
     assert list(verdicts.values())[:2] == ["held", "held"]

@@ -3,19 +3,20 @@
 import pytest
 
 from xbench.errors import UsageError
-from xbench.roofline import annotate
-from xbench.sweep import (
+from xbench.records.bench_run import case_info
+from xbench.records.bench_run import finish as annotate
+from xbench.run.timing import rounds_and_iterations
+from xbench.spec.benchmarks import (
     BENCH_OPTIMIZERS,
     BENCH_RULES,
     IMPLEMENTATIONS,
     MANY,
-    PROFILES,
     REFERENCE_KERNELS,
     SIZES,
+    SWEEP_PROFILES,
     BenchCase,
     bytes_per_param,
     parameter_count,
-    rounds_and_iterations,
     sweep,
     vectors,
     wide_mlp,
@@ -27,7 +28,7 @@ from xbench.sweep import (
     [("sgd", 4, 12), ("momentum", 4, 20), ("adam", 4, 28), ("adamw", 4, 28), ("adamw", 8, 56)],
 )
 def test_bytes_per_param(optimizer, itemsize, expected):
-    """sgd: r w,g w w; momentum: + r/w buffer; Adam: r w,g,m,v w w,m,v (SPEC: AdamW fp32 28)."""
+    """sgd: r w,g w w; momentum: + r/w buffer; Adam: r w,g,m,v w w,m,v (AdamW fp32: 28)."""
     assert bytes_per_param(optimizer, itemsize) == expected
 
 
@@ -44,7 +45,7 @@ def test_vectors_split_exactly(params, tensors):
     assert max(s[0] for s in shapes.values()) - min(s[0] for s in shapes.values()) <= 1
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.parametrize("profile", sorted(SWEEP_PROFILES))
 def test_every_profile_covers_every_kind_and_implementation(profile):
     cases = sweep(profile)
     ids = [c.id for c in cases]
@@ -125,7 +126,7 @@ def result(kind, median, params=10**6, implementation="fused", device="cpu", opt
         params,
         device=device,
     )
-    return {"extra_info": case.extra_info(), "stats": {"median": median}}
+    return {"extra_info": case_info(case), "stats": {"median": median}}
 
 
 def test_roofline_uses_the_faster_reference_kernel_at_the_same_size():

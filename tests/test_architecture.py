@@ -1,0 +1,151 @@
+"""The architecture holds (docs/architecture.md): layers kept by import-linter's contracts,
+which break when a lower layer imports a higher one; one module per command with each shared
+flag declared once; short functions; every package in the wheel."""
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import xbench
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = Path(xbench.__file__).resolve().parent
+LONG_FUNCTION = 60  # lines, docstring included
+LONG_REASON = "Long because"  # a longer function says why in its docstring
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """import-linter over the packages found first on the path from ``root`` (which holds the
+    configuration, pyproject.toml)."""
+    pytest.importorskip("importlinter")
+    code = "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
+    return subprocess.run(
+        [sys.executable, "-c", code, "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def a_copy(tmp_path: Path) -> Path:
+    """The package, its adapters (as ``xbench_adapters``) and pyproject.toml, in ``tmp_path``."""
+    shutil.copytree(PACKAGE, tmp_path / "xbench", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "adapters", tmp_path / "xbench_adapters")
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    return tmp_path
+
+
+def test_every_import_contract_is_kept(tmp_path):
+    done = lint_imports(a_copy(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Contracts: 3 kept, 0 broken." in done.stdout
+
+
+@pytest.mark.parametrize(
+    "module, line, contract",
+    [
+        ("spec/models.py", "from xbench.present import units", "in layers"),
+        ("records/storage.py", "import xbench.jobs.check", "in layers"),
+        ("analysis/gate.py", "from xbench.cli import main", "in layers"),
+        ("jobs/trace.py", "import xbench.study.job", "in layers"),  # siblings are independent
+        ("present/units.py", "import xbench_adapters.reference", "only through its registry"),
+    ],
+)
+def test_a_forbidden_import_breaks_a_contract(tmp_path, module, line, contract):
+    root = a_copy(tmp_path)
+    path = root / "xbench" / module
+    path.write_text(path.read_text() + f"\n{line}  # deliberately against the layers\n")
+    done = lint_imports(root)
+    assert done.returncode == 1, done.stdout
+    broken = [s for s in done.stdout.split("\n\n") if "BROKEN" in s]
+    assert any(contract in s for s in broken), done.stdout
+    assert "1 broken" in done.stdout
+
+
+def test_an_adapter_reaching_up_breaks_its_contract(tmp_path):
+    root = a_copy(tmp_path)
+    path = root / "xbench_adapters" / "reference.py"
+    path.write_text(path.read_text() + "\nfrom xbench.run import registry  # against the rule\n")
+    done = lint_imports(root)
+    assert done.returncode == 1 and "adapters build on the specification only BROKEN" in done.stdout
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+SHARED_FLAGS = ("--device", "--threads", "--results", "--overwrite", "--label", "--list")
+
+
+def test_one_module_per_command_each_with_its_parser_and_runner():
+    from xbench.cli import COMMANDS, build_parser
+
+    assert {c.__name__.rsplit(".", 1)[1] for c in COMMANDS} == {
+        p.stem for p in (PACKAGE / "cli").glob("*.py") if p.stem not in ("__init__", "options")
+    }
+    for command in COMMANDS:
+        assert callable(command.add_parser) and callable(command.run)
+    build_parser()  # every command's parser builds
+
+
+@pytest.mark.parametrize("flag", SHARED_FLAGS)
+def test_each_shared_flag_is_declared_once(flag):
+    declared = {
+        p.name: p.read_text().count(f'"{flag}"') for p in sorted((PACKAGE / "cli").glob("*.py"))
+    }
+    assert {name: n for name, n in declared.items() if n} == {"options.py": 1}
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+def long_functions(paths) -> list[str]:
+    """Functions over LONG_FUNCTION lines whose docstring does not say why."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                reason = LONG_REASON in (ast.get_docstring(node) or "")
+                if lines > LONG_FUNCTION and not reason:
+                    found.append(f"{path.name}:{node.lineno} {node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_is_long_without_a_reason():
+    paths = [*PACKAGE.rglob("*.py"), *(REPO / "adapters").glob("*.py")]
+    assert long_functions(paths) == []
+
+
+def test_the_length_check_notices_a_long_function(tmp_path):
+    body = "\n".join(f"    x = {i}" for i in range(LONG_FUNCTION))
+    long = tmp_path / "long.py"
+    long.write_text(f"def long():\n{body}\n")
+    assert long_functions([long]) == ["long.py:1 long (61 lines)"]
+    long.write_text(f'def long():\n    """{LONG_REASON}: a table."""\n{body}\n')
+    assert long_functions([long]) == []
+
+
+# ----------------------------------------------------------------------------- packaging
+
+
+def test_every_package_is_in_the_wheel():
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {
+        "xbench" + ".".join(["", *p.parent.relative_to(PACKAGE).parts])
+        for p in PACKAGE.rglob("__init__.py")
+    }
+    assert found | {"xbench_adapters"} == listed
+    assert "pytest.ini" in config["package-data"]["xbench.suite"]
+
+
+def test_tests_hold_tests_only():
+    """The benchmark suite ships in the package; tests/ holds no benchmark."""
+    for path in (REPO / "tests").glob("*.py"):
+        assert not re.search(r"^def test_\w+\(benchmark", path.read_text(), re.M), path.name

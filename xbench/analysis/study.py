@@ -1,0 +1,360 @@
+"""The study's claims as numbers and verdicts, from a study record and a bench run.
+
+Each ``claim_*`` function measures one claim and decides its verdict by a stated rule; the
+words around the numbers are ``xbench.present.study_md``'s. The rules:
+
+- a gap is *smaller* when it is smaller in every seed in both frameworks (for the loss gap,
+  with a lower validation loss too);
+- *underfits*: training accuracy more than ``UNDERFIT_DROP`` below the unregularized
+  model's in every seed, and validation accuracy below the best condition's;
+- two runs train *different models* when ‖Δw‖/‖w‖ > ``CONTRAST_DIFFERENT`` in every seed;
+- a step is *slower* when the ratio exceeds the noise (mean IQR/median of the two
+  benchmarks); the cost claim holds in a framework when more than half of its steps are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xbench.records.bench_run import BenchRun
+from xbench.records.study_run import StudyRun
+from xbench.spec.cases import FRAMEWORKS
+
+FIT = 0.99  # a model "fits the training set" at this training accuracy or more
+UNDERFIT_DROP = 0.05  # "underfits": training accuracy this far below the unregularized model's
+CONTRAST_DIFFERENT = 0.10  # ‖Δw‖/‖w‖ above this: "not the same model"
+MATCHED_NORM = 0.05  # L1 pairs whose final kernel norms are this close are "matched"
+SPARSE = 0.01  # a rule "makes exact zeros" when more than this fraction of weights are zero
+ULPS = 1e-6  # ‖Δw‖/‖w‖ up to this: a few float32 roundings (float32 ε is 1.2e-7)
+NOT_MEASURED = "not measured"
+
+
+class StudyIndex:
+    """The study record, indexed: final metrics per (condition, framework) over seeds."""
+
+    def __init__(self, run: StudyRun) -> None:
+        self.run = run
+        self.conditions = {c.name: c for c in run.conditions}
+        self.seeds = list(run.settings.seeds)
+        self.runs = {(r.condition, r.framework, r.seed): r for r in run.runs}
+
+    def has(self, name: str) -> bool:
+        return name in self.conditions
+
+    def names(self, family: str) -> list[str]:
+        return [n for n, c in self.conditions.items() if c.family == family]
+
+    def final(self, name: str, metric: str, framework: str = "torch") -> np.ndarray:
+        """The last epoch's ``metric``, one value per seed."""
+        return np.array([self.runs[name, framework, s].final(metric) for s in self.seeds])
+
+    def both(self, name: str, metric: str) -> np.ndarray:
+        """(2, seeds): torch and JAX."""
+        return np.stack([self.final(name, metric, f) for f in FRAMEWORKS])
+
+    def curve(self, name: str, metric: str, framework: str = "torch") -> np.ndarray:
+        """(seeds, epochs + 1)."""
+        return np.array([self.runs[name, framework, s].history[metric] for s in self.seeds])
+
+    def agreement(self, name: str) -> list:
+        return [a for a in self.run.agreement if a.condition == name]
+
+    def contrast(self, a: str, b: str) -> list:
+        return [c for c in self.run.contrasts if c.a == a and c.b == b]
+
+    def lam(self, name: str) -> float:
+        return self.conditions[name].lam
+
+    def label(self, name: str) -> str:
+        return self.conditions[name].label
+
+
+def tuned_l2(study: StudyIndex) -> str:
+    """The L2 strength with the lowest mean validation loss (torch)."""
+    names = study.names("l2")
+    return min(names, key=lambda n: (study.final(n, "val_loss").mean(), study.lam(n)))
+
+
+def matched_l1(study: StudyIndex) -> list[tuple[str, str]]:
+    """(subgradient, proximal) pairs of about the same strength: for each proximal λ, the
+    subgradient λ whose final kernel norm is nearest, when within ``MATCHED_NORM``. With
+    momentum μ the subgradient's push accumulates in the momentum buffer (up to 1/(1 − μ))
+    and the proximal threshold η·λ does not, so equal λ is not equal strength."""
+    pairs = []
+    for prox in sorted(study.names("l1_prox"), key=study.lam):
+        norm = study.final(prox, "weight_norm").mean()
+        sub = min(study.names("l1"), key=lambda k: abs(study.final(k, "weight_norm").mean() - norm))
+        if abs(study.final(sub, "weight_norm").mean() / norm - 1) < MATCHED_NORM:
+            pairs.append((sub, prox))
+    return pairs
+
+
+# ---------------------------------------------------------------- claim 1: the gap
+
+
+@dataclass(frozen=True)
+class Gap:
+    tuned: str  # the L2 condition with the lowest validation loss
+    lowest_epoch: int  # where the unregularized validation loss (mean over seeds) is lowest
+    lowest_loss: float
+    rise: float  # from that lowest point to the last epoch, as a fraction
+    loss_gap: dict[str, np.ndarray]  # condition -> (2, seeds): validation − training loss
+    acc_gap: dict[str, np.ndarray]  # condition -> (2, seeds): training − validation accuracy
+    loss_smaller: np.ndarray  # per seed: smaller in both frameworks, validation loss lower
+    acc_smaller: np.ndarray  # per seed: smaller in both frameworks
+    verdict: str
+
+
+def claim_gap(study: StudyIndex) -> Gap:
+    name = tuned_l2(study)
+    pair = ("none", name)
+    loss_gap = {k: study.both(k, "val_loss") - study.both(k, "train_loss") for k in pair}
+    acc_gap = {k: study.both(k, "train_acc") - study.both(k, "val_acc") for k in pair}
+    # a gap that shrinks only because training got worse is not less overfitting
+    better = (study.both(name, "val_loss") < study.both("none", "val_loss")).all(axis=0)
+    loss_smaller = (loss_gap[name] < loss_gap["none"]).all(axis=0) & better
+    acc_smaller = (acc_gap[name] < acc_gap["none"]).all(axis=0)
+    curve = study.curve("none", "val_loss").mean(axis=0)
+    lowest = int(np.argmin(curve))
+    if loss_smaller.all() and acc_smaller.all():
+        verdict = "held"
+    elif loss_smaller.all():
+        verdict = (
+            "depends on the measure: held for the loss gap, "
+            "not for the accuracy gap (which did not shrink in every seed)"
+        )
+    elif acc_smaller.all():
+        verdict = "depends on the measure: held for the accuracy gap, not for the loss gap"
+    else:
+        verdict = "did not hold"
+    rise = float(curve[-1] / curve[lowest] - 1)
+    return Gap(
+        name, lowest, float(curve[lowest]), rise, loss_gap, acc_gap, loss_smaller, acc_smaller,
+        verdict,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- claim 2: underfitting
+
+
+@dataclass(frozen=True)
+class Underfit:
+    strongest: str  # the strongest L2 condition
+    best_val: str  # the condition (L2 or none) with the best validation accuracy
+    onset: str | None  # the weakest L2 whose training accuracy falls below FIT
+    verdict: str
+
+
+def claim_underfit(study: StudyIndex) -> Underfit:
+    names = sorted(study.names("l2"), key=study.lam)
+    strongest = names[-1]
+    best_val = max(names + ["none"], key=lambda k: study.final(k, "val_acc").mean())
+    dropped = (
+        study.both(strongest, "train_acc") < study.both("none", "train_acc") - UNDERFIT_DROP
+    ).all(axis=0)
+    worse = (study.both(strongest, "val_acc") < study.both(best_val, "val_acc")).all(axis=0)
+    onset = next((k for k in names if study.final(k, "train_acc").mean() < FIT), None)
+    held = dropped.all() and worse.all()
+    verdict = "held" if held else "did not hold at the strongest λ tried"
+    return Underfit(strongest, best_val, onset, verdict)
+
+
+# ---------------------------------------------------------------- claim 3: sparsity
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    l2_zero: float  # the most exact zeros of any L2 condition, any seed and framework
+    sub_zero: float  # the same for the L1 subgradient
+    sub_name: str
+    prox_zero: float  # the same for the proximal L1
+    prox_name: str
+    sub_small: str  # the subgradient condition with the most weights below ``small``
+    tuned: str  # the tuned L2 condition, whose norm is compared with none's
+    matched: list[tuple[str, str]]  # (subgradient, proximal) of about the same strength
+    verdict: str
+
+
+def claim_sparsity(study: StudyIndex) -> Sparsity:
+    def zeros(family: str) -> tuple[float, str]:
+        names = study.names(family)
+        best = max(names, key=lambda k: study.both(k, "zero_frac").mean())
+        return float(study.both(best, "zero_frac").max()), best
+
+    l2_zero, _ = zeros("l2")
+    sub_zero, sub_name = zeros("l1")
+    prox_zero, prox_name = zeros("l1_prox")
+    sub_small = max(study.names("l1"), key=lambda k: study.final(k, "small_frac").mean())
+    prox_sparse, sub_sparse = prox_zero > SPARSE, sub_zero > SPARSE
+    if l2_zero == 0 and prox_sparse and not sub_sparse:
+        verdict = (
+            "depends on how L1 is applied: the proximal step makes exact zeros; the subgradient "
+            "makes weights small but not zero; L2 only shrinks"
+        )
+    elif l2_zero == 0 and prox_sparse and sub_sparse:
+        verdict = "held, for both the subgradient and the proximal step"
+    else:
+        verdict = "did not hold"
+    return Sparsity(
+        l2_zero, sub_zero, sub_name, prox_zero, prox_name, sub_small, tuned_l2(study),
+        matched_l1(study), verdict,
+    )  # fmt: skip
+
+
+def has_sparsity_conditions(study: StudyIndex) -> bool:
+    return bool(study.names("l1") and study.names("l1_prox"))
+
+
+# ---------------------------------------------------------------- claim 4: step cost
+
+
+BASE_RULE = {"torch": "weight_decay", "jax": "add_decayed_weights"}
+COST_OPTIMIZERS = ("sgd", "momentum", "adam")  # where the optimizer's decay is L2 (coupled)
+SLOWER, FASTER, SAME = "slower", "faster", "same"
+
+
+@dataclass(frozen=True)
+class CostCell:
+    """One training step timed with l2_loss and with the optimizer's own decay."""
+
+    model: str
+    framework: str
+    optimizer: str
+    implementation: str
+    params: int
+    ratio: float  # l2_loss median / optimizer-decay median
+    verdict: str  # SLOWER, FASTER or SAME (within the noise)
+
+
+def cost_cells(run: BenchRun) -> list[CostCell]:
+    """Training steps of the bench run: l2_loss over the optimizer's own decay, per cell."""
+    by_key = {
+        (r.model, r.framework, r.optimizer, r.rule, r.implementation, r.params, r.tensors): r
+        for r in run.results
+        if r.kind == "train"
+    }
+    cells = []
+    for (model, framework, optimizer, rule, impl, params, tensors), l2 in sorted(by_key.items()):
+        if rule != "l2_loss" or optimizer not in COST_OPTIMIZERS:
+            continue
+        base = by_key.get(
+            (model, framework, optimizer, BASE_RULE[framework], impl, params, tensors)
+        )
+        if base is None:
+            continue
+        ratio = l2.median / base.median
+        noise = (l2.spread + base.spread) / 2
+        verdict = SLOWER if ratio - 1 > noise else FASTER if 1 - ratio > noise else SAME
+        cells.append(CostCell(model, framework, optimizer, impl, params, ratio, verdict))
+    return cells
+
+
+@dataclass(frozen=True)
+class Cost:
+    run: BenchRun | None
+    cells: list[CostCell]
+    verdicts: dict[str, str]  # framework -> held / did not hold / mixed
+    verdict: str
+
+
+def framework_cost_verdict(cells: list[CostCell]) -> str:
+    """Held when more than half the steps are slower, not when fewer than a quarter are."""
+    slower = sum(c.verdict == SLOWER for c in cells)
+    if slower > len(cells) / 2:
+        return "held"
+    return "did not hold" if slower < len(cells) / 4 else "mixed"
+
+
+def claim_cost(run: BenchRun | None) -> Cost:
+    cells = cost_cells(run) if run is not None else []
+    verdicts = {
+        f: framework_cost_verdict(mine)
+        for f in FRAMEWORKS
+        if (mine := [c for c in cells if c.framework == f])
+    }
+    if not verdicts:
+        verdict = NOT_MEASURED
+    elif len(set(verdicts.values())) == 1:
+        verdict = next(iter(verdicts.values()))
+    else:
+        verdict = "depends on the framework: " + ", ".join(
+            f"{v} in {k}" for k, v in verdicts.items()
+        )
+    return Cost(run, cells, verdicts, verdict)
+
+
+# ---------------------------------------------------------------- claim 5: Adam + L2 vs AdamW
+
+
+@dataclass(frozen=True)
+class AdamContrast:
+    """Adam + L2 and AdamW at one λ, against each other and against plain Adam."""
+
+    lam: float
+    l2: str  # the Adam + L2 condition
+    adamw: str  # the AdamW condition
+    apart: np.ndarray  # ‖Δw‖/‖w‖ between them, per seed and framework
+    from_adam: dict[str, float]  # condition -> median ‖Δw‖/‖w‖ from plain Adam
+    different: bool
+    adamw_closer: bool  # AdamW's median distance from plain Adam is the smaller
+
+
+@dataclass(frozen=True)
+class SameModel:
+    contrasts: list[AdamContrast]
+    verdict: str
+
+
+def adam_lambdas(study: StudyIndex) -> list[float]:
+    """The λ at which both Adam + L2 and AdamW ran."""
+    return sorted(
+        {study.lam(n) for n in study.names("adam_l2")}
+        & {study.lam(n) for n in study.names("adamw")}
+    )
+
+
+def has_adam_conditions(study: StudyIndex) -> bool:
+    return study.has("adam") and bool(adam_lambdas(study))
+
+
+def claim_adamw(study: StudyIndex) -> SameModel:
+    contrasts = []
+    for lam in adam_lambdas(study):
+        a, b = f"adam_l2-{lam:g}", f"adamw-{lam:g}"
+        apart = np.array([c.rel_diff for c in study.contrast(a, b)])
+        from_adam = {
+            k: float(np.median([c.rel_diff for c in study.contrast("adam", k)])) for k in (a, b)
+        }
+        contrasts.append(
+            AdamContrast(
+                lam,
+                a,
+                b,
+                apart,
+                from_adam,
+                bool(apart.min() > CONTRAST_DIFFERENT),
+                from_adam[b] < from_adam[a],
+            )  # fmt: skip
+        )
+    if all(c.different for c in contrasts):
+        verdict = "did not hold: at the same λ they train different models"
+        if all(c.adamw_closer for c in contrasts):
+            verdict += (
+                "; AdamW stays closer to plain Adam than Adam + L2 does (its decay is η·λ·w "
+                "per step, while L2 passes through Adam's normalisation)"
+            )
+    elif not any(c.different for c in contrasts):
+        verdict = "held"
+    else:
+        verdict = "depends on λ"
+    return SameModel(contrasts, verdict)
+
+
+# ---------------------------------------------------------------- agreement
+
+
+def worst_agreement(study: StudyIndex) -> dict[str, float]:
+    """Condition -> the largest ‖Δw‖/‖w‖ between torch and JAX over the seeds."""
+    return {n: max(a.rel_diff for a in study.agreement(n)) for n in study.conditions}

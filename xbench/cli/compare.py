@@ -1,0 +1,133 @@
+"""``xbench compare``: the regression gate; ``--spread`` for the stability of repeats."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from xbench.analysis.gate import STATS, parse_threshold
+from xbench.analysis.stability import stability
+from xbench.cli import options
+from xbench.errors import UsageError
+from xbench.jobs.gate import Verdict, baseline, gate_files, run_now, update_baseline
+from xbench.present import gate_text
+from xbench.records import machine
+from xbench.records.bench_run import load as load_run
+from xbench.run.threads import resolve_threads
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="the regression gate: a new run against a baseline, normalised by the reference",
+        description="Match benchmarks by name; divide each by its own run's reference kernel; "
+        "flag a regression when the normalised slowdown exceeds --threshold and the noise of "
+        "both runs. With both runs' `xbench check --json`, an entry that was equal and is no "
+        "longer, or whose max error grew more than 10x, fails too. Exit 1 on a regression.",
+    )
+    p.add_argument("runs", nargs="*", type=Path, metavar="RUN.json", help="BASELINE NEW")
+    p.add_argument(
+        "--threshold", default="10%", help="slowdown that counts, e.g. 10%% (default %(default)s)"
+    )
+    p.add_argument("--stat", default="median", help="median, mean or min (default median)")
+    p.add_argument("--baseline-check", type=Path, metavar="CHECK.json")
+    p.add_argument("--new-check", type=Path, metavar="CHECK.json")
+    p.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="run the quick bench and xbench check now and compare them with DIR/<machine "
+        "label>/quick.json and check.json (make compare: results/baseline)",
+    )
+    p.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="with --against: make this run the new baseline (make baseline)",
+    )
+    p.add_argument(
+        "--warn-only",
+        action="store_true",
+        help="print timing regressions without failing (equivalence regressions still fail)",
+    )
+    p.add_argument(
+        "--spread",
+        action="store_true",
+        help="RUN.json ... are repeats: print how much each benchmark moves, raw and "
+        "normalised, and the false regressions the gate raises between them",
+    )
+    options.add_device(p, "with --against: ")
+    options.add_threads(p, "with --against: ")
+    options.add_label(p, "with --against: the baseline folder (default: from the CPU/GPU model)")
+    p.set_defaults(func=run)
+
+
+def refuse_misplaced(args: argparse.Namespace) -> None:
+    if not args.against:
+        given = [f"--{k}" for k in ("label", "threads") if getattr(args, k) is not None]
+        given += ["--device"] if args.device != "cpu" else []
+        given += ["--update-baseline"] if args.update_baseline else []
+        if given:
+            raise UsageError(f"{', '.join(given)} go(es) with --against DIR")
+    if args.spread and (args.against or args.baseline_check or args.new_check):
+        raise UsageError("--spread takes only RUN.json files (with --threshold, --stat)")
+
+
+def run(args: argparse.Namespace) -> int:
+    threshold = parse_threshold(args.threshold)
+    if args.stat not in STATS:
+        raise UsageError(f"unknown --stat {args.stat!r}; valid: {', '.join(STATS)}")
+    refuse_misplaced(args)
+    if args.spread:
+        if len(args.runs) < 2:
+            raise UsageError("--spread needs two or more runs of the same profile")
+        found = stability([load_run(p) for p in args.runs], threshold, args.stat)
+        print(gate_text.stability_table(found) + "\n")
+        print("\n".join(gate_text.stability_summary(found)))
+        return 0
+    if args.against:
+        return against(args, threshold)
+    if len(args.runs) != 2:
+        raise UsageError(f"give BASELINE and NEW (got {len(args.runs)} run files)")
+    checks = (args.baseline_check, args.new_check)
+    if (checks[0] is None) != (checks[1] is None):
+        raise UsageError("give both --baseline-check and --new-check, or neither")
+    return show(gate_files(tuple(args.runs), checks, threshold, args.stat, args.warn_only))
+
+
+def against(args: argparse.Namespace, threshold: float) -> int:
+    """Run the quick bench and the check now; compare with (or replace) the baseline."""
+    if args.runs or args.baseline_check or args.new_check:
+        raise UsageError("give either --against DIR or BASELINE NEW [--*-check], not both")
+    options.device(args.device)
+    threads = resolve_threads(args.threads)
+    label = args.label or machine.label(args.device, threads)
+    targets, have = baseline(args.against, label, creating=args.update_baseline)
+    run, check = run_now(args.device, threads, label)
+    code = 0
+    if have:
+        verdict = gate_files((targets[0], run), (targets[1], check), threshold, args.stat,
+                             args.warn_only)  # fmt: skip
+        code = show(verdict)
+    if args.update_baseline:
+        update_baseline(run, check, targets)
+        print(f"xbench compare: the baseline is now this run: {targets[0]}, {targets[1]}")
+        return 0
+    return code
+
+
+def show(verdict: Verdict) -> int:
+    """Print the comparison; 1 if the gate fails."""
+    print(f"\nxbench compare: baseline {verdict.base}\n                new      {verdict.new}\n")
+    for difference in verdict.warnings:
+        print(f"xbench compare: warning: {difference}", file=sys.stderr)
+    print(gate_text.bench_table(verdict.bench) + "\n")
+    lines = gate_text.bench_summary(verdict.bench)
+    if verdict.equivalence:
+        lines += gate_text.equivalence_summary(verdict.equivalence)
+    else:
+        lines.append("equivalence: not compared (no check files)")
+    if verdict.bench.regressions and verdict.warn_only:
+        lines.append("timing regressions are reported, not failed (--warn-only)")
+    print("\n".join(lines) + f"\nxbench compare: {'FAIL' if verdict.failed else 'pass'}")
+    return 1 if verdict.failed else 0

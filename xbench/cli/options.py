@@ -1,0 +1,102 @@
+"""Flags shared by several commands, each declared once (as pytest-benchmark's
+``add_display_options``), and the argument parser that reports errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from xbench.spec.cases import DTYPES, OPTIMIZERS, RULES, VARIANTS, Case, validate_device
+from xbench.spec.models import MODELS
+
+RESULTS = Path("results")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_device(p: argparse.ArgumentParser, what: str = "") -> None:
+    p.add_argument("--device", default="cpu", help=f"{what}cpu, cuda or cuda:N (default cpu)")
+
+
+def add_threads(p: argparse.ArgumentParser, what: str = "") -> None:
+    p.add_argument(
+        "--threads", type=int, help=f"{what}threads for both frameworks (default: every CPU)"
+    )
+
+
+def add_label(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--label", help=what)
+
+
+def add_results(p: argparse.ArgumentParser, what: str = "") -> None:
+    p.add_argument("--results", type=Path, default=RESULTS, help=f"{what}(default %(default)s)")
+
+
+def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--overwrite", action="store_true", help=what)
+
+
+def add_list(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--list", action="store_true", help=what)
+
+
+def add_no_plots(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-plots", action="store_true", help="tables only")
+
+
+def device(value: str) -> str:
+    """``value`` if it names a device, else a UsageError."""
+    validate_device(value)
+    return value
+
+
+def add_case(p: argparse.ArgumentParser) -> None:
+    """Every field of a Case, with its default."""
+    d = Case()
+    p.add_argument("--model", default=d.model, help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--optimizer", default=d.optimizer, help=f"one of: {', '.join(OPTIMIZERS)}")
+    p.add_argument("--rule", default=d.rule, help=f"one of: {', '.join(RULES)}")
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate η (default %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="λ (default 0)")
+    p.add_argument("--momentum", type=float, default=d.momentum, help="μ (default %(default)s)")
+    p.add_argument("--beta1", type=float, default=d.beta1, help="(default %(default)s)")
+    p.add_argument("--beta2", type=float, default=d.beta2, help="(default %(default)s)")
+    p.add_argument("--eps", type=float, default=d.eps, help="Adam ε (default %(default)s)")
+    p.add_argument(
+        "--l1-ratio", type=float, default=d.l1_ratio, help="elastic net α (default %(default)s)"
+    )
+    p.add_argument(
+        "--mask",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="exempt biases and norm parameters from decay (default off)",
+    )
+    p.add_argument("--steps", type=int, default=d.steps, help="(default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="(default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="(default %(default)s)")
+    p.add_argument("--dtype", default=d.dtype, help=f"one of: {', '.join(DTYPES)}")
+    add_device(p)
+    variants = ", ".join(f"{k} ({v})" for k, v in VARIANTS.items() if k)
+    p.add_argument("--variant", default="", help=f"a known misconfiguration: {variants}")
+    p.add_argument(
+        "--unused-param",
+        action="store_true",
+        help="add a parameter outside the forward pass (it never gets a gradient)",
+    )
+
+
+CASE_FIELDS = (
+    "model", "optimizer", "rule", "lr", "weight_decay", "momentum", "beta1", "beta2", "eps",
+    "l1_ratio", "mask", "steps", "seed", "batch_size", "dtype", "device", "variant",
+    "unused_param",
+)  # fmt: skip
+
+
+def case_from(args: argparse.Namespace) -> Case:
+    """The Case the flags of ``add_case`` describe (validated)."""
+    return Case(**{field: getattr(args, field) for field in CASE_FIELDS})

@@ -1,0 +1,136 @@
+"""Run the timed suite (``xbench.suite``) under pytest-benchmark; publish its JSON.
+
+pytest-benchmark writes its JSON into a temporary folder; only a run that finished and
+passed is linked into ``results/<label>/`` under a new name (time, profile, commit), so an
+earlier run is never overwritten and an interrupted one leaves nothing half-written there.
+torch.compile's cache also lives in that temporary folder, so compile times are cold. The
+suite runs in a fresh process from the installed package, with its own pytest
+configuration: a checkout is not needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbench import suite
+from xbench.errors import UsageError
+from xbench.records import layout, machine
+from xbench.records.bench_run import BenchRun
+from xbench.records.bench_run import load as load_run
+from xbench.spec.benchmarks import SWEEP_PROFILES, benchmark_count
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """What ``xbench bench`` was asked to run."""
+
+    profile: str
+    device: str
+    threads: int
+    results: Path
+    label: str | None = None
+    select: str | None = None  # a pytest -k expression
+
+
+def require_pytest_benchmark() -> None:
+    for module, package in (("pytest", "pytest"), ("pytest_benchmark", "pytest-benchmark")):
+        if importlib.util.find_spec(module) is None:
+            raise UsageError(
+                f'xbench bench needs {package}, which is not installed; pip install "xbench[bench]"'
+            )
+
+
+def pytest_command(request: BenchRequest, json_path: Path) -> list[str]:
+    command = [
+        sys.executable, "-m", "pytest", str(suite.BENCHMARKS), "-c", str(suite.CONFIG),
+        "--benchmark-only", "--benchmark-enable", "--benchmark-quiet",
+        f"--benchmark-json={json_path}",
+        "-v", "-p", "no:cacheprovider", "--no-header", "--durations=10",
+        f"--xbench-profile={request.profile}", f"--xbench-device={request.device}",
+        f"--xbench-threads={request.threads}",
+    ]  # fmt: skip
+    return command + (["-k", request.select] if request.select else [])
+
+
+def suite_environment(tmp: Path) -> dict[str, str]:
+    """The suite's process imports this very xbench (checkout or installed), and compiles
+    into a fresh torch.compile cache."""
+    package_root = str(Path(suite.__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path, TORCHINDUCTOR_CACHE_DIR=str(tmp / "inductor"))
+
+
+def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None) -> Path:
+    """Link the finished JSON into ``folder`` under a name no earlier run holds."""
+    data = raw.read_bytes()
+    if not json.loads(data).get("benchmarks"):
+        raise UsageError("the run produced no benchmark results; nothing published")
+    return layout.publish_new(data, folder, profile, commit)
+
+
+def announce(request: BenchRequest, folder: Path) -> None:
+    total = benchmark_count(request.profile, request.device)
+    selection = f", -k {request.select!r}" if request.select else ""
+    print(
+        f"xbench bench: profile {request.profile}, {total} benchmarks on {request.device} with "
+        f"{request.threads} thread(s){selection}; results to {folder}/. Progress: one line "
+        f"per benchmark, [percent] at its end.\n"
+        f"  {request.profile}: {SWEEP_PROFILES[request.profile].description}",
+        flush=True,
+    )
+
+
+def failed(code: int, minutes: float, raw: Path, select: str | None) -> int:
+    """Say why a pytest run published nothing; keep what it wrote. The exit code to use."""
+    if code == 5:
+        raise UsageError(f"no benchmark matches -k {select!r}")
+    if code == 4:
+        raise UsageError(f"pytest rejected its arguments (-k {select!r}?); see above")
+    kept = Path(tempfile.gettempdir()) / f"xbench-failed-run-{os.getpid()}.json"
+    if raw.is_file():
+        shutil.copyfile(raw, kept)
+    print(
+        f"xbench bench: pytest exited {code} after {minutes:.1f} min; nothing published"
+        + (f" (the incomplete JSON is kept at {kept})" if raw.is_file() else ""),
+        file=sys.stderr,
+    )
+    return 1
+
+
+def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
+    """(exit code, the published run or None, minutes). Exit 130 when interrupted."""
+    require_pytest_benchmark()
+    folder = layout.results_folder(
+        request.results, request.label or machine.label(request.device, request.threads)
+    )
+    announce(request, folder)
+    started, commit = time.perf_counter(), machine.git_commit()
+    with tempfile.TemporaryDirectory(prefix="xbench-bench-") as tmp:
+        raw = Path(tmp) / "run.json"
+        command, env = pytest_command(request, raw), suite_environment(Path(tmp))
+        try:
+            code = subprocess.call(command, cwd=tmp, env=env)
+        except KeyboardInterrupt:
+            print("\nxbench bench: interrupted; nothing written to results/", file=sys.stderr)
+            return 130, None, 0.0
+        minutes = (time.perf_counter() - started) / 60
+        if code != 0:
+            return failed(code, minutes, raw, request.select), None, minutes
+        try:
+            path = publish(raw, folder, request.profile, commit)
+        except OSError as exc:
+            kept = Path(tempfile.gettempdir()) / f"xbench-unpublished-run-{os.getpid()}.json"
+            shutil.copyfile(raw, kept)
+            raise UsageError(
+                f"cannot write to {folder}: {exc}; the run is kept at {kept}"
+            ) from None
+    return 0, load_run(path, folder.name), minutes

@@ -1,0 +1,76 @@
+"""Run the equivalence catalogue and record it: ``--json`` to a chosen path, ``--publish``
+into ``results/<label>/<time>_check_<commit>.json`` (never overwriting)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbench.errors import UsageError
+from xbench.records import check_run, layout, machine
+from xbench.records.check_run import CheckRun
+from xbench.records.storage import ensure_writable, write_atomically
+from xbench.run.check import Filters, run_catalogue
+from xbench.run.registry import build
+from xbench.run.threads import available_cpus
+from xbench.spec.cases import REFERENCE, Case
+from xbench.spec.catalogue import Entry, default_catalogue
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    filters: Filters
+    device: str = "cpu"
+    json: Path | None = None  # also write the record here
+    overwrite: bool = False  # ... replacing an existing file
+    publish: bool = False  # also publish it under results/<label>/
+    results: Path = Path("results")
+    label: str | None = None
+
+
+def selected(filters: Filters) -> list[Entry]:
+    entries = [e for e in default_catalogue() if filters.keep(e)]
+    if not entries:
+        raise UsageError("no catalogue entry matches these filters; try `xbench check --list`")
+    return entries
+
+
+def require_device(device: str, frameworks: set[str]) -> None:
+    """Build a one-step case on ``device`` in each framework: a UsageError if it cannot."""
+    for framework in sorted(frameworks - {REFERENCE}):
+        build(framework, Case(device=device, steps=1))
+
+
+def stderr_progress(index: int, total: int, key) -> None:
+    framework, case = key
+    if sys.stderr.isatty():
+        line = f"[{index + 1}/{total}] {framework} {case.label} {case.dtype}"
+        print(f"\r{line:<78}", end="" if index + 1 < total else "\n", file=sys.stderr, flush=True)
+
+
+def run_check(request: CheckRequest, progress=stderr_progress) -> tuple[CheckRun, list[Path]]:
+    """The check's record, and the files written. Every path is checked before running."""
+    entries = selected(request.filters)
+    if request.json:
+        ensure_writable(request.json, request.overwrite)
+    if request.device != "cpu":
+        require_device(request.device, {s.framework for e in entries for s in (e.left, e.right)})
+    folder = None
+    if request.publish:
+        label = request.label or machine.label(request.device, available_cpus())
+        folder = layout.results_folder(request.results, label)
+    commit = machine.git_commit()  # as of the start, as `xbench bench` records it
+    started = time.perf_counter()
+    outcomes = run_catalogue(entries, device=request.device, progress=progress)
+    record = check_run.from_outcomes(
+        outcomes, time.perf_counter() - started, request.device, commit
+    )
+    data = check_run.to_bytes(record)
+    written = []
+    if request.json:
+        written.append(write_atomically(request.json, lambda f: f.write(data)))
+    if folder is not None:
+        written.append(layout.publish_new(data, folder, layout.CHECK_KIND, commit))
+    return record, written

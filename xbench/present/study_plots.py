@@ -1,0 +1,162 @@
+"""The plots of STUDY.md: learning curves, accuracy against λ, weight histograms and
+confusion matrices. matplotlib is imported only when drawing; the same record draws the same
+bytes (no timestamps, a fixed hash salt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from xbench.analysis.study import StudyIndex, tuned_l2
+from xbench.records.study_run import StudyRun
+
+PLOTS = {
+    "curves": "study-learning-curves.png",
+    "lambda": "study-accuracy-vs-lambda.png",
+    "weights": "study-weight-histograms.png",
+    "confusion": "study-confusion.png",
+}
+HISTOGRAM_CONDITIONS = ("none", "l2-0.001", "l1-0.001", "l1_prox-0.001")  # λ=1e-3 per rule
+
+
+def draw(run: StudyRun, folder: Path) -> list[Path]:
+    """The four PNGs of STUDY.md into ``folder``; the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "xbench", "font.size": 9})
+    study = StudyIndex(run)
+    written = []
+    for key, fn in (
+        ("curves", _curves),
+        ("lambda", _lambda),
+        ("weights", _weights),
+        ("confusion", _confusion),
+    ):
+        fig = fn(plt, study)
+        path = folder / PLOTS[key]
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _curves(plt, study: StudyIndex):
+    l2 = sorted(study.names("l2"), key=study.lam)
+    tuned = tuned_l2(study)
+    picks = ["none", tuned] + [n for n in l2 if study.lam(n) > study.lam(tuned)][:2]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for color, name in zip(colors, picks, strict=False):
+        for framework, style, width in (("torch", "-", 1.6), ("jax", ":", 1.0)):
+            for ax, metric in zip(axes, ("loss", "acc"), strict=True):
+                for split, alpha in (("train", 0.55), ("val", 1.0)):
+                    y = study.curve(name, f"{split}_{metric}", framework).mean(axis=0)
+                    label = f"{study.label(name)}, {split}" if framework == "torch" else None
+                    ax.plot(y, style, color=color, alpha=alpha, lw=width, label=label)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("cross-entropy")
+    axes[1].set_ylabel("accuracy")
+    axes[1].set_ylim(0.7, 1.005)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Learning curves: training (faint) and validation, with and without L2")
+    fig.tight_layout()
+    return fig
+
+
+def _lambda(plt, study: StudyIndex):
+    families = [f for f in ("l2", "l1", "l1_prox") if study.names(f)]
+    fig, axes = plt.subplots(1, len(families), figsize=(4.4 * len(families), 4), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, family in zip(axes, families, strict=True):
+        names = sorted(study.names(family), key=study.lam)
+        lams = [study.lam(n) for n in names]
+        for split, marker in (("train", "o"), ("val", "s")):
+            for framework, style in (("torch", "-"), ("jax", ":")):
+                values = np.array([study.final(n, f"{split}_acc", framework) for n in names])
+                ax.errorbar(
+                    lams,
+                    values.mean(axis=1),
+                    yerr=values.std(axis=1),
+                    fmt=marker + style,
+                    capsize=3,
+                    label=f"{split} ({framework})",
+                    alpha=1.0 if framework == "torch" else 0.6,
+                )
+            base = study.final("none", f"{split}_acc").mean()
+            ax.axhline(base, ls="--", lw=0.8, color="grey")
+        ax.set_xscale("log")
+        ax.set_xlabel("λ")
+        ax.set_title(study.label(names[0]).split(" λ=")[0])
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy after the last epoch")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Accuracy against λ (dashed: no regularization; bars: ± sd over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def _weights(plt, study: StudyIndex):
+    edges = np.array(study.run.settings.histogram_edges)
+    names = [n for n in HISTOGRAM_CONDITIONS if study.has(n)]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), sharey=True)
+    axes = np.atleast_1d(axes)
+    width = edges[1] - edges[0]
+    for ax, name in zip(axes, names, strict=True):
+        counts = np.zeros(len(edges) - 1)
+        zeros = 0
+        for seed in study.seeds:
+            h = study.runs[name, "torch", seed].histogram
+            counts += h.counts
+            counts[0] += h.below  # nonzero but below the first edge: in the first bin
+            zeros += h.zeros
+        total = counts.sum() + zeros
+        ax.bar(edges[:-1], counts / total, width=width, align="edge", color="tab:blue")
+        ax.bar([edges[0] - 1.0], [zeros / total], width=0.8, color="tab:red")
+        ax.set_xticks([edges[0] - 0.6, -6, -3, 0])
+        ax.set_xticklabels(["0", "1e-6", "1e-3", "1"])
+        ax.set_title(f"{study.label(name)}\n{zeros / total:.1%} exactly 0", fontsize=8)
+        ax.set_xlabel("|w|")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("fraction of kernel weights")
+    fig.tight_layout()
+    return fig
+
+
+def _confusion(plt, study: StudyIndex):
+    l2 = sorted(study.names("l2"), key=study.lam)
+    names = ["none", tuned_l2(study), l2[-2] if len(l2) > 1 else l2[-1]]
+    seed = study.seeds[0]
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8))
+    for ax, name in zip(axes, names, strict=True):
+        torch_m = np.array(study.runs[name, "torch", seed].confusion)
+        jax_m = np.array(study.runs[name, "jax", seed].confusion)
+        ax.imshow(np.log1p(torch_m), cmap="Blues")
+        for i in range(10):
+            for j in range(10):
+                if torch_m[i, j]:
+                    dark = np.log1p(torch_m[i, j]) > 0.6 * np.log1p(torch_m.max())
+                    ax.text(
+                        j,
+                        i,
+                        torch_m[i, j],
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if dark else "black",
+                    )
+        accuracy = np.trace(torch_m) / torch_m.sum()
+        differ = int(np.abs(torch_m - jax_m).sum())
+        ax.set_title(f"{study.label(name)}: {accuracy:.1%}\nJAX: Σ|Δ count| = {differ}", fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_xticks(range(10))
+        ax.set_yticks(range(10))
+    fig.tight_layout()
+    return fig

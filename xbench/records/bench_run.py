@@ -1,0 +1,325 @@
+"""A timed run (``xbench bench``): pytest-benchmark's own JSON with xbench's fields.
+
+Written by the benchmark suite (``xbench.suite``) through the functions here, read back by
+``load`` as a typed ``BenchRun`` of ``Result`` records. The fields:
+
+- top level: pytest-benchmark's (``machine_info``, ``commit_info``, ``benchmarks``,
+  ``datetime``, ``version``) and ``format``, ``xbench-bench/1`` (absent before version 1);
+- ``machine_info``: pytest-benchmark's, plus ``versions``, ``threads``, ``cpu_model``,
+  ``device``, ``device_name``, ``git_commit``, ``xbench_profile`` (``machine_info``) and,
+  after the run, ``measured_bandwidth_GBps`` (``finish``);
+- each benchmark's ``extra_info``: its BenchCase (``case_info``), what was built
+  (``built_info``), how it was timed (``timing_info``), the adjacent reference kernel, and
+  after the run its bandwidth (``finish``).
+
+Every problem with a file is a UsageError of one line that names the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from xbench.errors import UsageError
+from xbench.records.files import format_name, format_version, read_json
+from xbench.records.machine import machine_label, short_commit
+from xbench.run.roofline import achieved_gbps, limit_for, standalone_limits
+from xbench.run.timing import Timed, Timing
+from xbench.spec.benchmarks import BenchCase
+
+KIND, VERSION = "bench", 1
+NOISY_SPREAD = 0.10  # a result whose IQR is more than this fraction of its median is noisy
+TRAIN_BYTES_SCOPE = "optimizer update only (forward and backward not counted)"
+
+
+@dataclass(frozen=True)
+class AdjacentReference:
+    """The reference kernel timed just before and after a result, at its size."""
+
+    kernel: str
+    bytes_moved: int
+    median: float  # seconds per call
+
+
+@dataclass(frozen=True)
+class OverheadCheck:
+    """pytest-benchmark's timing against a bare perf_counter loop (``overhead`` results)."""
+
+    reported_over_bare: float  # ratio of the two medians
+    paired_over_bare: float | None  # median of adjacent rounds' ratios; None in old runs
+    bare_median: float | None
+
+
+@dataclass(frozen=True)
+class Result:
+    """One benchmark of one run: its case (from extra_info) and pytest-benchmark's statistics."""
+
+    id: str
+    kind: str
+    framework: str
+    implementation: str
+    optimizer: str
+    rule: str
+    model: str
+    params: int
+    tensors: int
+    device: str
+    median: float  # seconds per step
+    iqr: float  # seconds
+    rounds: int
+    achieved_GBps: float | None
+    bandwidth_pct: float | None
+    compile_seconds: float | None
+    extra: dict  # the whole extra_info, for fields beyond the ones typed here
+    stats: dict  # pytest-benchmark's statistics (seconds), raw round times left out
+    adjacent: AdjacentReference | None = None
+    overhead: OverheadCheck | None = None
+
+    @property
+    def spread(self) -> float:
+        """IQR / median."""
+        return self.iqr / self.median
+
+    @property
+    def noisy(self) -> bool:
+        return self.spread > NOISY_SPREAD
+
+    def stat(self, name: str) -> float | None:
+        """pytest-benchmark's ``stats.<name>`` (seconds), or None when absent or not > 0."""
+        value = self.stats.get(name)
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One ``xbench bench`` JSON."""
+
+    path: Path
+    machine_info: dict
+    commit: dict  # id, dirty
+    datetime: str
+    results: tuple[Result, ...]
+    folder_label: str | None = None  # the results folder it was found in, when it was
+    format_version: int = VERSION
+
+    @property
+    def label(self) -> str:
+        return self.folder_label or machine_label(self.machine_info)
+
+    @property
+    def profile(self) -> str | None:
+        return self.machine_info.get("xbench_profile")
+
+    @property
+    def settings(self) -> dict:
+        """What must agree for two runs to share a table."""
+        info = self.machine_info
+        return {
+            "device": info.get("device_name"),
+            "threads": (info.get("threads") or {}).get("requested"),
+            "profile": self.profile,
+            "versions": info.get("versions"),
+            "commit": short_commit(self.commit),
+        }
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load(path: Path, folder_label: str | None = None) -> BenchRun:
+    """A pytest-benchmark JSON written by ``xbench bench``, or a one-line UsageError.
+
+    ``folder_label``: the machine folder it was found in under results/, which names its
+    machine (a run made with ``--label``); otherwise the label comes from its machine_info.
+    """
+    from xbench.records.check_run import is_check_document
+
+    doc = read_json(path)
+    if is_check_document(doc):
+        raise UsageError(f"{path}: is an `xbench check --json` file, not a bench run")
+    if not (
+        isinstance(doc, dict)
+        and isinstance(doc.get("benchmarks"), list)
+        and isinstance(doc.get("machine_info"), dict)
+    ):
+        raise UsageError(
+            f"{path}: not a pytest-benchmark JSON (needs a 'benchmarks' list and 'machine_info')"
+        )
+    version = format_version(doc, KIND, VERSION, path)
+    if not doc["benchmarks"]:
+        raise UsageError(f"{path}: holds no benchmarks")
+    results = []
+    for index, bench in enumerate(doc["benchmarks"]):
+        try:
+            results.append(_result(bench))
+        except (KeyError, TypeError, ValueError) as exc:
+            name = bench.get("name", f"#{index}") if isinstance(bench, dict) else f"#{index}"
+            raise UsageError(
+                f"{path}: benchmark {name} is not an xbench result ({_what(exc)})"
+            ) from None
+    ids = [r.id for r in results]
+    if len(set(ids)) != len(ids):
+        twice = next(i for i in ids if ids.count(i) > 1)
+        raise UsageError(f"{path}: benchmark {twice} appears more than once")
+    info = doc["machine_info"]
+    commit = info.get("git_commit") or doc.get("commit_info") or {}
+    datetime = str(doc.get("datetime", ""))
+    return BenchRun(path, info, commit, datetime, tuple(results), folder_label, version)
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def _what(exc: Exception) -> str:
+    return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+def _adjacent(info: dict) -> AdjacentReference | None:
+    adjacent = info.get("adjacent_reference")
+    if adjacent is None:
+        return None
+    if not (isinstance(adjacent, dict) and _positive(adjacent.get("median"))):
+        raise ValueError("adjacent_reference needs a positive median")
+    return AdjacentReference(
+        str(adjacent.get("kernel", "")), int(adjacent.get("bytes_moved", 0)), adjacent["median"]
+    )
+
+
+def _overhead(info: dict) -> OverheadCheck | None:
+    if "reported_over_bare" not in info:
+        return None
+    return OverheadCheck(
+        float(info["reported_over_bare"]), info.get("paired_over_bare"), info.get("bare_median")
+    )
+
+
+def _result(bench: dict) -> Result:
+    info, stats = bench["extra_info"], bench["stats"]
+    median, iqr = float(stats["median"]), float(stats["iqr"])
+    if not (math.isfinite(median) and median > 0 and math.isfinite(iqr) and iqr >= 0):
+        raise ValueError(f"median {median} and IQR {iqr} must be finite, median positive")
+    if int(info["param_count"]) < 1:
+        raise ValueError(f"param_count {info['param_count']} must be positive")
+    return Result(
+        id=info["id"],
+        kind=info["kind"],
+        framework=info["framework"],
+        implementation=info["implementation"],
+        optimizer=info["optimizer"],
+        rule=info["rule"],
+        model=info["model"],
+        params=int(info["param_count"]),
+        tensors=int(info["tensors"]),
+        device=info["device"],
+        median=median,
+        iqr=iqr,
+        rounds=int(stats["rounds"]),
+        achieved_GBps=info.get("achieved_GBps"),
+        bandwidth_pct=info.get("bandwidth_pct"),
+        compile_seconds=info.get("compile_seconds"),
+        extra=info,
+        stats={k: v for k, v in stats.items() if k != "data"},
+        adjacent=_adjacent(info),
+        overhead=_overhead(info),
+    )
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def case_info(bench: BenchCase) -> dict:
+    """``extra_info`` that says what was timed: the BenchCase, its model, size and bytes."""
+    info = asdict(bench)
+    info.update(
+        model=bench.model, bytes_moved=bench.bytes_moved, param_count=bench.params, id=bench.id
+    )
+    if bench.kind == "train":
+        info["bytes_scope"] = TRAIN_BYTES_SCOPE
+    return info
+
+
+def built_info(bench: BenchCase, built: Timed) -> dict:
+    """``extra_info`` that says what was built: the pinned flags or the kernel, compile time."""
+    info: dict = {}
+    if built.kernel is not None:
+        info.update(kernel=built.kernel, elements=bench.elements)
+    if built.implementation_flags:
+        info["implementation_flags"] = built.implementation_flags
+    return info | {"compile_seconds": built.compile_seconds}
+
+
+def timing_info(timing: Timing | None, kernel: BenchCase | None = None, code: str = "") -> dict:
+    """``extra_info`` that says how it was timed: rounds, iterations, and the adjacent
+    reference kernel (``kernel`` timed with ``code``) when there was one."""
+    if timing is None:
+        return {}
+    info = {"rounds": timing.rounds, "iterations": timing.iterations}
+    if kernel is not None and timing.reference_seconds is not None:
+        info["adjacent_reference"] = {
+            "kernel": f"{kernel.implementation}: {code}",
+            "bytes_moved": kernel.bytes_moved,
+            "median": timing.reference_seconds,
+        }
+    return info
+
+
+def machine_info(device: str, device_name: str, threads: dict, profile: str, commit: dict) -> dict:
+    """What xbench adds to pytest-benchmark's ``machine_info``."""
+    from xbench.records import machine
+
+    return {
+        "versions": machine.versions(),
+        "threads": threads,
+        "cpu_model": machine.cpu_model(),
+        "device": device,
+        "device_name": device_name,
+        "git_commit": commit,
+        "xbench_profile": profile,
+    }
+
+
+def finish(output_json: dict) -> dict:
+    """Complete a finished run's JSON: the ``format`` field, and each result's bandwidth.
+
+    Adds ``achieved_GBps``, ``reference_GBps``, ``reference_kernel``, ``reference_params`` and
+    ``bandwidth_pct`` to every result with ``bytes_moved`` (None without a limit on its
+    device), and the standalone kernels' GB/s per device and size to
+    ``machine_info.measured_bandwidth_GBps``.
+    """
+    benchmarks = output_json.get("benchmarks", [])
+    standalone = standalone_limits(
+        (
+            info["device"],
+            info["param_count"],
+            achieved_gbps(info["bytes_moved"], bench["stats"]["median"]),
+            info["implementation"],
+        )
+        for bench in benchmarks
+        if (info := bench.get("extra_info", {})).get("kind") == "reference"
+    )
+    for bench in benchmarks:
+        info = bench.get("extra_info", {})
+        if "bytes_moved" not in info:
+            continue
+        gbps = achieved_gbps(info["bytes_moved"], bench["stats"]["median"])
+        adjacent = info.get("adjacent_reference")
+        if adjacent:
+            adjacent = (adjacent["kernel"], adjacent["bytes_moved"], adjacent["median"])
+        limit = limit_for(info["device"], info["param_count"], adjacent, standalone)
+        info.update(
+            achieved_GBps=gbps,
+            reference_GBps=limit and limit.gbps,
+            reference_kernel=limit and limit.kernel,
+            reference_params=limit and limit.params,
+            bandwidth_pct=None if limit is None else 100.0 * gbps / limit.gbps,
+        )
+    output_json.setdefault("machine_info", {})["measured_bandwidth_GBps"] = {
+        device: {
+            str(n): {"GBps": gbps, "kernel": kernel} for n, (gbps, kernel) in sorted(s.items())
+        }
+        for device, s in standalone.items()
+    }
+    output_json["format"] = format_name(KIND, VERSION)
+    return output_json

@@ -1,0 +1,55 @@
+"""Reading a JSON document with one-line errors, and its ``format`` field.
+
+Every xbench document says what it is and in which version: ``"format": "xbench-check/1"``.
+A file from before the field is version 0 and still reads; a newer version than this xbench
+knows is refused, naming both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from xbench.errors import UsageError
+
+FORMAT = re.compile(r"^xbench-(?P<kind>[a-z]+)/(?P<version>\d+)$")
+
+
+def format_name(kind: str, version: int) -> str:
+    return f"xbench-{kind}/{version}"
+
+
+def read_json(path: Path, what: str = "result JSON") -> object:
+    """The parsed file, or a UsageError naming ``path`` and what is wrong with it."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a {what}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read it ({exc})") from None
+    if not text.strip():
+        raise UsageError(f"{path}: is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON (truncated or corrupt?): {exc}") from None
+
+
+def format_version(doc: dict, kind: str, newest: int, path: Path) -> int:
+    """The document's version of ``xbench-<kind>``: 0 when it has no ``format`` field."""
+    found = doc.get("format")
+    if found is None:
+        return 0
+    match = FORMAT.match(found) if isinstance(found, str) else None
+    if not match or match["kind"] != kind:
+        raise UsageError(f"{path}: format {found!r} is not {format_name(kind, newest)}")
+    version = int(match["version"])
+    if version > newest:
+        raise UsageError(
+            f"{path}: written by a newer xbench (format {found}); this one reads up to "
+            f"{format_name(kind, newest)}"
+        )
+    return version

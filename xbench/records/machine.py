@@ -1,0 +1,89 @@
+"""What a timed run ran on: versions, threads, CPU model, device, commit; and its label.
+
+Versions come from package metadata, so nothing here imports torch or jax.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy", "pytest-benchmark", "xbench")
+# The checkout xbench runs from (its git commit is recorded); for an installed wheel, the
+# folder holding the package, which is no git work tree: the commit is then unknown.
+REPO = Path(__file__).resolve().parents[2]
+
+
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    found = {}
+    for package in packages:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> dict[str, str | bool | None]:
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    if not (REPO / "pyproject.toml").is_file() or not (REPO / "xbench").is_dir():
+        return {"id": None, "dirty": None}  # an installed xbench: no checkout to ask
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"id": commit, "dirty": bool(status) if status is not None else None}
+
+
+def short_commit(commit: dict, missing: str = "") -> str:
+    """``05bfec2``, ``05bfec2-dirty``; ``missing`` when no commit was recorded."""
+    return ((commit.get("id") or "")[:7] or missing) + ("-dirty" if commit.get("dirty") else "")
+
+
+def device_name(device: str) -> str:
+    if device == "cpu":
+        return cpu_model()
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device))
+
+
+def label(device: str, threads: int) -> str:
+    """A folder name for a machine: ``cpu-<model>-<threads>t`` or ``<gpu model>``."""
+    return label_for(device, device_name(device), threads)
+
+
+def label_for(device: str, name: str, threads: int | None) -> str:
+    """``label`` from recorded facts (a result's machine_info), without probing the machine."""
+    slug = re.sub(r"\(r\)|\(tm\)|cpu|@.*$", "", name.lower())
+    slug = re.sub(r"[^a-z0-9]+", "-", slug).strip("-")
+    return f"cpu-{slug}-{threads}t" if device == "cpu" else slug
+
+
+def machine_label(info: dict) -> str:
+    """``label_for`` from a recorded machine_info (bench or check JSON)."""
+    device = info.get("device", "cpu")
+    name = info.get("device_name") or info.get("cpu_model") or "unknown"
+    threads = info.get("threads")
+    if isinstance(threads, dict):
+        threads = threads.get("requested")
+    return label_for(device, name, threads)

@@ -1,0 +1,303 @@
+"""A study (``xbench study``): typed record, writer and reader of its JSON.
+
+The document (``format`` ``xbench-study/1``): ``profile``, ``datetime`` (the UTC start),
+``seconds``, ``settings`` (data split, model, optimizer settings, seeds, epochs, ...),
+``conditions`` (each with its rule per framework), ``machine_info`` (``versions``,
+``cpu_model``, ``commit``), ``runs`` (per condition × framework × seed: the metrics after
+every epoch, the validation confusion matrix, the kernels' histogram), ``agreement`` (torch
+against JAX, final kernels), ``contrasts`` (pairs of conditions, final kernels) and
+``bench_run`` (the bench run behind the step-cost claim, when one was found).
+
+Written under ``<out>/runs/<start>_<profile>_<commit>.json``, never replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from xbench.errors import UsageError
+from xbench.records.files import format_name, format_version, read_json
+from xbench.records.layout import publish_new
+from xbench.spec.cases import FRAMEWORKS
+
+KIND, VERSION = "study", 1
+DATETIME = "%Y-%m-%dT%H:%M:%SZ"  # the document's start time, UTC
+METRICS = (
+    "train_loss",
+    "val_loss",
+    "train_acc",
+    "val_acc",
+    "weight_norm",
+    "zero_frac",
+    "small_frac",
+)
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    seeds: tuple[int, ...]
+    epochs: int
+    small: float = 1e-3  # "near zero" for the fraction of small weights
+    model: str = ""
+    layers: tuple[dict, ...] = ()  # each layer as data, with its "type"
+    train_size: int = 0
+    val_size: int = 0
+    split_seed: int = 0
+    batch_size: int = 0
+    learning_rate: dict[str, float] = field(default_factory=dict)  # by optimizer
+    momentum: float = 0.0
+    l1_ratio: float = 0.0
+    dtype: str = "float32"
+    implementation: dict[str, str] = field(default_factory=dict)  # by framework
+    histogram_edges: tuple[float, ...] = ()  # log10 |w| bin edges of the kernel histograms
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ConditionInfo:
+    """One condition as recorded: what it is, and the rule each framework ran."""
+
+    name: str
+    family: str
+    label: str
+    optimizer: str
+    lam: float  # "lambda" in the JSON
+    dropout: float
+    rule: dict[str, str]  # framework -> rule
+
+
+@dataclass(frozen=True)
+class Histogram:
+    zeros: int  # kernel weights exactly 0
+    below: int  # nonzero but below the first edge
+    counts: tuple[int, ...]  # per bin of histogram_edges
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One condition trained in one framework from one seed."""
+
+    condition: str
+    framework: str
+    seed: int
+    history: dict[str, list[float]]  # metric -> value before training, then after each epoch
+    rule: str = ""
+    implementation: str = ""
+    seconds: float = 0.0
+    confusion: tuple[tuple[int, ...], ...] = ()  # validation: rows true, columns predicted
+    histogram: Histogram | None = None
+
+    def final(self, metric: str) -> float:
+        return self.history[metric][-1]
+
+
+@dataclass(frozen=True)
+class Distance:
+    """How far two sets of final kernels are apart."""
+
+    max_abs_diff: float
+    rel_diff: float  # ‖Δw‖ / ‖w‖
+    zero_pattern_mismatch: float  # fraction of weights zero on one side only
+
+
+@dataclass(frozen=True)
+class Agreement(Distance):
+    """torch against JAX, one condition and seed."""
+
+    condition: str = ""
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Contrast(Distance):
+    """Condition ``a`` against condition ``b``, one seed and framework."""
+
+    a: str = ""
+    b: str = ""
+    seed: int = 0
+    framework: str = ""
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    profile: str
+    datetime: str
+    seconds: float
+    settings: StudySettings
+    conditions: tuple[ConditionInfo, ...]
+    machine_info: dict  # versions, cpu_model, commit
+    runs: tuple[TrainingRun, ...]
+    agreement: tuple[Agreement, ...] = ()
+    contrasts: tuple[Contrast, ...] = ()
+    bench_run: str | None = None  # the bench run used for the step-cost claim
+
+    @property
+    def commit(self) -> dict:
+        return self.machine_info.get("commit") or {}
+
+    def replace(self, **changes) -> StudyRun:
+        return replace(self, **changes)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _plain(value):
+    """Tuples as lists, recursively: the JSON form."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def to_document(run: StudyRun) -> dict:
+    settings = {k: v for k, v in asdict(run.settings).items() if k != "threads"}
+    if run.settings.threads is not None:
+        settings["threads"] = run.settings.threads
+    doc = {
+        "format": format_name(KIND, VERSION),
+        "profile": run.profile,
+        "datetime": run.datetime,
+        "seconds": run.seconds,
+        "settings": settings,
+        "conditions": [
+            {k if k != "lam" else "lambda": v for k, v in asdict(c).items()} for c in run.conditions
+        ],
+        "machine_info": run.machine_info,
+        "runs": [asdict(r) for r in run.runs],
+        "agreement": [asdict(a) for a in run.agreement],
+        "contrasts": [asdict(c) for c in run.contrasts],
+        "bench_run": run.bench_run,
+    }
+    return _plain(doc)
+
+
+def to_text(run: StudyRun) -> str:
+    return json.dumps(to_document(run), indent=1, sort_keys=True) + "\n"
+
+
+def save(run: StudyRun, folder: Path) -> Path:
+    """``<folder>/<UTC start>_<profile>_<commit>.json``, never replacing a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = datetime.strptime(run.datetime, DATETIME).replace(tzinfo=timezone.utc)
+    return publish_new(to_text(run).encode(), folder, run.profile, run.commit, when=started)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _known(cls, raw: dict) -> dict:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in raw.items() if k in names}
+
+
+def from_document(doc: dict) -> StudyRun:
+    """The typed record of a study document; only what it holds is required, the rest
+    takes defaults (``load`` first checks that a file holds everything a page needs)."""
+    s = dict(doc["settings"])
+    s["seeds"] = tuple(s["seeds"])
+    s.setdefault("epochs", 0)
+    for key in ("layers", "histogram_edges"):
+        if key in s:
+            s[key] = tuple(s[key])
+    conditions = tuple(
+        ConditionInfo(
+            c["name"],
+            c["family"],
+            c["label"],
+            c["optimizer"],
+            c["lambda"],
+            c["dropout"],
+            dict(c["rule"]),
+        )  # fmt: skip
+        for c in doc["conditions"]
+    )
+    runs = []
+    for r in doc["runs"]:
+        r = _known(TrainingRun, r)
+        if "confusion" in r:
+            r["confusion"] = tuple(tuple(row) for row in r["confusion"])
+        if r.get("histogram") is not None:
+            h = r["histogram"]
+            r["histogram"] = Histogram(h["zeros"], h["below"], tuple(h["counts"]))
+        runs.append(TrainingRun(**r))
+    return StudyRun(
+        profile=doc.get("profile", ""),
+        datetime=doc.get("datetime", ""),
+        seconds=doc.get("seconds", 0.0),
+        settings=StudySettings(**_known(StudySettings, s)),
+        conditions=conditions,
+        machine_info=doc.get("machine_info", {}),
+        runs=tuple(runs),
+        agreement=tuple(Agreement(**_known(Agreement, a)) for a in doc.get("agreement", [])),
+        contrasts=tuple(Contrast(**_known(Contrast, c)) for c in doc.get("contrasts", [])),
+        bench_run=doc.get("bench_run"),
+    )
+
+
+def load(path: Path) -> StudyRun:
+    """A study file, validated enough that rendering cannot fail half-way."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such study file")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a study JSON file")
+    doc = read_json(path, "study JSON file")
+    if not isinstance(doc, dict) or doc.get("format") is None:
+        raise UsageError(f"{path}: not an xbench study file (no format {format_name(KIND, 1)!r})")
+    format_version(doc, KIND, VERSION, path)
+    keys = ("profile", "settings", "conditions", "runs", "agreement", "contrasts", "machine_info")
+    for key in keys:
+        if key not in doc:
+            raise UsageError(f"{path}: study file without {key!r}")
+    try:
+        _validate(doc)
+        return from_document(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: malformed study file ({type(exc).__name__}: {exc})") from None
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def require_baseline_conditions(families: dict[str, str], where: str = "the study") -> None:
+    """A study needs ``none`` and at least one ``l2`` condition: the claims compare with
+    them (``families``: condition name -> family)."""
+    if "none" not in families or "l2" not in families.values():
+        raise UsageError(f"{where} must include 'none' and at least one l2-* condition")
+
+
+def _validate(doc: dict) -> None:
+    """Everything the pages read: the conditions they need, a run of every condition ×
+    framework × seed, with every metric at every epoch, and the agreement entries."""
+    s = doc["settings"]
+    seeds, epochs = list(s["seeds"]), int(s["epochs"])
+    _require(s, "settings", ("small", "histogram_edges", "train_size", "val_size", "learning_rate"))
+    families = {c["name"]: c["family"] for c in doc["conditions"]}
+    require_baseline_conditions(families)
+    runs = {(r["condition"], r["framework"], r["seed"]): r for r in doc["runs"]}
+    for name in families:
+        for framework in FRAMEWORKS:
+            for seed in seeds:
+                run = runs.get((name, framework, seed))
+                if run is None:
+                    raise UsageError(f"no {framework} run of {name} for seed {seed}")
+                for metric in METRICS:
+                    if len(run["history"][metric]) != epochs + 1:
+                        raise UsageError(
+                            f"{framework} {name} seed {seed}: {metric} is not per epoch"
+                        )
+                if len(run["confusion"]) != 10 or "zeros" not in run["histogram"]:
+                    raise UsageError(f"{framework} {name} seed {seed}: no confusion or histogram")
+            if not any(a["condition"] == name for a in doc["agreement"]):
+                raise UsageError(f"no torch/JAX agreement for {name}")
+    _require(doc["machine_info"], "machine_info", ("versions", "commit", "cpu_model"))
+
+
+def _require(mapping: dict, where: str, keys: tuple[str, ...]) -> None:
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise UsageError(f"{where} without {', '.join(missing)}")

@@ -1,0 +1,276 @@
+"""The check catalogue: which runs are compared, and what the comparison should find.
+
+Each Entry compares two Sides (a framework or the reference, and a Case) and states its
+expectation: equal, or different with the one-line reason. The equalities and the known
+differences are those of ``docs/rules.md``. Hyper-parameters are chosen so that a 0.1% error
+in λ or a decay one step late is far above the float64 tolerance (ηλ is never tiny, except in
+the one entry about tiny ηλ).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xbench.spec.cases import (
+    DTYPES,
+    FRAMEWORKS,
+    OPTIMIZERS,
+    REFERENCE,
+    RULES,
+    Case,
+    not_applicable_reason,
+)
+
+CATALOGUE_LR = {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adam": 0.01, "adamw": 0.01}
+CATALOGUE_DECAY = {
+    "none": 0.0,
+    "weight_decay": 0.1,
+    "l2_loss": 0.1,
+    "add_decayed_weights": 0.1,
+    "l1_loss": 0.01,
+    "elastic_net_loss": 0.05,
+    "l1_prox": 0.05,  # threshold ηλ: 2.5e-3 (sgd) or 5e-4 (adam) per step, so some weights hit 0
+}
+TINY_LR, TINY_DECAY = 1e-3, 1e-5  # ηλ = 1e-8 < 6e-8: 1 − ηλ rounds to 1.0 in float32
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of an entry: who runs (a framework or the reference) and what."""
+
+    framework: str
+    case: Case
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    left: Side
+    right: Side  # the side compared against: the reference, when one takes part
+    expect_equal: bool
+    reason: str  # why they should be equal, or why they differ
+    exact: bool = False  # compare bit for bit instead of with the dtype's tolerance
+
+
+def case_for(model: str, optimizer: str, rule: str, dtype: str, **changes) -> Case:
+    fields = dict(
+        model=model,
+        optimizer=optimizer,
+        rule=rule,
+        lr=CATALOGUE_LR[optimizer],
+        weight_decay=CATALOGUE_DECAY[rule],
+        dtype=dtype,
+    )
+    return Case(**(fields | changes))
+
+
+def _label(case: Case, other: Case) -> str:
+    """The fields by which ``case`` differs from ``other``, for a readable entry name."""
+    parts = []
+    for field in ("optimizer", "rule", "variant", "weight_decay", "lr"):
+        if getattr(case, field) != getattr(other, field):
+            value = getattr(case, field)
+            if field in ("weight_decay", "lr"):
+                parts.append(f"{field}={value:g}")
+            else:
+                parts.append(str(value or "plain"))
+    return ":".join(parts)
+
+
+def _name(left: Side, right: Side) -> str:
+    a, b = left.case, right.case
+    common = [a.model] + [
+        getattr(a, f) for f in ("optimizer", "rule") if getattr(a, f) == getattr(b, f)
+    ]
+    if a.variant and a.variant == b.variant:
+        common.append(a.variant)
+    common += ["mask"] * a.mask + ["unused"] * a.unused_param
+    sides = []
+    for run, other in ((left, right), (right, left)):
+        label = _label(run.case, other.case)
+        sides.append(run.framework + (f"[{label}]" if label else ""))
+    return "-".join([*common, sides[0], "vs", sides[1], a.dtype])
+
+
+def entry(left: Side, right: Side, expect_equal: bool, reason: str, exact: bool = False) -> Entry:
+    return Entry(_name(left, right), left, right, expect_equal, reason, exact)
+
+
+def versus_reference(case: Case, reason_if_different: str | None = None) -> list[Entry]:
+    """Each framework that can express ``case`` against the float64 reference."""
+    out = []
+    for framework in FRAMEWORKS:
+        if not_applicable_reason(framework, case) is None:
+            ref = Side(REFERENCE, case)
+            differs = reason_if_different if framework == "torch" else None
+            reason = differs or "same update rule (docs/rules.md)"
+            out.append(entry(Side(framework, case), ref, differs is None, reason))
+    return out
+
+
+def default_catalogue() -> list[Entry]:
+    entries: list[Entry] = []
+    for dtype in DTYPES:
+        entries += _rule_table(dtype) + _spec_table(dtype) + _known_differences(dtype)
+    entries += _tiny_decay()
+    names = [e.name for e in entries]
+    assert len(names) == len(set(names)), "catalogue entry names must be unique"
+    return entries
+
+
+def _rule_table(dtype: str) -> list[Entry]:
+    """Every optimizer × rule each framework can express, against the reference."""
+    out = []
+    for optimizer in OPTIMIZERS:
+        for rule in RULES:
+            out += versus_reference(case_for("mlp", optimizer, rule, dtype))
+    for optimizer in ("sgd", "momentum", "adam", "adamw"):  # masks: biases, norm scales exempt
+        for rule in RULES[1:]:
+            out += versus_reference(case_for("mlp_norm", optimizer, rule, dtype, mask=True))
+    for model in ("linear", "cnn"):
+        for optimizer, rule in (
+            ("adamw", "weight_decay"),
+            ("momentum", "l2_loss"),
+            ("adam", "l1_loss"),
+        ):
+            out += versus_reference(case_for(model, optimizer, rule, dtype))
+    return out
+
+
+def _spec_table(dtype: str) -> list[Entry]:
+    """The equalities of docs/rules.md, framework against framework."""
+    out = []
+    for optimizer in ("sgd", "momentum", "nesterov", "adam"):
+        torch_wd = Side("torch", case_for("mlp", optimizer, "weight_decay", dtype))
+        for other in ("add_decayed_weights", "l2_loss"):
+            jax_run = Side("jax", case_for("mlp", optimizer, other, dtype))
+            out.append(
+                entry(torch_wd, jax_run, True, f"torch weight_decay is g + λw, as jax {other}")
+            )
+        torch_l2 = Side("torch", case_for("mlp", optimizer, "l2_loss", dtype))
+        out.append(entry(torch_wd, torch_l2, True, "weight_decay=λ is the gradient of λ/2·‖w‖²"))
+    adamw = case_for("mlp", "adamw", "weight_decay", dtype)
+    out.append(entry(Side("torch", adamw), Side("jax", adamw), True, "torch AdamW = optax.adamw"))
+    coupled = case_for("mlp", "sgd", "weight_decay", dtype)
+    out.append(
+        entry(
+            Side("torch", coupled.replace(variant="decoupled")),
+            Side("torch", coupled),
+            True,
+            "plain SGD: w − η(g + λw) = w(1 − ηλ) − ηg",
+        )
+    )
+    for model, optimizer, rule in (
+        ("mlp_norm", "adamw", "weight_decay"),
+        ("mlp_norm", "sgd", "l1_loss"),
+    ):
+        case = case_for(model, optimizer, rule, dtype, mask=True)
+        out.append(entry(Side("torch", case), Side("jax", case), True, "one mask map for both"))
+    for model in ("linear", "cnn"):
+        case = case_for(model, "adamw", "weight_decay", dtype)
+        out.append(entry(Side("torch", case), Side("jax", case), True, "torch AdamW = optax.adamw"))
+    return out
+
+
+def _known_differences(dtype: str) -> list[Entry]:
+    """The known non-equivalences of docs/rules.md: each must be detected, with its reason."""
+    return _coupled_or_decoupled(dtype) + _the_half(dtype) + _momentum_and_unused(dtype)
+
+
+def _coupled_or_decoupled(dtype: str) -> list[Entry]:
+    """Adam + L2 is not AdamW; the decay chained after the learning rate grows weights."""
+    adamw_wd = case_for("mlp", "adamw", "weight_decay", dtype)
+    after_lr = case_for("mlp", "sgd", "add_decayed_weights", dtype, variant="after_lr")
+    return [
+        entry(
+            Side("torch", case_for("mlp", "adam", "weight_decay", dtype)),
+            Side("torch", adamw_wd),
+            False,
+            "Adam weight_decay adds λw to g before the moments; AdamW decays w·(1 − ηλ) outside",
+        ),
+        entry(
+            Side("jax", case_for("mlp", "adam", "add_decayed_weights", dtype)),
+            Side("jax", adamw_wd),
+            False,
+            "add_decayed_weights before adam is coupled (Adam+L2), optax.adamw is decoupled",
+        ),
+        entry(
+            Side("jax", after_lr),
+            Side("torch", case_for("mlp", "sgd", "weight_decay", dtype)),
+            False,
+            "add_decayed_weights after scale_by_learning_rate adds +λw to the update: weights grow",
+        ),
+        *versus_reference(after_lr),
+    ]
+
+
+def _the_half(dtype: str) -> list[Entry]:
+    """λ‖w‖² without the ½ is weight_decay=2λ, not λ."""
+    sgd_wd = case_for("mlp", "sgd", "weight_decay", dtype)
+    no_half = case_for("mlp", "sgd", "l2_loss", dtype, variant="no_half")
+    out = [
+        entry(
+            Side(framework, no_half),
+            Side("torch", sgd_wd),
+            False,
+            "λ‖w‖² without the ½ has gradient 2λw: it is weight_decay=2λ, not λ",
+        )
+        for framework in FRAMEWORKS
+    ]
+    out.append(
+        entry(
+            Side("torch", no_half),
+            Side("torch", sgd_wd.replace(weight_decay=2 * CATALOGUE_DECAY["weight_decay"])),
+            True,
+            "λ‖w‖² has gradient 2λw, the same as weight_decay=2λ",
+        )
+    )
+    return out
+
+
+def _momentum_and_unused(dtype: str) -> list[Entry]:
+    """Coupled decay enters the momentum buffer; torch skips a parameter without gradient."""
+    momentum_wd = case_for("mlp", "momentum", "weight_decay", dtype)
+    out = [
+        entry(
+            Side("torch", momentum_wd.replace(variant="decoupled")),
+            Side("torch", momentum_wd),
+            False,
+            "with momentum, coupled λw enters the buffer (amplified ~1/(1 − μ)); decoupled doesn't",
+        ),
+        *versus_reference(momentum_wd.replace(variant="decoupled")),
+    ]
+    unused = case_for("mlp", "adamw", "weight_decay", dtype, unused_param=True)
+    reason = "torch skips a parameter whose .grad is None; optax decays every leaf"
+    out.append(entry(Side("torch", unused), Side("jax", unused), False, reason))
+    return out + versus_reference(unused, reason_if_different=reason)
+
+
+def _tiny_decay() -> list[Entry]:
+    """ηλ = 1e-8: float32 torch AdamW loses the decay entirely; optax keeps it."""
+    out = []
+    for dtype in DTYPES:
+        tiny = case_for("mlp", "adamw", "weight_decay", dtype, lr=TINY_LR, weight_decay=TINY_DECAY)
+        no_decay = tiny.replace(rule="none", weight_decay=0.0)
+        lost = dtype == "float32"
+        out.append(
+            entry(
+                Side("torch", tiny),
+                Side("torch", no_decay),
+                lost,
+                "float32: 1 − ηλ rounds to 1.0, so w.mul_(1 − ηλ) does nothing (pytorch#64475)"
+                if lost
+                else "float64 represents 1 − ηλ: the decay acts",
+                exact=True,
+            )
+        )
+        out.append(
+            entry(
+                Side("jax", tiny),
+                Side("jax", no_decay),
+                False,
+                "optax adds λw to the update (−η(d + λw)), so the tiny decay survives",
+                exact=True,
+            )
+        )
+    return out

@@ -1,0 +1,64 @@
+"""A Problem: a model, its initial parameters and the batch of every step, made by NumPy.
+
+Both frameworks and the reference receive the very same numbers. In float32 the values are
+rounded once here, and the float64 reference starts from those rounded values, so any later
+difference comes from the arithmetic, not from the inputs.
+
+Two optional parts serve the study (``xbench.study``): ``loss`` "cross_entropy" (softmax
+cross-entropy, mean over the batch, with one-hot ``y``) instead of "mse", and ``keep``: one
+dropout mask per Tanh layer, (steps, batch, width), of 0 and 1/(1 − rate), multiplied into
+that layer's output at each training step. The masks are drawn by NumPy, so every framework
+drops the very same units; evaluation never uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xbench.spec.cases import Case
+from xbench.spec.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE, Model, init_params
+
+
+@dataclass(frozen=True)
+class Problem:
+    model: Model
+    params: dict[str, np.ndarray]  # canonical layout, initial values
+    x: np.ndarray  # (steps, batch, *input_shape)
+    y: np.ndarray  # (steps, batch, output_size)
+    loss: str = "mse"  # or "cross_entropy" (y one-hot)
+    keep: tuple[np.ndarray, ...] = ()  # dropout masks, one per Tanh layer: (steps, batch, width)
+
+    @property
+    def steps(self) -> int:
+        return self.x.shape[0]
+
+    def as_dtype(self, dtype) -> Problem:
+        cast = {k: v.astype(dtype) for k, v in self.params.items()}
+        keep = tuple(m.astype(dtype) for m in self.keep)
+        return Problem(
+            self.model, cast, self.x.astype(dtype), self.y.astype(dtype), self.loss, keep
+        )
+
+
+def make_problem(case: Case) -> Problem:
+    """Initial parameters and batches from ``case.seed``, in ``case.dtype``.
+
+    Targets come from a fixed random teacher (a linear map of the flattened input, then tanh,
+    plus noise), so the loss falls but never reaches zero.
+    """
+    model = MODELS[case.model]
+    rng = np.random.default_rng(case.seed)
+    params = init_params(model, rng)
+    if case.unused_param:
+        params[UNUSED_PARAM] = rng.normal(0.0, 0.5, size=UNUSED_SHAPE)
+    x = rng.normal(size=(case.steps, case.batch_size, *model.input_shape))
+    flat = x.reshape(case.steps, case.batch_size, -1)
+    teacher = rng.normal(
+        0.0, 1.0 / np.sqrt(flat.shape[-1]), size=(flat.shape[-1], model.output_size)
+    )
+    y = np.tanh(flat @ teacher) + 0.1 * rng.normal(
+        size=(case.steps, case.batch_size, model.output_size)
+    )
+    return Problem(model, params, x, y).as_dtype(np.dtype(case.dtype))

@@ -1,0 +1,231 @@
+"""The study as a job: every condition × seed × framework trained, the record saved under
+``<out>/runs/`` (never replaced), STUDY.md and its plots written, and optionally the README's
+claims block; or only the pages, from a saved record (``--render``)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from xbench.errors import UsageError
+from xbench.present import study_md, study_plots
+from xbench.present.markdown import relative_link, replace_block, write_if_changed
+from xbench.records import machine, study_run
+from xbench.records.bench_run import BenchRun
+from xbench.records.bench_run import load as load_run
+from xbench.records.layout import newest_inputs
+from xbench.records.study_run import (
+    Agreement,
+    Contrast,
+    StudyRun,
+    StudySettings,
+    TrainingRun,
+    require_baseline_conditions,
+)
+from xbench.spec.cases import FRAMEWORKS
+from xbench.spec.models import MODELS
+from xbench.spec.problems import Problem
+from xbench.study.conditions import (
+    BATCH_SIZE,
+    CONDITIONS,
+    CONTRASTS,
+    IMPLEMENTATION,
+    L1_RATIO,
+    MODEL,
+    MOMENTUM,
+    STUDY_LR,
+    Condition,
+    StudyProfile,
+)
+from xbench.study.data import SPLIT_SEED, Digits, load_digits, make_problem
+from xbench.study.training import HISTOGRAM_EDGES, SMALL, distance, train
+
+FULL = "full"
+
+
+class Progress:
+    """One line per finished run; on a terminal, the epoch counter of the run in progress."""
+
+    def __init__(self, total: int, stream=None) -> None:
+        self.total, self.done, self.stream = total, 0, stream or sys.stderr
+        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+
+    def epoch(self, what: str, epoch: int, epochs: int) -> None:
+        if self.live:
+            self.stream.write(f"\r[{self.done + 1:3d}/{self.total}] {what}  epoch {epoch}/{epochs}")
+            self.stream.flush()
+
+    def finished(self, what: str, run: TrainingRun) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        line = (
+            f"[{self.done:3d}/{self.total}] {what:<42} {run.seconds:5.1f} s  "
+            f"train {run.final('train_acc'):.1%}  val {run.final('val_acc'):.1%}  "
+            f"zeros {run.final('zero_frac'):.1%}  (elapsed {elapsed:.0f} s, ~{eta:.0f} s left)"
+        )
+        self.stream.write(("\r" if self.live else "") + line + "\n")
+        self.stream.flush()
+
+
+def settings(profile: StudyProfile, data: Digits, threads: int | None = None) -> StudySettings:
+    layers = tuple(asdict(layer) | {"type": type(layer).__name__} for layer in MODELS[MODEL].layers)
+    return StudySettings(
+        seeds=profile.seeds, epochs=profile.epochs, small=SMALL, model=MODEL, layers=layers,
+        train_size=len(data.x_train), val_size=len(data.x_val), split_seed=SPLIT_SEED,
+        batch_size=BATCH_SIZE, learning_rate=STUDY_LR, momentum=MOMENTUM, l1_ratio=L1_RATIO,
+        dtype="float32", implementation=IMPLEMENTATION, histogram_edges=HISTOGRAM_EDGES,
+        threads=threads,
+    )  # fmt: skip
+
+
+def train_seed(seed, conditions, profile, data, progress) -> tuple[list, list, list]:
+    """One seed: every condition in both frameworks; (runs, agreements, contrasts)."""
+    runs, agreements, contrasts = [], [], []
+    problems: dict[float, Problem] = {}
+    finals_by_condition: dict[str, dict] = {}
+    for condition in conditions:
+        rate = condition.dropout
+        if rate not in problems:
+            problems[rate] = make_problem(data, seed, profile.epochs, rate)
+        finals = {}
+        for framework in FRAMEWORKS:
+            what = f"seed {seed} · {condition.label} · {framework}"
+            run, finals[framework] = train(
+                framework, condition, seed, profile.epochs, data, problems[rate],
+                lambda e, what=what: progress.epoch(what, e, profile.epochs),
+            )  # fmt: skip
+            progress.finished(what, run)
+            runs.append(run)
+        apart = distance(finals["torch"], finals["jax"])
+        agreements.append(Agreement(**asdict(apart), condition=condition.name, seed=seed))
+        finals_by_condition[condition.name] = finals
+    for a, b in CONTRASTS:
+        if a in finals_by_condition and b in finals_by_condition:
+            for framework in FRAMEWORKS:
+                apart = distance(
+                    finals_by_condition[a][framework], finals_by_condition[b][framework]
+                )
+                contrasts.append(
+                    Contrast(**asdict(apart), a=a, b=b, seed=seed, framework=framework)
+                )
+    return runs, agreements, contrasts
+
+
+def train_all(
+    profile: StudyProfile, conditions: tuple[Condition, ...] = CONDITIONS, stream=None
+) -> StudyRun:
+    """Every condition × seed × framework; the study record."""
+    data = load_digits()
+    progress = Progress(len(conditions) * len(profile.seeds) * len(FRAMEWORKS), stream)
+    started = datetime.now(timezone.utc)
+    commit = machine.git_commit()
+    runs, agreements, contrasts = [], [], []
+    for seed in profile.seeds:
+        found = train_seed(seed, conditions, profile, data, progress)
+        for into, part in zip((runs, agreements, contrasts), found, strict=True):
+            into += part
+    return StudyRun(
+        profile=profile.name,
+        datetime=started.strftime(study_run.DATETIME),
+        seconds=round(time.perf_counter() - progress.start, 1),
+        settings=settings(profile, data),
+        conditions=tuple(c.info() for c in conditions),
+        machine_info={
+            "versions": machine.versions((*machine.PACKAGES, "scikit-learn")),
+            "cpu_model": machine.cpu_model(),
+            "commit": commit,
+        },
+        runs=tuple(runs),
+        agreement=tuple(agreements),
+        contrasts=tuple(contrasts),
+    )
+
+
+# ---------------------------------------------------------------- pages
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Where the pages go, and what they quote."""
+
+    out: Path  # STUDY.md and the PNGs
+    plots: bool = True
+    readme: Path | None = None  # also put the claims block here (full study only)
+    overwrite: bool = False  # replace a STUDY.md not written by xbench study
+
+
+def check_pages(pages: Pages, profile: str | None = None) -> None:
+    """Everything about the outputs that can fail, checked before any work."""
+    if pages.out.exists() and not pages.out.is_dir():
+        raise UsageError(f"--out {pages.out} is a file; give a folder")
+    study_md.ensure_ours(pages.out / "STUDY.md", pages.overwrite)
+    if pages.readme and profile is not None and profile != FULL:
+        raise UsageError(f"--readme quotes the full study only, not a {profile} run")
+    if pages.readme:
+        replace_block(pages.readme, "", study_md.CLAIMS_START, study_md.CLAIMS_END)
+
+
+def find_bench(
+    given: Path | None, recorded: str | None, results: Path, threads: int
+) -> BenchRun | None:
+    """The bench run behind the step-cost claim: ``given``, else the one the study
+    recorded, else the newest for this machine under ``results``; or None (the claim then
+    says so)."""
+    if given or recorded:
+        path = given or Path(recorded)
+        if not given and not path.exists():
+            raise UsageError(f"the study used bench run {path}, which is gone; give --bench")
+        return load_run(path, path.parent.name)
+    try:
+        runs, _ = newest_inputs(results)
+    except UsageError:
+        return None
+    label = machine.label("cpu", threads)
+    mine = [p for p in runs if p.parent.name == label] or (runs if len(runs) == 1 else [])
+    return load_run(mine[0], mine[0].parent.name) if mine else None
+
+
+def write_pages(
+    run: StudyRun, doc_path: Path, bench: BenchRun | None, pages: Pages
+) -> tuple[list[Path], bool | None]:
+    """STUDY.md and its plots; the README's claims block when asked. (Files written,
+    whether the README changed, or None when it was not asked for.)"""
+    pages.out.mkdir(parents=True, exist_ok=True)
+    text = study_md.render(run, bench, doc_path, plots=pages.plots)
+    written = [study_md.write_page(text, pages.out / "STUDY.md", pages.overwrite)]
+    if pages.plots:
+        written += study_plots.draw(run, pages.out)
+    if not pages.readme:
+        return written, None
+    link = relative_link(pages.out / "STUDY.md", pages.readme.parent)
+    block = study_md.readme_block(run, bench, link)
+    old, new = replace_block(pages.readme, block, study_md.CLAIMS_START, study_md.CLAIMS_END)
+    return written, write_if_changed(pages.readme, old, new)
+
+
+def check_conditions(conditions: tuple[Condition, ...]) -> None:
+    require_baseline_conditions({c.name: c.family for c in conditions}, "--conditions")
+
+
+def study(
+    profile: StudyProfile,
+    conditions: tuple[Condition, ...],
+    threads: int,
+    bench: BenchRun | None,
+    stream=None,
+) -> StudyRun:
+    """Train (in this process, with ``threads`` threads for both frameworks); the record,
+    with the bench run behind its cost claim."""
+    from xbench.run.threads import set_threads
+
+    set_threads(threads)
+    run = train_all(profile, conditions, stream)
+    return run.replace(
+        settings=replace(run.settings, threads=threads),
+        bench_run=bench.path.as_posix() if bench else None,
+    )
