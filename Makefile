@@ -35,8 +35,8 @@ bench: $(ENV) ## timed update/training steps on CPU, JSON to results/<machine>/ 
 check: $(ENV) ## the equivalence catalogue, float64 and float32 (FLAGS="--publish": save it for the report)
 	$(XBENCH) check $(FLAGS)
 
-report: $(ENV) ## results/RESULTS.md, its plots and the README headline, from the newest runs in results/
-	$(XBENCH) report --readme README.md $(FLAGS)
+report: $(ENV) ## results/RESULTS.md, its plots, the README headline and the docs' figures, from results/
+	$(XBENCH) report --readme README.md --docs docs $(FLAGS)
 
 compare: $(ENV) ## quick bench + check now, against results/baseline/<machine>/ (exit 1 on a regression)
 	$(XBENCH) compare --against results/baseline $(FLAGS)
@@ -44,8 +44,8 @@ compare: $(ENV) ## quick bench + check now, against results/baseline/<machine>/ 
 baseline: $(ENV) ## make a quick bench + check run now the baseline in results/baseline/<machine>/
 	$(XBENCH) compare --against results/baseline --update-baseline $(FLAGS)
 
-study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, README claims (QUICK=1: <2 min)
-	$(XBENCH) study $(if $(QUICK),--quick,--readme README.md) $(FLAGS)
+study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, docs/study.md claims (QUICK=1: <2 min)
+	$(XBENCH) study $(if $(QUICK),--quick,--readme docs/study.md) $(FLAGS)
 
 lint: $(ENV) ## ruff lint and format check, and the architecture's import contracts
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(LINT_IMPORTS)

@@ -63,3 +63,11 @@ def test_decay_one_step_late_is_flagged(framework, optimizer, rule, variant):
     agreement = compare(on_time, reference_run(case, decay_delay=1), FLOAT64_TOLERANCE)
     assert not agreement.equal
     assert agreement.first_divergent_step == 1
+
+
+def test_every_decaying_rule_and_every_optimizer_has_a_power_test():
+    """A new rule or optimizer must join MECHANISMS (docs/extending.md)."""
+    from xbench.spec.cases import DECAYING_RULES, OPTIMIZERS
+
+    assert {rule for _, _, rule, _ in MECHANISMS} == set(DECAYING_RULES)
+    assert {optimizer for _, optimizer, _, _ in MECHANISMS} == set(OPTIMIZERS)

@@ -21,9 +21,13 @@ def installed(tmp_path_factory) -> Path:
     """A wheel built from a copy of the sources, installed into a fresh target folder."""
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"
+    source.mkdir()
     for name in SOURCES:
-        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
-        copy(REPO / name, source / name if copy is shutil.copytree else source)
+        if (REPO / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(REPO / name, source / name, ignore=ignore)
+        else:
+            shutil.copy(REPO / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     build = subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(source)],

@@ -35,6 +35,12 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--readme", type=Path, help="also update the headline table between its markers here"
     )
+    p.add_argument(
+        "--docs",
+        type=Path,
+        metavar="DIR",
+        help="also update the generated blocks (figures quoted from the runs) in DIR/*.md",
+    )
     options.add_no_plots(p)
     options.add_overwrite(p, "replace an --out not written by xbench report")
     p.set_defaults(func=run)
@@ -42,8 +48,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     request = ReportRequest(
-        args.runs, args.check, args.results, args.out, args.readme, not args.no_plots,
-        args.overwrite,
+        args.runs, args.check, args.results, args.out, args.readme, args.docs,
+        not args.no_plots, args.overwrite,
     )  # fmt: skip
     written = report(request)
     print(
@@ -53,4 +59,6 @@ def run(args: argparse.Namespace) -> int:
     if written.readme_changed is not None:
         state = "updated" if written.readme_changed else "unchanged"
         print(f"{state}: headline table in {args.readme}")
+    for page, changed in written.pages_changed.items():
+        print(f"{'updated' if changed else 'unchanged'}: generated blocks in {page}")
     return 0

@@ -1,8 +1,11 @@
-"""Write RESULTS.md, its plots and the README's headline block from published runs.
+"""Write RESULTS.md, its plots, the README's headline block and the docs' generated blocks
+from published runs.
 
 Default inputs (no run given): under ``results/``, per machine folder, the newest bench run
 (not of the quick profile when there is another) and the newest check; the folder names the
-machine. Everything is read and checked before anything is written.
+machine. The docs' blocks quote the first CPU machine; its repeated quick runs, when
+``results/stability/<label>/`` holds some, feed the stability block. Everything is read and
+checked before anything is written.
 """
 
 from __future__ import annotations
@@ -12,13 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbench.analysis.grouping import Machine, machines
-from xbench.present.markdown import markers, replace_block, write_if_changed
+from xbench.analysis.stability import stability
+from xbench.errors import UsageError
+from xbench.present import blocks
+from xbench.present.markdown import block_text, markers, replace_block, write_if_changed
 from xbench.present.results_md import COMMAND, readme_headline, write_results
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
 from xbench.records.layout import newest_inputs
 
 HEADLINE_START, HEADLINE_END = markers(COMMAND, "headline")
+DOC_BLOCKS = ("published", "findings", "tolerances", "stability")
+STABILITY = "stability"  # results/stability/<label>/: repeated quick runs
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class ReportRequest:
     results: Path = Path("results")
     out: Path | None = None  # default: <results>/RESULTS.md
     readme: Path | None = None  # also update its headline block
+    docs: Path | None = None  # also update the generated blocks of its pages
     plots: bool = True
     overwrite: bool = False
 
@@ -37,6 +46,7 @@ class Written:
     inputs: list[Path]
     files: list[Path]
     readme_changed: bool | None  # None: no README asked for
+    pages_changed: dict[Path, bool] = field(default_factory=dict)  # docs pages with blocks
 
 
 def warn(message: str) -> None:
@@ -73,6 +83,63 @@ def report(request: ReportRequest) -> Written:
     if request.readme:  # everything is checked before anything is written
         block = readme_headline(found, out, request.readme)
         readme = replace_block(request.readme, block, HEADLINE_START, HEADLINE_END)
+    pages = doc_pages(request.docs, found, request.results) if request.docs else {}
     written = write_results(found, out, plots=request.plots, overwrite=request.overwrite)
     changed = write_if_changed(request.readme, *readme) if readme else None
-    return Written([*runs, *checks], written, changed)
+    pages_changed = {page: write_if_changed(page, *texts) for page, texts in pages.items()}
+    return Written([*runs, *checks], written, changed, pages_changed)
+
+
+# ----------------------------------------------------------------------------- docs
+
+
+def stability_groups(folder: Path) -> dict[str, tuple[list[Path], object, object]]:
+    """Repeated runs in ``folder``, by the commit in their names: (paths, at 10%, at 50%)."""
+    by_commit: dict[str, list[Path]] = {}
+    for path in sorted(folder.glob("*_*_*.json")):
+        by_commit.setdefault(path.stem.split("_", 2)[2], []).append(path)
+    groups = {}
+    for commit, paths in by_commit.items():
+        if len(paths) > 1:
+            runs = [load_run(p) for p in paths]
+            groups[commit] = (paths, stability(runs, 0.10), stability(runs, 0.50))
+    return groups
+
+
+def block_for(name: str, machine: Machine, page: Path, results: Path) -> str:
+    if name == "published":
+        return blocks.published_block(machine, page)
+    if name == "findings":
+        return blocks.findings_block(machine, page)
+    if name == "tolerances":
+        if machine.check is None:
+            raise UsageError(f"{page}: its tolerances block needs a published check")
+        return blocks.tolerance_block(machine.check, page)
+    groups = stability_groups(results / STABILITY / machine.label)
+    if not groups:
+        raise UsageError(f"{page}: its stability block needs repeated runs in "
+                         f"{results / STABILITY / machine.label}")  # fmt: skip
+    return blocks.stability_block(groups, page)
+
+
+def doc_pages(docs: Path, found: list[Machine], results: Path) -> dict[Path, tuple[str, str]]:
+    """Every page under ``docs`` with a generated block: (its text, its text updated)."""
+    if not docs.is_dir():
+        raise UsageError(f"--docs {docs}: no such folder")
+    cpu = [m for m in found if m.device == "cpu"]
+    pages = {}
+    for page in sorted(docs.glob("*.md")):
+        text = original = page.read_text(encoding="utf-8")
+        has_blocks = False
+        for name in DOC_BLOCKS:
+            start, end = markers(COMMAND, name)
+            if block_text(text, start, end) is None:
+                continue
+            has_blocks = True
+            if not cpu:
+                raise UsageError(f"{page}: its generated blocks need a CPU bench run")
+            block = block_for(name, cpu[0], page, results)
+            text = text[: text.find(start) + len(start)] + "\n" + block + text[text.find(end) :]
+        if has_blocks:
+            pages[page] = (original, text)
+    return pages

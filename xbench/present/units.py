@@ -45,3 +45,10 @@ def percent(fraction: float) -> str:
 def short_float(value: float) -> str:
     """``1e-12``, ``5e-7``, ``0.5``: ``:g`` without the exponent's padding zero."""
     return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", f"{value:g}")
+
+
+def scientific(value: float) -> str:
+    """Two significant digits in scientific notation, exponent unpadded: ``2.5e-4``."""
+    if not value:
+        return "0"
+    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", f"{value:.1e}")
