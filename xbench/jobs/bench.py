@@ -61,11 +61,13 @@ def pytest_command(request: BenchRequest, json_path: Path) -> list[str]:
     return command + (["-k", request.select] if request.select else [])
 
 
+PACKAGE_ROOT = Path(suite.__file__).resolve().parents[2]  # the folder holding xbench/
+
+
 def suite_environment(tmp: Path) -> dict[str, str]:
     """The suite's process imports this very xbench (checkout or installed), and compiles
     into a fresh torch.compile cache."""
-    package_root = str(Path(suite.__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
     return dict(os.environ, PYTHONPATH=path, TORCHINDUCTOR_CACHE_DIR=str(tmp / "inductor"))
 
 
@@ -118,7 +120,9 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
         raw = Path(tmp) / "run.json"
         command, env = pytest_command(request, raw), suite_environment(Path(tmp))
         try:
-            code = subprocess.call(command, cwd=tmp, env=env)
+            # from the folder holding xbench/, so pytest names each benchmark
+            # xbench/suite/benchmarks.py::... (its configuration is the suite's own, -c)
+            code = subprocess.call(command, cwd=PACKAGE_ROOT, env=env)
         except KeyboardInterrupt:
             print("\nxbench bench: interrupted; nothing written to results/", file=sys.stderr)
             return 130, None, 0.0
