@@ -15,8 +15,11 @@ from xbench.run.equivalence import Agreement
 from xbench.spec.catalogue import default_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
-PUBLISHED_RUN = sorted((REPO / "results" / "cpu-amd-epyc-2t").glob("*_default_*.json"))[-1]
-PUBLISHED_CHECK = sorted((REPO / "results" / "cpu-amd-epyc-2t").glob("*_check_*.json"))[-1]
+MACHINE = REPO / "results" / "cpu-amd-epyc-2t"
+OLD_RUN = MACHINE / "20261121T140700Z_default_e3b2d06.json"  # before the format field
+OLD_CHECK = MACHINE / "20261121T160343Z_check_0f3bedf.json"
+PUBLISHED_RUN = sorted(MACHINE.glob("*_default_*.json"))[-1]
+PUBLISHED_CHECK = sorted(MACHINE.glob("*_check_*.json"))[-1]
 PUBLISHED_STUDY = sorted((REPO / "results" / "study" / "runs").glob("*_full_*.json"))[-1]
 
 
@@ -39,11 +42,16 @@ def test_a_check_record_reads_back_as_written(tmp_path):
 
 
 def test_published_files_from_before_the_format_field_still_read():
-    run = bench_run.load(PUBLISHED_RUN)
-    check = check_run.load(PUBLISHED_CHECK)
+    run = bench_run.load(OLD_RUN)
+    check = check_run.load(OLD_CHECK)
     assert run.format_version == 0 and len(run.results) == 438
     assert check.format_version == 0 and len(check.entries) == 292
     assert check.steps == (20,) and check.tolerances["float32"].rtol == 5e-6
+
+
+def test_the_newest_published_files_carry_their_format():
+    assert bench_run.load(PUBLISHED_RUN).format_version == 1
+    assert check_run.load(PUBLISHED_CHECK).format_version == 1
 
 
 def test_the_published_study_reads_back_without_losing_a_field():
