@@ -18,7 +18,7 @@ LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_impo
 .PHONY: help install test bench check report compare baseline study lint
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,plots,study,dev]"
@@ -35,8 +35,8 @@ bench: $(ENV) ## timed update/training steps on CPU, JSON to results/<machine>/ 
 check: $(ENV) ## the equivalence catalogue, float64 and float32 (FLAGS="--publish": save it for the report)
 	$(XBENCH) check $(FLAGS)
 
-report: $(ENV) ## results/RESULTS.md, its plots, the README headline and the docs' figures, from results/
-	$(XBENCH) report --readme README.md --docs docs $(FLAGS)
+report: $(ENV) ## results/RESULTS.md, plots, README headline, docs figures (FLAGS="RUN.json --out X": only those)
+	$(XBENCH) report $(if $(FLAGS),$(FLAGS),--readme README.md --docs docs)
 
 compare: $(ENV) ## quick bench + check now, against results/baseline/<machine>/ (exit 1 on a regression)
 	$(XBENCH) compare --against results/baseline $(FLAGS)

@@ -13,7 +13,7 @@ from xbench.present.bench_text import summary
 from xbench.records.bench_run import BenchRun, Result
 from xbench.records.layout import result_name
 from xbench.records.storage import write_atomically
-from xbench.spec.benchmarks import sweep
+from xbench.spec.benchmarks import benchmark_count, overhead_cases, sweep
 
 
 @pytest.mark.parametrize(
@@ -48,10 +48,18 @@ def test_bench_refuses_an_unwritable_results_folder(capsys, tmp_path):
     assert code == 2 and "cannot create" in err and str(blocker) in err
 
 
-def test_bench_list_prints_the_profile(capsys):
+def test_bench_list_prints_what_would_run(capsys):
+    pytest.importorskip("pytest_benchmark")
     code, out, _ = run_cli(capsys, "bench", "--quick", "--list")
     assert code == 0
-    assert out.split() == [c.id for c in sweep("quick")]
+    listed = out.split()
+    assert len(listed) == len(set(listed)) == benchmark_count("quick")
+    expected = {c.id for c in sweep("quick")} | {c.id for c in overhead_cases()}
+    assert set(listed) == expected | {"test_overhead_check_fails_on_a_slower_harness"}
+    code, out, _ = run_cli(capsys, "bench", "--quick", "--list", "-k", "adamw and 1e6")
+    assert code == 0 and out.split() and all("1e6" in i and "adamw" in i for i in out.split())
+    code, out, err = run_cli(capsys, "bench", "--quick", "--list", "-k", "no_such_thing")
+    assert code == 2 and "no benchmark matches" in err
 
 
 def test_result_names_carry_time_profile_and_commit():
@@ -132,3 +140,18 @@ def test_summary_lists_adamw_at_the_largest_size_fastest_first():
     lines = text.splitlines()
     assert "1e6" in lines[0]
     assert [line.split()[1] for line in lines[3:]] == ["fused", "forloop"]
+
+
+def test_a_name_taken_in_the_same_second_sorts_after_the_first(tmp_path):
+    from xbench.records.layout import name_order, newest_inputs
+
+    folder = tmp_path / "box"
+    folder.mkdir()
+    for name in ("20261121T120000Z_default_abc.json", "20261121T120000Z_default_abc-1.json",
+                 "20261121T120000Z_default_abc-2.json"):  # fmt: skip
+        (folder / name).write_text("{}")
+    ordered = sorted(folder.iterdir(), key=name_order)
+    assert [p.name for p in ordered][-1] == "20261121T120000Z_default_abc-2.json"
+    assert sorted(p.name for p in folder.iterdir())[-1] != ordered[-1].name  # plain sort is wrong
+    runs, _ = newest_inputs(tmp_path)
+    assert runs == [folder / "20261121T120000Z_default_abc-2.json"]

@@ -41,6 +41,8 @@ def run_cli(capsys, *argv):
         (["--device", "tpu"], ["'tpu'", "cpu, cuda"]),
         (["--variant", "sideways"], ["'sideways'", "after_lr"]),
         (["--rule", "none", "--weight-decay", "0.1"], ["0.1", "weight_decay"]),
+        (["--steps", "100000000000000000000"], ["GiB", "fewer --steps"]),
+        (["--batch-size", "100000000000"], ["GiB", "smaller --batch-size"]),
     ],
 )
 def test_bad_case_values_exit_2_with_one_line(capsys, argv, named):
@@ -164,17 +166,29 @@ def test_check_list_and_a_filtered_run(capsys, tmp_path):
     assert set(doc["machine_info"]["git_commit"]) == {"id", "dirty"}
 
 
-def test_check_publish_adds_a_new_file_each_time(capsys, tmp_path):
+def test_check_publish_adds_a_new_file_each_time(capsys, tmp_path, monkeypatch):
+    import xbench.jobs.check as check_job
+
     if not framework_available("torch"):
         pytest.skip("needs torch")
-    argv = ["check", "--model", "linear", "--framework", "torch", "--dtype", "float64"]
-    argv += ["--publish", "--results", str(tmp_path), "--label", "box"]
+    small = [e for e in check_job.default_catalogue() if e.name.startswith("linear-adamw")]
+    monkeypatch.setattr(check_job, "default_catalogue", lambda: small)  # the whole catalogue
+    argv = ["check", "--publish", "--results", str(tmp_path), "--label", "box"]
     for _ in range(2):
         code, out, _ = run_cli(capsys, *argv)
         assert code == 0
     published = sorted((tmp_path / "box").glob("*_check_*.json"))
     assert len(published) == 2  # the second run did not replace the first
-    assert all(json.loads(p.read_text())["entries"] for p in published)
+    assert all(len(json.loads(p.read_text())["entries"]) == len(small) for p in published)
+
+
+@pytest.mark.parametrize("flag", ["--model", "--framework", "--dtype"])
+def test_a_filtered_check_is_never_published(capsys, tmp_path, flag):
+    value = {"--model": "linear", "--framework": "torch", "--dtype": "float64"}[flag]
+    argv = ["check", flag, value, "--publish", "--results", str(tmp_path), "--label", "box"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == "" and "whole catalogue only" in err
+    assert not (tmp_path / "box").exists()
 
 
 def test_check_exits_1_when_an_expectation_fails(capsys, monkeypatch):

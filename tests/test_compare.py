@@ -370,3 +370,24 @@ def test_bad_gate_usage_exits_2_before_running_anything(capsys, tmp_path, argv, 
     code, out, err = run_cli(capsys, "compare", *argv)
     assert code == 2 and out == "" and named in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_entries_missing_from_the_new_check_regress_in_a_short_report(capsys, tmp_path):
+    names = [f"mlp-sgd-rule{i}-torch-vs-jax" for i in range(30)]
+    full = write_check(tmp_path / "full.json", [check_entry(n, "torch", "jax", "float64")
+                                                for n in names])  # fmt: skip
+    part = write_check(tmp_path / "part.json", [check_entry(names[0], "torch", "jax", "float64")])
+    gate = compare_checks(load_check(full), load_check(part))
+    assert len(gate.regressions) == 29 and gate.regressions[0].why == "not in the check"
+    base, new = a_run(tmp_path, "base"), a_run(tmp_path, "new")
+    argv = ["compare", str(base), str(new), "--baseline-check", str(full), "--new-check", str(part)]
+    code, out, _ = run_cli(capsys, *argv, "--warn-only")
+    assert code == 1 and "29 entries of the baseline are not in the new check" in out
+    assert "and 19 more" in out and max(map(len, out.splitlines())) < 1000
+    code, _, _ = run_cli(capsys, *argv[:-1], str(full))  # the whole check again: passes
+    assert code == 0
+
+
+def test_a_baseline_label_must_be_a_plain_folder_name(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "compare", "--against", str(tmp_path), "--label", "../x")
+    assert code == 2 and "invalid --label '../x'" in err and out == ""

@@ -231,6 +231,17 @@ def test_bad_check_file_and_check_from_another_machine_exit_2(capsys, tmp_path):
     assert code == 2 and "cpu-else-2t" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_file_given_as_a_folder_is_named_as_a_file(capsys, tmp_path):
+    a_file = tmp_path / "README.md"
+    a_file.write_text("x")
+    code, _, err = report(capsys, "--results", a_file)
+    assert code == 2 and "is a file; give the results folder" in err
+    code, _, err = report(capsys, a_run(tmp_path / "box"), "--out", tmp_path / "R.md",
+                          "--docs", a_file)  # fmt: skip
+    assert code == 2 and "--docs" in err and "is a file" in err
+    assert not (tmp_path / "R.md").exists()  # checked before anything is written
+
+
 def test_no_runs_under_results_exits_2(capsys, tmp_path):
     (tmp_path / "results").mkdir()
     code, _, err = report(capsys, "--results", tmp_path / "results")

@@ -366,6 +366,14 @@ def test_render_refuses_what_it_cannot_render_in_one_line(tmp_path, capsys):
     assert code == 2 and "settings without small, histogram_edges" in err
     code, _, err = run_cli(capsys, "study", "--render", str(source[-1]), "--quick")
     assert code == 2 and "--render trains nothing; --quick" in err
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine\n")
+    code, _, err = run_cli(capsys, "study", "--render", str(source[-1]), "--out", str(a_file))
+    assert code == 2 and "is a file; give a folder" in err and a_file.read_text() == "mine\n"
+    path.write_text(json.dumps(dict(doc, bench_run={"x": 1})))
+    code, _, err = run_cli(capsys, "study", "--render", str(path))
+    assert code == 2 and "bench_run {'x': 1} is not a file path" in err
+    assert len(err.strip().splitlines()) == 1
     assert not list(tmp_path.glob("*.md"))
 
 
@@ -401,6 +409,13 @@ def test_a_study_md_not_written_by_xbench_is_kept(tmp_path, capsys):
     code, _, err = run_cli(capsys, "study", "--quick", "--out", str(tmp_path))
     assert code == 2 and "refusing to overwrite" in err
     assert mine.read_text() == "my notes\n" and not (tmp_path / "runs").exists()
+
+
+def test_list_takes_the_chosen_conditions_and_refuses_unknown_ones(capsys):
+    code, out, _ = run_cli(capsys, "study", "--list", "--conditions", "none,l2-0.01")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["none", "l2-0.01"]
+    code, _, err = run_cli(capsys, "study", "--list", "--conditions", "foo")
+    assert code == 2 and "unknown condition 'foo'" in err
 
 
 def test_list_names_every_condition_with_each_frameworks_rule(capsys):

@@ -189,7 +189,8 @@ def _equal(entry: CheckEntry) -> bool | None:
 
 
 def compare_checks(base: CheckRun, new: CheckRun) -> EquivalenceGate:
-    """Entries that were equal and are not, or whose max error grew more than tenfold."""
+    """Entries that were equal and are not, whose max error grew more than tenfold, that are
+    no longer checked (skipped), or that the new check no longer holds at all."""
     old = {e.name: e for e in base.entries}
     now = {e.name: e for e in new.entries}
     regressions = []
@@ -214,6 +215,8 @@ def compare_checks(base: CheckRun, new: CheckRun) -> EquivalenceGate:
                 regressions.append(
                     EquivalenceChange(name, f"{was:.2e}", f"{is_:.2e}", f"max error ×{growth:.0f}")
                 )
+    for name in sorted(old.keys() - now.keys()):
+        regressions.append(EquivalenceChange(name, old[name].verdict, "absent", "not in the check"))
     return EquivalenceGate(
         tuple(regressions),
         tuple(sorted(old.keys() - now.keys())),

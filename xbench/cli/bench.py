@@ -6,11 +6,11 @@ import argparse
 
 from xbench.cli import options
 from xbench.errors import UsageError
-from xbench.jobs.bench import BenchRequest, run_bench
+from xbench.jobs.bench import BenchRequest, listed, run_bench
 from xbench.jobs.check import require_device
 from xbench.present.bench_text import summary
 from xbench.run.threads import resolve_threads
-from xbench.spec.benchmarks import SWEEP_PROFILES, sweep
+from xbench.spec.benchmarks import SWEEP_PROFILES
 
 
 def add_parser(sub) -> None:
@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
     options.add_label(p, "results folder name (default: from the CPU/GPU model)")
     options.add_results(p)
     p.add_argument("-k", dest="select", help="pytest -k expression selecting benchmarks")
-    options.add_list(p, "list the benchmarks and exit")
+    options.add_list(p, "list the benchmarks that would run (with -k: those it selects) and exit")
     p.set_defaults(func=run)
 
 
@@ -49,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
     profile = profile_of(args)
     options.device(args.device)
     threads = resolve_threads(args.threads)
+    request = BenchRequest(profile, args.device, threads, args.results, args.label, args.select)
     if args.list:
-        print("\n".join(case.id for case in sweep(profile, args.device)))
+        print("\n".join(listed(request)))
         return 0
     if args.device != "cpu":
         require_device(args.device, {"torch"})
-    request = BenchRequest(profile, args.device, threads, args.results, args.label, args.select)
     code, run_record, minutes = run_bench(request)
     if run_record is not None:
         print(f"\nxbench bench: {minutes:.1f} min; wrote {run_record.path}")

@@ -12,7 +12,7 @@ from xbench.errors import UsageError
 from xbench.records import study_run
 from xbench.run.threads import available_cpus, resolve_threads
 from xbench.study import job
-from xbench.study.conditions import CONDITIONS, profile_for, select
+from xbench.study.conditions import profile_for, select
 from xbench.study.training import Diverged
 
 
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
         "ElasticNet, dropout, Adam + L2 against AdamW) trains in both frameworks from the same "
         "seeded weights, batches and dropout masks. The JSON goes to <out>/runs/ (never "
         "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~6 min on 2 "
-        "cores); --quick: 1 seed × 60 epochs (~40 s).",
+        "cores); --quick: 1 seed × 60 epochs (1–2 min).",
     )
     p.add_argument("--quick", action="store_true", help="1 seed, 60 epochs")
     p.add_argument(
@@ -57,7 +57,9 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--readme",
         type=Path,
-        help="also put the claims table between its markers here (full study only)",
+        metavar="PAGE",
+        help="also put the claims table between its markers in this Markdown page (make "
+        "study: docs/study.md; full study only)",
     )
     options.add_overwrite(p, "replace a STUDY.md not written by xbench study")
     options.add_list(p, "list the conditions and exit")
@@ -66,7 +68,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        for c in CONDITIONS:
+        for c in select(args.conditions.split(",") if args.conditions else None):
             rules = " / ".join(c.rule(f) for f in ("torch", "jax"))
             print(f"{c.name:<20} {c.label:<28} {c.optimizer:<9} rule (torch / jax): {rules}")
         return 0
@@ -88,8 +90,10 @@ def render(args: argparse.Namespace) -> int:
         raise UsageError(f"--readme quotes the full study only; {args.render} is {record.profile}")
     folder = args.render.parent
     out = args.out or (folder.parent if folder.name == "runs" else folder)
+    chosen = pages(args, out)
+    job.check_pages(chosen, record.profile)
     bench = job.find_bench(args.bench, record.bench_run, args.results, available_cpus())
-    return write(args, record, args.render, pages(args, out), bench)
+    return write(args, record, args.render, chosen, bench)
 
 
 def train(args: argparse.Namespace) -> int:

@@ -18,7 +18,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--framework", required=True, help=f"one of: {', '.join(RUNNERS)}")
     options.add_case(p)
-    p.add_argument("--out", type=Path, help="output .npz (default: trace-<case>.npz here)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output .npz (default: trace-<framework>-<case>-<dtype>-seed<seed>.npz here)",
+    )
     options.add_overwrite(p, "replace an existing --out")
     p.set_defaults(func=run)
 

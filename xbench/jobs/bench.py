@@ -10,6 +10,7 @@ configuration: a checkout is not needed.
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import os
@@ -71,12 +72,36 @@ def suite_environment(tmp: Path) -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=path, TORCHINDUCTOR_CACHE_DIR=str(tmp / "inductor"))
 
 
-def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None) -> Path:
-    """Link the finished JSON into ``folder`` under a name no earlier run holds."""
+def listed(request: BenchRequest) -> list[str]:
+    """The benchmarks ``request`` would run, as pytest collects them (``-k`` applied): each
+    one's id, or its test's name when it has no parameters."""
+    require_pytest_benchmark()
+    command = [
+        sys.executable, "-m", "pytest", str(suite.BENCHMARKS), "-c", str(suite.CONFIG),
+        "--collect-only", "-q", "-p", "no:cacheprovider",
+        f"--xbench-profile={request.profile}", f"--xbench-device={request.device}",
+        f"--xbench-threads={request.threads}",
+    ]  # fmt: skip
+    command += ["-k", request.select] if request.select else []
+    with tempfile.TemporaryDirectory(prefix="xbench-list-") as tmp:
+        env = suite_environment(Path(tmp))
+        done = subprocess.run(command, cwd=PACKAGE_ROOT, env=env, capture_output=True, text=True)
+    if done.returncode == 5:
+        raise UsageError(f"no benchmark matches -k {request.select!r}")
+    if done.returncode != 0:
+        last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+        raise UsageError(f"pytest could not collect the suite (-k {request.select!r}?): {last[0]}")
+    nodes = [line.split("::", 1)[1] for line in done.stdout.splitlines() if "::" in line]
+    return [n[n.index("[") + 1 : -1] if n.endswith("]") else n for n in nodes]
+
+
+def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None, when=None) -> Path:
+    """Link the finished JSON into ``folder`` under a name no earlier run holds, named by
+    ``when`` the run started (default: now)."""
     data = raw.read_bytes()
     if not json.loads(data).get("benchmarks"):
         raise UsageError("the run produced no benchmark results; nothing published")
-    return layout.publish_new(data, folder, profile, commit)
+    return layout.publish_new(data, folder, profile, commit, when)
 
 
 def announce(request: BenchRequest, folder: Path) -> None:
@@ -116,6 +141,7 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
     )
     announce(request, folder)
     started, commit = time.perf_counter(), machine.git_commit()
+    when = datetime.datetime.now(datetime.timezone.utc)
     with tempfile.TemporaryDirectory(prefix="xbench-bench-") as tmp:
         raw = Path(tmp) / "run.json"
         command, env = pytest_command(request, raw), suite_environment(Path(tmp))
@@ -130,7 +156,7 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
         if code != 0:
             return failed(code, minutes, raw, request.select), None, minutes
         try:
-            path = publish(raw, folder, request.profile, commit)
+            path = publish(raw, folder, request.profile, commit, when)
         except OSError as exc:
             kept = Path(tempfile.gettempdir()) / f"xbench-unpublished-run-{os.getpid()}.json"
             shutil.copyfile(raw, kept)

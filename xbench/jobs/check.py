@@ -3,6 +3,7 @@ into ``results/<label>/<time>_check_<commit>.json`` (never overwriting)."""
 
 from __future__ import annotations
 
+import datetime
 import sys
 import time
 from dataclasses import dataclass
@@ -51,7 +52,16 @@ def stderr_progress(index: int, total: int, key) -> None:
 
 
 def run_check(request: CheckRequest, progress=stderr_progress) -> tuple[CheckRun, list[Path]]:
-    """The check's record, and the files written. Every path is checked before running."""
+    """The check's record, and the files written. Every path is checked before running.
+
+    Only the whole catalogue is published: the report takes the newest published check as
+    the machine's equivalence matrix, so a filtered one would replace it with a part.
+    """
+    if request.publish and request.filters != Filters():
+        raise UsageError(
+            "--publish saves the whole catalogue only (the report shows the newest one); "
+            "drop the filters, or write a filtered check with --json"
+        )
     entries = selected(request.filters)
     if request.json:
         ensure_writable(request.json, request.overwrite)
@@ -62,7 +72,7 @@ def run_check(request: CheckRequest, progress=stderr_progress) -> tuple[CheckRun
         label = request.label or machine.label(request.device, available_cpus())
         folder = layout.results_folder(request.results, label)
     commit = machine.git_commit()  # as of the start, as `xbench bench` records it
-    started = time.perf_counter()
+    started, when = time.perf_counter(), datetime.datetime.now(datetime.timezone.utc)
     outcomes = run_catalogue(entries, device=request.device, progress=progress)
     record = check_run.from_outcomes(
         outcomes, time.perf_counter() - started, request.device, commit
@@ -72,5 +82,5 @@ def run_check(request: CheckRequest, progress=stderr_progress) -> tuple[CheckRun
     if request.json:
         written.append(write_atomically(request.json, lambda f: f.write(data)))
     if folder is not None:
-        written.append(layout.publish_new(data, folder, layout.CHECK_KIND, commit))
+        written.append(layout.publish_new(data, folder, layout.CHECK_KIND, commit, when))
     return record, written

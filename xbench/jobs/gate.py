@@ -61,7 +61,7 @@ def baseline(against: Path, label: str, creating: bool) -> tuple[tuple[Path, Pat
     """The baseline files of ``label`` under ``against``, and whether they exist. A missing
     baseline is an error unless ``creating``; a broken one fails now, not after minutes of
     running."""
-    targets = layout.baseline_paths(against / label)
+    targets = layout.baseline_paths(against / layout.validate_label(label))
     have = all(p.is_file() for p in targets)
     if not have and not creating:
         raise UsageError(

@@ -125,7 +125,7 @@ def block_for(name: str, machine: Machine, page: Path, results: Path) -> str:
 def doc_pages(docs: Path, found: list[Machine], results: Path) -> dict[Path, tuple[str, str]]:
     """Every page under ``docs`` with a generated block: (its text, its text updated)."""
     if not docs.is_dir():
-        raise UsageError(f"--docs {docs}: no such folder")
+        raise UsageError(f"--docs {docs}: {'is a file' if docs.exists() else 'no such folder'}")
     cpu = [m for m in found if m.device == "cpu"]
     pages = {}
     for page in sorted(docs.glob("*.md")):

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xbench.errors import UsageError
+from xbench.records.machine import memory_bytes
 from xbench.records.storage import ensure_writable
 from xbench.records.trace import save_npz
 from xbench.run.registry import run_case
 from xbench.run.trajectory import Trajectory
 from xbench.spec.cases import Case, check_applicable
+from xbench.spec.problems import trajectory_bytes
+
+MEMORY_SHARE = 0.5  # a trace may use at most this share of the machine's memory
 
 
 def default_out(framework: str, case: Case) -> Path:
     return Path(f"trace-{framework}-{case.label}-{case.dtype}-seed{case.seed}.npz")
+
+
+def fits(case: Case) -> None:
+    """Refuse, before any work, a trace whose trajectory cannot fit in memory."""
+    needed, memory = trajectory_bytes(case), memory_bytes()
+    if memory and needed > MEMORY_SHARE * memory:
+        raise UsageError(
+            f"{case.steps} steps of batch {case.batch_size} need about {needed / 2**30:.3g} GiB; "
+            f"a trace may use {MEMORY_SHARE:.0%} of this machine's {memory / 2**30:.0f} GiB: "
+            "give fewer --steps or a smaller --batch-size"
+        )
 
 
 def trace(
@@ -20,6 +36,7 @@ def trace(
 ) -> tuple[Trajectory, Path]:
     """Run ``case`` and write its trajectory; the path is checked before anything runs."""
     check_applicable(framework, case)
+    fits(case)
     out = out or default_out(framework, case)
     ensure_writable(out, overwrite)
     trajectory = run_case(framework, case)

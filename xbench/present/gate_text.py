@@ -8,6 +8,15 @@ from xbench.analysis.gate import VERDICT_ORDER, BenchGate, EquivalenceGate
 from xbench.analysis.stability import Stability
 from xbench.present.units import format_seconds, percent
 
+SHOWN = 10  # names listed before "and N more"
+
+
+def names_text(names) -> str:
+    """At most SHOWN names, then how many more."""
+    names = list(names)
+    more = f", and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
+
 
 def _plain(rows: list[list], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
@@ -46,17 +55,24 @@ def bench_summary(gate: BenchGate) -> list[str]:
         lines.append(f"  improved {c.name}: ×{c.ratio:.3f} normalised")
     for side, names in (("baseline", gate.only_in_baseline), ("new run", gate.only_in_new)):
         if names:
-            lines.append(f"  only in the {side} ({len(names)}): {', '.join(names)}")
+            lines.append(f"  only in the {side} ({len(names)}): {names_text(names)}")
     return lines
 
 
 def equivalence_summary(gate: EquivalenceGate) -> list[str]:
     lines = [f"equivalence: {gate.compared} entries compared, {len(gate.regressions)} regressed"]
     for r in gate.regressions:
-        lines.append(f"  REGRESSED {r.name}: {r.why} ({r.was} → {r.now})")
-    for side, names in (("baseline", gate.only_in_baseline), ("new check", gate.only_in_new)):
-        if names:
-            lines.append(f"  only in the {side} ({len(names)}): {', '.join(names)}")
+        if r.name not in gate.only_in_baseline:
+            lines.append(f"  REGRESSED {r.name}: {r.why} ({r.was} → {r.now})")
+    if gate.only_in_baseline:
+        lines.append(
+            f"  REGRESSED: {len(gate.only_in_baseline)} entries of the baseline are not in the "
+            f"new check: {names_text(gate.only_in_baseline)}"
+        )
+    if gate.only_in_new:
+        lines.append(
+            f"  only in the new check ({len(gate.only_in_new)}): {names_text(gate.only_in_new)}"
+        )
     return lines
 
 

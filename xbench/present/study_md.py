@@ -1,4 +1,5 @@
-"""STUDY.md and the README's claims block, from a study record and a bench run.
+"""STUDY.md and its claims block for another page (docs/study.md), from a study record and
+a bench run.
 
 Every figure on the page is computed from those two files (``xbench.analysis.study``
 measures the claims and decides their verdicts; this module words them). Rendering the same
@@ -438,7 +439,7 @@ def render(run: StudyRun, bench: BenchRun | None, doc_path: Path, plots: bool = 
 
 
 def readme_block(run: StudyRun, bench: BenchRun | None, link: str) -> str:
-    """The claims table for the README, and where it comes from."""
+    """The claims table for another page (docs/study.md), and where it comes from."""
     found, _ = claims(StudyIndex(run), bench)
     return (
         claims_table(found)

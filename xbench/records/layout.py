@@ -1,9 +1,10 @@
 """Where results live: ``results/<machine label>/<UTC time>_<kind>_<commit>.json``.
 
 ``kind`` is the bench profile (``default``, ``quick``), ``check`` for an equivalence check,
-or the study profile under ``results/study/runs/``. Names sort by time, so the newest file
-is the last in name order. A new file never replaces an existing one: a name already taken
-gets ``-1``, ``-2``, ... The committed gate baseline is ``results/baseline/<label>/``.
+or the study profile under ``results/study/runs/``; the time is when the run started. Names
+sort by time (``name_order``), so the newest file is the last. A new file never replaces an
+existing one: a name already taken gets ``-1``, ``-2``, ... The committed gate baseline is
+``results/baseline/<label>/``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ def result_name(kind: str, commit: dict, now: datetime.datetime) -> str:
     """``20261121T120000Z_default_05bfec2.json`` (``-dirty`` when the tree had changes)."""
     short = machine.short_commit(commit, missing="nocommit")
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}_{kind}_{short}.json"
+
+
+def name_order(path: Path) -> tuple[str, int]:
+    """Sort key: the name without its ``-N`` suffix, then N (an unsuffixed name is 0), so a
+    file published in the same second as another sorts after it."""
+    stem, dash, number = path.stem.rpartition("-")
+    if dash and number.isdigit() and "_" in stem:
+        return stem, int(number)
+    return path.stem, 0
 
 
 def kind_of(path: Path) -> str:
@@ -56,11 +66,16 @@ def publish_new(
     raise UsageError(f"could not find a free file name in {folder}")
 
 
-def results_folder(results: Path, label: str) -> Path:
-    """``results/<label>``, created; a usage error if the label or the folder is unusable."""
+def validate_label(label: str) -> str:
+    """A machine label is a plain folder name."""
     if not label or "/" in label or label.startswith("."):
         raise UsageError(f"invalid --label {label!r}; use a plain folder name")
-    folder = results / label
+    return label
+
+
+def results_folder(results: Path, label: str) -> Path:
+    """``results/<label>``, created; a usage error if the label or the folder is unusable."""
+    folder = results / validate_label(label)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -75,11 +90,13 @@ def newest_inputs(results: Path) -> tuple[list[Path], list[Path]]:
     bench run (of a profile other than ``quick`` when there is one) and, with it, the newest
     check. The folder's name is the machine's label.
     """
+    if results.exists() and not results.is_dir():
+        raise UsageError(f"{results}: is a file; give the results folder")
     if not results.is_dir():
         raise UsageError(f"{results}: no such folder; run `make bench` first")
     runs, checks = [], []
     for folder in sorted(p for p in results.iterdir() if p.is_dir()):
-        files = sorted(folder.glob("*_*_*.json"))
+        files = sorted(folder.glob("*_*_*.json"), key=name_order)
         bench = [f for f in files if kind_of(f) != CHECK_KIND]
         if not bench:
             continue

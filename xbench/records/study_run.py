@@ -295,6 +295,8 @@ def _validate(doc: dict) -> None:
             if not any(a["condition"] == name for a in doc["agreement"]):
                 raise UsageError(f"no torch/JAX agreement for {name}")
     _require(doc["machine_info"], "machine_info", ("versions", "commit", "cpu_model"))
+    if not isinstance(doc.get("bench_run"), (str, type(None))):
+        raise UsageError(f"bench_run {doc['bench_run']!r} is not a file path")
 
 
 def _require(mapping: dict, where: str, keys: tuple[str, ...]) -> None:

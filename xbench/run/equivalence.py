@@ -22,7 +22,8 @@ class Tolerance:
 
 # Float64 proves the maths: 1e-10 relative, with an absolute floor for elements near zero.
 FLOAT64_TOLERANCE = Tolerance(atol=1e-12, rtol=1e-10)
-# Float32 is what users get after 20 steps on xbench's problems; README states what is observed.
+# Float32 is what users get after 20 steps on xbench's problems; docs/check.md shows what is
+# observed in the published check.
 FLOAT32_TOLERANCE = Tolerance(atol=5e-7, rtol=5e-6)
 # Bit-for-bit: for claims such as "this decay did nothing at all".
 EXACT = Tolerance(atol=0.0, rtol=0.0)

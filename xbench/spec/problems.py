@@ -13,6 +13,7 @@ drops the very same units; evaluation never uses them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,15 @@ class Problem:
         return Problem(
             self.model, cast, self.x.astype(dtype), self.y.astype(dtype), self.loss, keep
         )
+
+
+def trajectory_bytes(case: Case) -> int:
+    """About how much memory running ``case`` and keeping its trajectory takes: the batches
+    (drawn in float64, then cast) and every parameter after every step, stacked."""
+    model = MODELS[case.model]
+    params = sum(math.prod(s) for s in model.param_shapes().values())
+    data = case.steps * case.batch_size * (math.prod(model.input_shape) + model.output_size)
+    return 3 * 8 * data + 2 * 8 * (case.steps + 1) * params
 
 
 def make_problem(case: Case) -> Problem:

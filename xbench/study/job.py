@@ -1,6 +1,7 @@
 """The study as a job: every condition × seed × framework trained, the record saved under
-``<out>/runs/`` (never replaced), STUDY.md and its plots written, and optionally the README's
-claims block; or only the pages, from a saved record (``--render``)."""
+``<out>/runs/`` (never replaced), STUDY.md and its plots written, and optionally the claims
+block of another page (``--readme``, docs/study.md); or only the pages, from a saved record
+(``--render``)."""
 
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ class Pages:
 
     out: Path  # STUDY.md and the PNGs
     plots: bool = True
-    readme: Path | None = None  # also put the claims block here (full study only)
+    readme: Path | None = None  # also put the claims block in this page (full study only)
     overwrite: bool = False  # replace a STUDY.md not written by xbench study
 
 
@@ -193,8 +194,8 @@ def find_bench(
 def write_pages(
     run: StudyRun, doc_path: Path, bench: BenchRun | None, pages: Pages
 ) -> tuple[list[Path], bool | None]:
-    """STUDY.md and its plots; the README's claims block when asked. (Files written,
-    whether the README changed, or None when it was not asked for.)"""
+    """STUDY.md and its plots; the claims block of ``pages.readme`` when asked. (Files
+    written, whether that page changed, or None when it was not asked for.)"""
     pages.out.mkdir(parents=True, exist_ok=True)
     text = study_md.render(run, bench, doc_path, plots=pages.plots)
     written = [study_md.write_page(text, pages.out / "STUDY.md", pages.overwrite)]

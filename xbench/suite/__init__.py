@@ -16,5 +16,4 @@ from pathlib import Path
 
 SUITE = Path(__file__).resolve().parent
 BENCHMARKS = SUITE / "benchmarks.py"
-CONFIG = SUITE / "pytest.ini"
-PLUGIN = "xbench.suite.plugin"
+CONFIG = SUITE / "pytest.ini"  # loads the plugin: -p xbench.suite.plugin
