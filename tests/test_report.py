@@ -314,7 +314,7 @@ def _published_inputs() -> tuple[list[Path], list[Path]]:
     return runs, checks
 
 
-def test_committed_results_md_regenerates_byte_identical(capsys, tmp_path):
+def test_committed_results_md_and_plots_regenerate_byte_identical(capsys, tmp_path):
     pytest.importorskip("matplotlib")
     runs, checks = _published_inputs()
     assert runs and checks, "RESULTS.md must list the runs it was made from"
@@ -330,6 +330,10 @@ def test_committed_results_md_regenerates_byte_identical(capsys, tmp_path):
     code, _, err = run_cli(capsys, "report", *map(str, argv), "--out", str(out))
     assert code == 0, err
     assert out.read_bytes() == (REPO / "results" / "RESULTS.md").read_bytes()
+    plots = sorted(out.parent.glob("*.png"))
+    assert [p.name for p in plots] == sorted(p.name for p in (REPO / "results").glob("*.png"))
+    for png in plots:
+        assert png.read_bytes() == (REPO / "results" / png.name).read_bytes(), png.name
 
 
 def test_readme_headline_is_regenerated_from_the_committed_json():
