@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xbench.errors import UsageError
+from xbench.records import machine
+from xbench.records.check_run import is_check_document
 from xbench.records.files import format_name, format_version, read_json
 from xbench.records.machine import machine_label, short_commit
 from xbench.run.roofline import achieved_gbps, limit_for, standalone_limits
@@ -133,8 +135,6 @@ def load(path: Path, folder_label: str | None = None) -> BenchRun:
     ``folder_label``: the machine folder it was found in under results/, which names its
     machine (a run made with ``--label``); otherwise the label comes from its machine_info.
     """
-    from xbench.records.check_run import is_check_document
-
     doc = read_json(path)
     if is_check_document(doc):
         raise UsageError(f"{path}: is an `xbench check --json` file, not a bench run")
@@ -267,8 +267,6 @@ def timing_info(timing: Timing | None, kernel: BenchCase | None = None, code: st
 
 def machine_info(device: str, device_name: str, threads: dict, profile: str, commit: dict) -> dict:
     """What xbench adds to pytest-benchmark's ``machine_info``."""
-    from xbench.records import machine
-
     return {
         "versions": machine.versions(),
         "threads": threads,
