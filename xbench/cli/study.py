@@ -86,8 +86,6 @@ def render(args: argparse.Namespace) -> int:
     if given:
         raise UsageError(f"--render trains nothing; {', '.join(given)} do(es) not apply")
     record = study_run.load(args.render)
-    if args.readme and record.profile != job.FULL:
-        raise UsageError(f"--readme quotes the full study only; {args.render} is {record.profile}")
     folder = args.render.parent
     out = args.out or (folder.parent if folder.name == "runs" else folder)
     chosen = pages(args, out)

@@ -50,16 +50,22 @@ def require_pytest_benchmark() -> None:
             )
 
 
-def pytest_command(request: BenchRequest, json_path: Path) -> list[str]:
+def suite_command(request: BenchRequest, *options: str) -> list[str]:
+    """pytest over the suite, with its own configuration, for ``request``, and ``options``."""
     command = [
         sys.executable, "-m", "pytest", str(suite.BENCHMARKS), "-c", str(suite.CONFIG),
-        "--benchmark-only", "--benchmark-enable", "--benchmark-quiet",
-        f"--benchmark-json={json_path}",
-        "-v", "-p", "no:cacheprovider", "--no-header", "--durations=10",
+        "-p", "no:cacheprovider", *options,
         f"--xbench-profile={request.profile}", f"--xbench-device={request.device}",
         f"--xbench-threads={request.threads}",
     ]  # fmt: skip
     return command + (["-k", request.select] if request.select else [])
+
+
+def pytest_command(request: BenchRequest, json_path: Path) -> list[str]:
+    return suite_command(
+        request, "--benchmark-only", "--benchmark-enable", "--benchmark-quiet",
+        f"--benchmark-json={json_path}", "-v", "--no-header", "--durations=10",
+    )  # fmt: skip
 
 
 PACKAGE_ROOT = Path(suite.__file__).resolve().parents[2]  # the folder holding xbench/
@@ -76,13 +82,7 @@ def listed(request: BenchRequest) -> list[str]:
     """The benchmarks ``request`` would run, as pytest collects them (``-k`` applied): each
     one's id, or its test's name when it has no parameters."""
     require_pytest_benchmark()
-    command = [
-        sys.executable, "-m", "pytest", str(suite.BENCHMARKS), "-c", str(suite.CONFIG),
-        "--collect-only", "-q", "-p", "no:cacheprovider",
-        f"--xbench-profile={request.profile}", f"--xbench-device={request.device}",
-        f"--xbench-threads={request.threads}",
-    ]  # fmt: skip
-    command += ["-k", request.select] if request.select else []
+    command = suite_command(request, "--collect-only", "-q")
     with tempfile.TemporaryDirectory(prefix="xbench-list-") as tmp:
         env = suite_environment(Path(tmp))
         done = subprocess.run(command, cwd=PACKAGE_ROOT, env=env, capture_output=True, text=True)

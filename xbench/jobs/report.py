@@ -18,7 +18,13 @@ from xbench.analysis.grouping import Machine, machines
 from xbench.analysis.stability import stability
 from xbench.errors import UsageError
 from xbench.present import blocks
-from xbench.present.markdown import block_text, markers, replace_block, write_if_changed
+from xbench.present.markdown import (
+    block_text,
+    markers,
+    replace_block,
+    splice_block,
+    write_if_changed,
+)
 from xbench.present.results_md import COMMAND, readme_headline, write_results
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
@@ -138,8 +144,7 @@ def doc_pages(docs: Path, found: list[Machine], results: Path) -> dict[Path, tup
             has_blocks = True
             if not cpu:
                 raise UsageError(f"{page}: its generated blocks need a CPU bench run")
-            block = block_for(name, cpu[0], page, results)
-            text = text[: text.find(start) + len(start)] + "\n" + block + text[text.find(end) :]
+            text = splice_block(text, block_for(name, cpu[0], page, results), start, end)
         if has_blocks:
             pages[page] = (original, text)
     return pages

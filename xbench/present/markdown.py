@@ -67,16 +67,24 @@ def block_text(text: str, start_marker: str, end_marker: str) -> str | None:
     return text[start + len(start_marker) + 1 : end]
 
 
+def splice_block(text: str, block: str, start_marker: str, end_marker: str) -> str | None:
+    """``text`` with ``block`` between the markers, or None when it has no such block."""
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start < 0 or end < start:
+        return None
+    return text[: start + len(start_marker)] + "\n" + block + text[end:]
+
+
 def replace_block(page: Path, block: str, start_marker: str, end_marker: str) -> tuple[str, str]:
     """(the page's text, its text with ``block`` between the markers); nothing is written."""
     try:
         text = page.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{page}: cannot read it ({exc.strerror})") from None
-    start, end = text.find(start_marker), text.find(end_marker)
-    if start < 0 or end < start:
+    new = splice_block(text, block, start_marker, end_marker)
+    if new is None:
         raise UsageError(f"{page}: no '{start_marker}' ... '{end_marker}' block to update")
-    return text, text[: start + len(start_marker)] + "\n" + block + text[end:]
+    return text, new
 
 
 def write_if_changed(page: Path, old: str, new: str) -> bool:
