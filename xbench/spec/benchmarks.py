@@ -322,6 +322,23 @@ def _default_cases(device):
     )
 
 
+# ----------------------------------------------------------------------------- the gate
+
+GATE_SIZES = (10**4, 10**6)
+
+
+def gate_cases(device: str = "cpu") -> list[BenchCase]:
+    """What CI times against the baseline revision (``xbench ab --gate``): the AdamW update
+    (weight_decay) in every eager and jitted path at a cache-resident and a memory-bound size,
+    and one training step per framework. torch.compile is left out: each fresh worker process
+    would compile it again (about 10 s)."""
+    return _applicable(
+        _update(["adamw"], ["weight_decay"], EAGER_AND_JIT, GATE_SIZES, 1, device)
+        + _train(["adam"], ["weight_decay", "add_decayed_weights"], TRAIN_IMPLS[1:], [10**5],
+                 device)
+    )  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- overhead
 
 OVERHEAD_SIZES = (10**4, 10**6)

@@ -1,0 +1,132 @@
+"""Paired ratios with 95% intervals from interleaved rounds (``xbench ab``), and their verdicts.
+
+Data: for one benchmark, several *process pairs* (a fresh worker process per side), and in
+each pair many *round pairs*: one round of BASE and one of NEW, run back to back in random
+order, so both saw the same minute of a shared machine. Two sources of error remain:
+
+- within a pair, round-to-round noise (tens of percent on a shared VM). The pair's estimate
+  is the median of its paired log-ratios log(NEW/BASE), which a round hit by a neighbour's
+  burst cannot move far;
+- between pairs, each process's own bias (memory layout, thread placement, what its JIT
+  produced: several percent, seen as ×0.92 on an A/A pair). No amount of rounds in one pair
+  averages it out; only more pairs do.
+
+So the estimate is the mean over pairs of the per-pair median log-ratios, and its interval
+is Student's t over those per-pair values (P − 1 degrees of freedom): the spread between
+pairs carries both errors, and t's wider quantiles pay for estimating that spread from few
+pairs. The interval is on log(NEW/BASE), reported as a ratio (so ×1.05 and ×0.95 are
+symmetric in log). Fewer than 2 pairs give no interval.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+# Student's t, two-sided 95% (the 0.975 quantile), for 1..30 degrees of freedom.
+T_975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+Z_975 = 1.960
+
+REGRESSED, IMPROVED, UNCHANGED, UNRESOLVED = "regressed", "improved", "unchanged", "unresolved"
+VERDICTS = (REGRESSED, IMPROVED, UNCHANGED, UNRESOLVED)
+
+
+def t_quantile(degrees: int) -> float:
+    """The two-sided 95% quantile of Student's t (the normal's beyond 30 degrees)."""
+    if degrees < 1:
+        raise ValueError("Student's t needs at least 1 degree of freedom")
+    return T_975[degrees - 1] if degrees <= len(T_975) else Z_975
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """NEW/BASE: the point estimate and its 95% interval (None with fewer than 2 pairs)."""
+
+    estimate: float
+    low: float | None
+    high: float | None
+    pairs: int
+    rounds: int  # round pairs over all process pairs
+
+    def contains(self, value: float) -> bool:
+        return self.low is not None and self.low <= value <= self.high
+
+    @property
+    def half_width(self) -> float | None:
+        """Half the interval's width in log space, as a fraction (0.02: about ±2%)."""
+        if self.low is None:
+            return None
+        return (math.log(self.high) - math.log(self.low)) / 2
+
+
+def timeline(base: list[float], new: list[float], first: str = "") -> list[tuple[str, float]]:
+    """The rounds of one process pair in the order they ran: ``first[i]`` (``b`` or ``n``)
+    says which side ran first in round pair i (BASE when not given)."""
+    if len(base) != len(new) or not base:
+        raise ValueError(
+            f"a process pair needs as many NEW rounds as BASE ({len(new)}, {len(base)})"
+        )
+    if min(base) <= 0 or min(new) <= 0:
+        raise ValueError("round times must be positive")
+    first = first or "b" * len(base)
+    if len(first) != len(base) or set(first) - {"b", "n"}:
+        raise ValueError(f"round order {first!r} must be one b or n per round pair")
+    rounds = []
+    for b, n, f in zip(base, new, first, strict=True):
+        rounds += [("b", b), ("n", n)] if f == "b" else [("n", n), ("b", b)]
+    return rounds
+
+
+def pair_log_ratio(base: list[float], new: list[float], first: str = "") -> float:
+    """One process pair's log(NEW/BASE): the median over every two adjacent rounds of
+    different sides, in run order.
+
+    With strict alternation (B N B N ...) each round is compared with the round before and
+    the one after it, so half the comparisons have BASE first and half NEW first: an effect of
+    running second cancels, and so does a drift slower than a round.
+    """
+    rounds = timeline(base, new, first)
+    logs = [
+        math.log(y / x) if s == "b" else math.log(x / y)
+        for (s, x), (t, y) in zip(rounds, rounds[1:], strict=False)
+        if s != t
+    ]
+    return statistics.median(logs)
+
+
+def paired_ratio(pairs: list[tuple]) -> Ratio:
+    """NEW/BASE from ``pairs``: one (base rounds, new rounds[, first]) per process pair."""
+    if not pairs:
+        raise ValueError("no process pair to estimate from")
+    logs = [pair_log_ratio(*pair) for pair in pairs]
+    rounds = sum(len(pair[0]) for pair in pairs)
+    mean = statistics.fmean(logs)
+    if len(logs) < 2:
+        return Ratio(math.exp(mean), None, None, len(logs), rounds)
+    margin = t_quantile(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+    low, high = math.exp(mean - margin), math.exp(mean + margin)
+    return Ratio(math.exp(mean), low, high, len(logs), rounds)
+
+
+def verdict(ratio: Ratio, threshold: float) -> str:
+    """``regressed`` when the whole interval lies above 1 and the estimate is more than
+    ``threshold`` slower; ``improved`` likewise below; ``unresolved`` without an interval;
+    else ``unchanged``.
+
+    Both conditions: the interval alone flags any resolved difference, however small (and a
+    95% interval excludes 1 in one A/A benchmark in 20, by design); the threshold alone
+    flags noise. A threshold equal to the smallest slowdown worth catching catches it only
+    half the time: choose it below that (docs/ab.md has the measurements).
+    """
+    if ratio.low is None:
+        return UNRESOLVED
+    if ratio.low > 1 and ratio.estimate > 1 + threshold:
+        return REGRESSED
+    if ratio.high < 1 and ratio.estimate < 1 / (1 + threshold):
+        return IMPROVED
+    return UNCHANGED

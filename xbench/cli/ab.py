@@ -1,0 +1,100 @@
+"""``xbench ab BASE NEW``: two versions timed interleaved, NEW/BASE with 95% intervals."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from xbench.analysis.gate import parse_threshold
+from xbench.cli import options
+from xbench.errors import UsageError
+from xbench.jobs.ab import (
+    DEFAULT_BUDGET,
+    DEFAULT_PAIRS,
+    DEFAULT_THRESHOLD,
+    AbRequest,
+    ensure_output,
+    run_ab,
+    selected,
+)
+from xbench.present import ab_text
+from xbench.run.threads import resolve_threads
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "ab",
+        help="time two versions (git revisions or interpreters) interleaved: NEW/BASE ± 95%%",
+        description="Run the selected update and training steps for BASE and NEW interleaved "
+        "on this machine: several fresh worker processes per side, rounds alternating in random "
+        "order. Each side is a git revision of this repository or the path of a Python "
+        "interpreter (this checkout's code under it: how a torch/jax/optax version change is "
+        "measured). Prints NEW/BASE per benchmark with a 95%% interval and a verdict. Exit 0, "
+        "1 when any benchmark regressed, 2 for bad input. Method: docs/ab.md.",
+    )
+    p.add_argument("base", metavar="BASE", help="git revision or Python interpreter")
+    p.add_argument("new", metavar="NEW", help="git revision or Python interpreter")
+    p.add_argument("--quick", action="store_true", help="the quick profile's update/train steps")
+    p.add_argument(
+        "--gate", action="store_true", help="the CI set: AdamW updates at 1e4 and 1e6 in every "
+        "eager and jitted path, and a training step per framework (12 benchmarks)",
+    )  # fmt: skip
+    p.add_argument("-k", dest="select", help="pytest -k expression selecting benchmarks")
+    p.add_argument(
+        "--threshold",
+        default=f"{DEFAULT_THRESHOLD:.0%}",
+        help="slowdown that counts, once the 95%% interval excludes 1 (default %(default)s)",
+    )
+    p.add_argument(
+        "--time-budget",
+        default=f"{DEFAULT_BUDGET:.0f}s",
+        help="wall time to aim for, e.g. 300s or 5m (default %(default)s)",
+    )
+    p.add_argument(
+        "--pairs", type=int, default=DEFAULT_PAIRS,
+        help="fresh worker processes per side (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, help="seed of the random round order (default: random)")
+    p.add_argument("--json", type=Path, metavar="PATH", help="write the result (never overwrites)")
+    options.add_device(p)
+    options.add_threads(p)
+    options.add_list(p, "list the benchmarks that would run and exit")
+    p.set_defaults(func=run)
+
+
+def parse_budget(text: str) -> float:
+    """``300``, ``300s``, ``5m`` → seconds."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min)?\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"malformed --time-budget {text!r}; give seconds or minutes, e.g. 5m")
+    return float(match.group(1)) * (60 if match.group(2) in ("m", "min") else 1)
+
+
+def run(args: argparse.Namespace) -> int:
+    request = AbRequest(
+        base=args.base,
+        new=args.new,
+        quick=args.quick,
+        gate=args.gate,
+        select=args.select,
+        threshold=parse_threshold(args.threshold),
+        json=args.json,
+        time_budget=parse_budget(args.time_budget),
+        pairs=args.pairs,
+        threads=resolve_threads(args.threads),
+        device=options.device(args.device),
+        seed=args.seed,
+    )
+    cases = selected(request)
+    if args.list:
+        print("\n".join(c.id for c in cases))
+        return 0
+    ensure_output(args.json)
+    result = run_ab(request)
+    print(ab_text.header(result) + "\n")
+    print(ab_text.table(result) + "\n")
+    print(ab_text.summary(result))
+    if args.json:
+        print(f"xbench ab: wrote {args.json}")
+    return 1 if "regressed" in result.verdicts().values() else 0

@@ -1,0 +1,154 @@
+"""An interleaved A/B timing (``xbench ab --json``): typed record, writer, reader.
+
+The document:
+
+- ``format``: ``xbench-ab/1``, ``xbench`` (its version), ``datetime`` (UTC, ISO 8601 of the
+  start), ``seconds`` (wall time);
+- ``machine``: ``cpu_model``, ``memory_bytes``, ``device``;
+- ``settings``: ``threshold``, ``pairs`` (process pairs), ``time_budget`` (seconds),
+  ``round_seconds`` and ``warmup_seconds`` (the timed and untimed part of a round),
+  ``threads``, ``selection`` (``quick``, ``k``, ``gate``);
+- ``sides``: ``base`` and ``new``, each ``spec`` (as given), ``kind`` (``revision`` or
+  ``interpreter``), ``commit``, ``python``, ``versions`` (torch, jax, jaxlib, optax, numpy)
+  and ``code`` (the folder the workers imported xbench from, for an interpreter side);
+- ``benchmarks``: per benchmark ``id``, ``case`` (the BenchCase fields), ``ratio``
+  (``estimate``, ``low``, ``high`` of NEW/BASE, ``pairs``, ``rounds``), ``verdict``,
+  ``base_seconds`` and ``new_seconds`` (median seconds per call over every round), and
+  ``pairs``: one per process pair, with its ``iterations`` and ``warmup`` calls per round and
+  the raw ``base`` and ``new`` seconds per call, one per round, in run order (round k of
+  each side ran back to back; ``first`` says which side ran first, ``b`` or ``n``).
+  The ratio and verdict are recomputed from these on reading.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from xbench.analysis.paired import Ratio, paired_ratio, verdict
+from xbench.errors import UsageError
+from xbench.records.files import format_name, format_version, read_json
+from xbench.records.storage import write_atomically
+
+KIND, VERSION = "ab", 1
+
+
+@dataclass(frozen=True)
+class PairRounds:
+    """One process pair's rounds of one benchmark: seconds per call, BASE and NEW."""
+
+    iterations: int
+    warmup: int
+    base: list[float]
+    new: list[float]
+    first: str = ""  # per round pair, which side ran first: "b" or "n"
+
+
+@dataclass(frozen=True)
+class AbBenchmark:
+    id: str
+    case: dict
+    pairs: list[PairRounds]
+
+    def ratio(self) -> Ratio:
+        return paired_ratio([(p.base, p.new, p.first) for p in self.pairs])
+
+    def median(self, side: str) -> float:
+        return statistics.median(t for p in self.pairs for t in getattr(p, side))
+
+
+@dataclass(frozen=True)
+class Side:
+    spec: str
+    kind: str  # "revision" or "interpreter"
+    commit: str | None
+    python: str
+    versions: dict = field(default_factory=dict)
+    code: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "revision":
+            return f"{self.spec} ({(self.commit or '?')[:10]})"
+        changed = ", ".join(f"{k} {v}" for k, v in self.versions.items() if k in ("jax", "torch"))
+        return f"{self.python} ({changed})"
+
+
+@dataclass
+class AbRun:
+    datetime: str
+    seconds: float
+    machine: dict
+    settings: dict
+    base: Side
+    new: Side
+    benchmarks: list[AbBenchmark]
+
+    @property
+    def threshold(self) -> float:
+        return self.settings["threshold"]
+
+    def verdicts(self) -> dict[str, str]:
+        return {b.id: verdict(b.ratio(), self.threshold) for b in self.benchmarks}
+
+    def to_document(self) -> dict:
+        from xbench import __version__
+
+        benchmarks = []
+        for bench in self.benchmarks:
+            ratio = bench.ratio()
+            benchmarks.append(
+                {
+                    "id": bench.id,
+                    "case": bench.case,
+                    "ratio": asdict(ratio),
+                    "verdict": verdict(ratio, self.threshold),
+                    "base_seconds": bench.median("base"),
+                    "new_seconds": bench.median("new"),
+                    "pairs": [asdict(p) for p in bench.pairs],
+                }
+            )
+        return {
+            "format": format_name(KIND, VERSION),
+            "xbench": __version__,
+            "datetime": self.datetime,
+            "seconds": self.seconds,
+            "machine": self.machine,
+            "settings": self.settings,
+            "sides": {"base": asdict(self.base), "new": asdict(self.new)},
+            "benchmarks": benchmarks,
+        }
+
+    def save(self, path: Path) -> Path:
+        text = json.dumps(self.to_document(), indent=1) + "\n"
+        return write_atomically(path, lambda f: f.write(text.encode()))
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def load(path: Path) -> AbRun:
+    """Read an ``xbench ab --json`` file; a UsageError naming what is wrong."""
+    doc = read_json(path, "xbench ab JSON")
+    if not isinstance(doc, dict) or doc.get("format") is None:
+        raise UsageError(f"{path}: not an xbench ab result (no format field)")
+    format_version(doc, KIND, VERSION, path)
+    try:
+        return AbRun(
+            datetime=doc["datetime"],
+            seconds=doc["seconds"],
+            machine=doc["machine"],
+            settings=doc["settings"],
+            base=Side(**doc["sides"]["base"]),
+            new=Side(**doc["sides"]["new"]),
+            benchmarks=[
+                AbBenchmark(b["id"], b["case"], [PairRounds(**p) for p in b["pairs"]])
+                for b in doc["benchmarks"]
+            ],
+        )
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a complete xbench ab result ({exc!r} missing)") from None
