@@ -15,7 +15,7 @@ PYTEST  := $(PYTHON) -m pytest
 LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report compare baseline study lint
+.PHONY: help install test bench check report compare baseline study lint ab
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,11 +38,14 @@ check: $(ENV) ## the equivalence catalogue, float64 and float32 (FLAGS="--publis
 report: $(ENV) ## results/RESULTS.md, plots, README headline, docs figures (FLAGS="RUN.json --out X": only those)
 	$(XBENCH) report $(if $(FLAGS),$(FLAGS),--readme README.md --docs docs)
 
-compare: $(ENV) ## quick bench + check now, against results/baseline/<machine>/ (exit 1 on a regression)
+compare: $(ENV) ## check now + time this checkout against the baseline revision, interleaved (exit 1 on a regression; ~6 min)
 	$(XBENCH) compare --against results/baseline $(FLAGS)
 
-baseline: $(ENV) ## make a quick bench + check run now the baseline in results/baseline/<machine>/
-	$(XBENCH) compare --against results/baseline --update-baseline $(FLAGS)
+baseline: $(ENV) ## make the checked-out commit the baseline revision, with a check run now (REASON="why" required)
+	$(XBENCH) compare --against results/baseline --update-baseline --reason "$(REASON)" $(FLAGS)
+
+ab: $(ENV) ## time two versions interleaved: make ab BASE=<rev|python> NEW=<rev|python> FLAGS="--gate"
+	$(XBENCH) ab $(BASE) $(NEW) $(FLAGS)
 
 study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, docs/study.md claims (QUICK=1: <2 min)
 	$(XBENCH) study $(if $(QUICK),--quick,--readme docs/study.md) $(FLAGS)

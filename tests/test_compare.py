@@ -339,23 +339,28 @@ def test_spread_shows_normalisation_removing_machine_drift(capsys, tmp_path):
     assert "0 false regression(s)" in out
 
 
-def test_the_committed_baseline_is_a_quick_run_with_its_check():
-    """The committed quick baseline is a pytest-benchmark run of the quick profile."""
+def test_the_committed_baseline_names_a_commit_and_has_a_check():
+    """results/baseline/revision.json names a commit of this repository, with a reason; each
+    machine's folder holds its check."""
     from pathlib import Path
 
+    from xbench.jobs.gate import read_revision
+
     folder = Path(__file__).resolve().parent.parent / "results" / "baseline"
-    runs = sorted(folder.glob("*/quick.json"))
-    assert runs, "results/baseline/<machine>/quick.json must be committed"
-    for path in runs:
-        run = load_run(path)
-        assert run.machine_info["xbench_profile"] == "quick"
-        assert json.loads((path.parent / "check.json").read_text())["entries"]
+    revision = read_revision(folder)
+    assert len(revision.commit) == 40 and revision.reason.strip()
+    checks = sorted(folder.glob("*/check.json"))
+    assert checks, "results/baseline/<machine>/check.json must be committed"
+    for path in checks:
+        assert json.loads(path.read_text())["entries"]
+    assert not list(folder.glob("*/quick.json")), "timing baselines are revisions now"
 
 
 @pytest.mark.parametrize(
     "argv, named",
     [
         (["--against", "{tmp}/nothing"], "make baseline"),
+        (["--against", "{tmp}", "--update-baseline"], "needs a reason"),
         (["--update-baseline", "{base}", "{base}"], "--update-baseline go(es) with --against"),
         (["--spread", "{base}"], "two or more runs"),
         (["{base}"], "give BASELINE and NEW"),

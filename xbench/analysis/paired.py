@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 # Student's t, two-sided 95% (the 0.975 quantile), for 1..30 degrees of freedom.
 T_975 = (
@@ -83,19 +83,28 @@ def timeline(base: list[float], new: list[float], first: str = "") -> list[tuple
 
 
 def pair_log_ratio(base: list[float], new: list[float], first: str = "") -> float:
-    """One process pair's log(NEW/BASE): the median over every two adjacent rounds of
-    different sides, in run order.
+    """One process pair's log(NEW/BASE), from its rounds in run order.
 
-    With strict alternation (B N B N ...) each round is compared with the round before and
-    the one after it, so half the comparisons have BASE first and half NEW first: an effect of
-    running second cancels, and so does a drift slower than a round.
+    The sides strictly alternate (B N B N ...), so every inner round sits between two rounds
+    of the other side: it is compared with the mean (in log) of those two neighbours, and
+    the pair's value is the median of these comparisons. A drift of the machine's speed that
+    is slow against a round cancels (the neighbours bracket the round in time), and so does
+    an effect of running after the other side (every inner round does). Rounds that are not
+    bracketed by the other side (the first and last, or a non-alternating order) are compared
+    with their neighbour of the other side alone.
     """
     rounds = timeline(base, new, first)
-    logs = [
-        math.log(y / x) if s == "b" else math.log(x / y)
-        for (s, x), (t, y) in zip(rounds, rounds[1:], strict=False)
-        if s != t
-    ]
+    logs = []
+    for i, (side, seconds) in enumerate(rounds):
+        others = [
+            math.log(rounds[j][1])
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(rounds) and rounds[j][0] != side
+        ]
+        if not others or (len(others) == 1 and 0 < i < len(rounds) - 1):
+            continue  # a round next to its own side's: its other-side neighbour counts it
+        difference = math.log(seconds) - statistics.fmean(others)
+        logs.append(difference if side == "n" else -difference)
     return statistics.median(logs)
 
 
@@ -130,3 +139,22 @@ def verdict(ratio: Ratio, threshold: float) -> str:
     if ratio.high < 1 and ratio.estimate < 1 / (1 + threshold):
         return IMPROVED
     return UNCHANGED
+
+
+def benchmark_ratio(bench) -> Ratio:
+    """NEW/BASE of one benchmark of an ``xbench ab`` record (``records.ab_run.AbBenchmark``)."""
+    return paired_ratio([(p.base, p.new, p.first) for p in bench.pairs])
+
+
+def verdicts(run) -> dict[str, str]:
+    """Each benchmark's verdict in an ``xbench ab`` record, at the run's own threshold."""
+    return {b.id: verdict(benchmark_ratio(b), run.threshold) for b in run.benchmarks}
+
+
+def summaries(run) -> dict[str, dict]:
+    """What the record's JSON says of each benchmark: its ``ratio`` and ``verdict``."""
+    found = {}
+    for bench in run.benchmarks:
+        ratio = benchmark_ratio(bench)
+        found[bench.id] = {"ratio": asdict(ratio), "verdict": verdict(ratio, run.threshold)}
+    return found

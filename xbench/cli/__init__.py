@@ -30,3 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"xbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # results are written whole at the end, or not at all
+        print(f"\nxbench {args.command}: interrupted", file=sys.stderr)
+        return 130

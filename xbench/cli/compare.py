@@ -10,8 +10,9 @@ from xbench.analysis.gate import STATS, parse_threshold
 from xbench.analysis.stability import stability
 from xbench.cli import options
 from xbench.errors import UsageError
-from xbench.jobs.gate import Verdict, baseline, gate_files, run_now, update_baseline
-from xbench.present import gate_text
+from xbench.jobs.ab import DEFAULT_THRESHOLD
+from xbench.jobs.gate import GateNow, Verdict, gate_files, gate_now, update_baseline
+from xbench.present import ab_text, gate_text
 from xbench.records import machine
 from xbench.records.bench_run import load as load_run
 from xbench.run.threads import resolve_threads
@@ -21,14 +22,20 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "compare",
         help="the regression gate: a new run against a baseline, normalised by the reference",
-        description="Match benchmarks by name; divide each by its own run's reference kernel; "
-        "flag a regression when the normalised slowdown exceeds --threshold and the noise of "
-        "both runs. With both runs' `xbench check --json`, an entry that was equal and is no "
-        "longer, or whose max error grew more than 10x, fails too. Exit 1 on a regression.",
+        description="With --against DIR (make compare): run the equivalence check now and "
+        "compare it with DIR/<machine>/check.json, and time this checkout against the baseline "
+        "revision in DIR/revision.json interleaved (xbench ab --gate, docs/ab.md). With two "
+        "RUN.json files: match benchmarks by name, divide each by its own run's reference "
+        "kernel, flag a slowdown beyond --threshold and both runs' noise; runs made at "
+        "different times cannot resolve a small change on a shared machine. With both runs' "
+        "`xbench check --json`, an entry that was equal and is no longer, or whose max error "
+        "grew more than 10x, fails too. Exit 1 on a regression.",
     )
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN.json", help="BASELINE NEW")
     p.add_argument(
-        "--threshold", default="10%", help="slowdown that counts, e.g. 10%% (default %(default)s)"
+        "--threshold",
+        help=f"slowdown that counts, e.g. 10%% (default: 10%% for two files; "
+        f"{DEFAULT_THRESHOLD:.0%} with --against, where the 95%% interval must exclude 1 too)",
     )
     p.add_argument("--stat", default="median", help="median, mean or min (default median)")
     p.add_argument("--baseline-check", type=Path, metavar="CHECK.json")
@@ -37,14 +44,16 @@ def add_parser(sub) -> None:
         "--against",
         type=Path,
         metavar="DIR",
-        help="run the quick bench and xbench check now and compare them with DIR/<machine "
-        "label>/quick.json and check.json (make compare: results/baseline)",
+        help="run xbench check now against DIR/<machine label>/check.json, and xbench ab "
+        "--gate against the commit in DIR/revision.json (make compare: results/baseline)",
     )
     p.add_argument(
         "--update-baseline",
         action="store_true",
-        help="with --against: make this run the new baseline (make baseline)",
+        help="with --against: make the checked-out commit the baseline revision and a check "
+        "run now the baseline check (make baseline REASON=...)",
     )
+    p.add_argument("--reason", default="", help="with --update-baseline: why the baseline moves")
     p.add_argument(
         "--warn-only",
         action="store_true",
@@ -74,7 +83,10 @@ def refuse_misplaced(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    threshold = parse_threshold(args.threshold)
+    if args.against:
+        threshold = DEFAULT_THRESHOLD if args.threshold is None else parse_threshold(args.threshold)
+    else:
+        threshold = parse_threshold(args.threshold or "10%")
     if args.stat not in STATS:
         raise UsageError(f"unknown --stat {args.stat!r}; valid: {', '.join(STATS)}")
     refuse_misplaced(args)
@@ -96,29 +108,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def against(args: argparse.Namespace, threshold: float) -> int:
-    """Run the quick bench and the check now; compare with (or replace) the baseline."""
+    """Check and time now against the committed baseline, or replace it."""
     if args.runs or args.baseline_check or args.new_check:
         raise UsageError("give either --against DIR or BASELINE NEW [--*-check], not both")
     options.device(args.device)
     threads = resolve_threads(args.threads)
     label = args.label or machine.label(args.device, threads)
-    targets, have = baseline(args.against, label, creating=args.update_baseline)
-    run, check = run_now(args.device, threads, label)
-    code = 0
-    if have:
-        verdict = gate_files((targets[0], run), (targets[1], check), threshold, args.stat,
-                             args.warn_only)  # fmt: skip
-        code = show(verdict)
     if args.update_baseline:
-        update_baseline(run, check, targets)
-        print(f"xbench compare: the baseline is now this run: {targets[0]}, {targets[1]}")
+        revision, check = update_baseline(args.against, label, args.device, args.reason)
+        print(f"xbench compare: the baseline is now this commit ({revision}) and this check "
+              f"({check})")  # fmt: skip
         return 0
-    return code
+    return show_now(gate_now(args.against, label, args.device, threads, threshold, args.warn_only))
+
+
+def show_now(gate: GateNow) -> int:
+    print(f"\nxbench compare: baseline revision {gate.revision.commit[:10]} "
+          f"({gate.revision.datetime}: {gate.revision.reason})\n")  # fmt: skip
+    print(ab_text.header(gate.timing) + "\n")
+    print(ab_text.table(gate.timing) + "\n")
+    lines = ["timing: " + ab_text.summary(gate.timing)]
+    lines += gate_text.equivalence_summary(gate.equivalence)
+    if gate.timing_regressed and gate.warn_only:
+        lines.append("timing regressions are reported, not failed (--warn-only)")
+    print("\n".join(lines) + f"\nxbench compare: {'FAIL' if gate.failed else 'pass'}")
+    return 1 if gate.failed else 0
 
 
 def show(verdict: Verdict) -> int:
     """Print the comparison; 1 if the gate fails."""
-    print(f"\nxbench compare: baseline {verdict.base}\n                new      {verdict.new}\n")
+    print(f"\nxbench compare: baseline {verdict.base}\n                new      {verdict.new}")
+    print(
+        "(two runs made at different times: on a shared machine they cannot resolve a change "
+        "smaller than their own spread; `xbench ab` times two versions interleaved)\n"
+    )
     for difference in verdict.warnings:
         print(f"xbench compare: warning: {difference}", file=sys.stderr)
     print(gate_text.bench_table(verdict.bench) + "\n")

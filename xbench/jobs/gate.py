@@ -1,10 +1,20 @@
-"""The regression gate as a job: compare two recorded runs (and checks), or run the quick
-bench and the check now and compare them with the committed baseline (or make them it)."""
+"""The regression gate as a job: compare two recorded runs (and checks); or, against the
+committed baseline, run the equivalence check now and time this checkout against the
+baseline *revision* interleaved (``xbench ab --gate``), or make this commit the baseline.
+
+The baseline is ``results/baseline/revision.json`` (the commit timing is compared with, and
+why it was chosen) and ``results/baseline/<machine>/check.json`` (the equivalence check).
+Timing is never compared with numbers recorded earlier: on a shared machine runs made
+minutes apart differ by more than the changes the gate must catch.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xbench.analysis.gate import (
@@ -14,10 +24,12 @@ from xbench.analysis.gate import (
     compare_runs,
     setting_differences,
 )
+from xbench.analysis.paired import REGRESSED, verdicts
 from xbench.errors import UsageError
-from xbench.jobs.bench import BenchRequest, run_bench
+from xbench.jobs.ab import GATE_BUDGET, GATE_PAIRS, AbRequest, run_ab
 from xbench.jobs.check import CheckRequest, run_check
-from xbench.records import layout
+from xbench.records import layout, machine
+from xbench.records.ab_run import AbRun, now
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
 from xbench.records.storage import write_atomically
@@ -57,38 +69,122 @@ def gate_files(
     return Verdict(runs[0], runs[1], setting_differences(base, new), bench, equivalence, warn_only)
 
 
-def baseline(against: Path, label: str, creating: bool) -> tuple[tuple[Path, Path], bool]:
-    """The baseline files of ``label`` under ``against``, and whether they exist. A missing
-    baseline is an error unless ``creating``; a broken one fails now, not after minutes of
-    running."""
-    targets = layout.baseline_paths(against / layout.validate_label(label))
-    have = all(p.is_file() for p in targets)
-    if not have and not creating:
-        raise UsageError(
-            f"no baseline {targets[0]} and {targets[1]}; create it with `make baseline`"
-        )
-    if have:
-        load_run(targets[0])
-        load_check(targets[1])
-    return targets, have
+REVISION = "revision.json"
 
 
-def run_now(device: str, threads: int, label: str) -> tuple[Path, Path]:
-    """Run the quick bench and the equivalence check now, into a new temporary folder (kept,
-    so the runs can be inspected or promoted); the two JSON paths."""
+@dataclass(frozen=True)
+class BaselineRevision:
+    """The commit the gate times against, when it was chosen and why."""
+
+    commit: str
+    reason: str
+    datetime: str
+
+
+def read_revision(against: Path) -> BaselineRevision:
+    path = against / REVISION
+    if not path.is_file():
+        raise UsageError(f"no baseline revision {path}; create it with `make baseline REASON=...`")
+    try:
+        return BaselineRevision(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{path}: not a baseline revision ({exc})") from None
+
+
+def clean_head() -> str:
+    """The commit checked out, refusing uncommitted changes to tracked files: the baseline
+    names a commit, so it must be exactly what is checked out."""
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(machine.REPO), *args], capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        raise UsageError("the baseline names a commit: run from a git checkout of xbench")
+    if git("status", "--porcelain", "--untracked-files=no").stdout.strip():
+        raise UsageError("uncommitted changes: commit them first (the baseline names a commit)")
+    return head.stdout.strip()
+
+
+def write_revision(against: Path, commit: str, reason: str) -> Path:
+    record = BaselineRevision(commit, reason, now())
+    text = json.dumps(asdict(record), indent=1) + "\n"
+    against.mkdir(parents=True, exist_ok=True)
+    return write_atomically(against / REVISION, lambda f: f.write(text.encode()))
+
+
+def baseline_check(against: Path, label: str, creating: bool) -> Path:
+    """The baseline check of ``label``; a UsageError when it is missing or broken (unless
+    ``creating``), before minutes of running."""
+    target = layout.baseline_paths(against / layout.validate_label(label))[1]
+    if not creating:
+        if not target.is_file():
+            raise UsageError(f"no baseline {target}; create it with `make baseline REASON=...`")
+        load_check(target)
+        read_revision(against)
+    return target
+
+
+def check_now(device: str) -> Path:
+    """Run the equivalence catalogue now, into a new temporary folder (kept, so it can be
+    inspected); its JSON path."""
     folder = Path(tempfile.mkdtemp(prefix="xbench-compare-"))
-    code, run, _ = run_bench(BenchRequest("quick", device, threads, folder, label))
-    if code != 0 or run is None:
-        raise UsageError(f"the quick bench failed (exit {code}); nothing to compare")
-    print("\nxbench compare: running the equivalence catalogue (xbench check)", flush=True)
+    print("xbench compare: running the equivalence catalogue (xbench check)", flush=True)
     check = folder / "check.json"
     run_check(CheckRequest(Filters(), device=device, json=check))
-    return run.path, check
+    return check
 
 
-def update_baseline(run: Path, check: Path, targets: tuple[Path, Path]) -> None:
-    """Replace the committed baseline with these files (git keeps the old one)."""
-    targets[0].parent.mkdir(parents=True, exist_ok=True)
-    for source, target in zip((run, check), targets, strict=True):
-        data = source.read_bytes()
-        write_atomically(target, lambda f, data=data: f.write(data))
+@dataclass(frozen=True)
+class GateNow:
+    """``make compare``: the equivalence check against the baseline's, and the timing of this
+    checkout against the baseline revision, interleaved."""
+
+    revision: BaselineRevision
+    equivalence: EquivalenceGate
+    timing: AbRun
+    warn_only: bool
+
+    @property
+    def timing_regressed(self) -> list[str]:
+        return [k for k, v in verdicts(self.timing).items() if v == REGRESSED]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.equivalence.regressions) or (
+            bool(self.timing_regressed) and not self.warn_only
+        )
+
+
+def gate_now(
+    against: Path, label: str, device: str, threads: int, threshold: float, warn_only: bool
+) -> GateNow:
+    """The check now against the baseline check; this checkout's code under this interpreter
+    against the baseline revision, interleaved (``xbench ab --gate``)."""
+    target = baseline_check(against, label, creating=False)
+    revision = read_revision(against)
+    check = check_now(device)
+    equivalence = compare_checks(load_check(target), load_check(check))
+    print(f"\nxbench compare: timing this checkout against the baseline revision "
+          f"{revision.commit[:10]} (xbench ab --gate)", flush=True)  # fmt: skip
+    timing = run_ab(
+        AbRequest(
+            base=revision.commit, new=sys.executable, gate=True, threshold=threshold,
+            time_budget=GATE_BUDGET, pairs=GATE_PAIRS, threads=threads, device=device,
+            json=check.parent / "ab.json",
+        )
+    )  # fmt: skip
+    return GateNow(revision, equivalence, timing, warn_only)
+
+
+def update_baseline(against: Path, label: str, device: str, reason: str) -> tuple[Path, Path]:
+    """Make the checked-out commit the baseline revision and this check the baseline check."""
+    if not reason.strip():
+        raise UsageError("a new baseline needs a reason: make baseline REASON='why it moves'")
+    target = baseline_check(against, label, creating=True)
+    commit = clean_head()
+    data = check_now(device).read_bytes()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, lambda f: f.write(data))
+    return write_revision(against, commit, reason.strip()), target

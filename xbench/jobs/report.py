@@ -10,14 +10,18 @@ checked before anything is written.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xbench.analysis.ab_calibration import calibrate
 from xbench.analysis.grouping import Machine, machines
 from xbench.analysis.stability import stability
 from xbench.errors import UsageError
+from xbench.jobs.ab import DEFAULT_THRESHOLD
 from xbench.present import blocks
+from xbench.present.ab_md import calibration_block
 from xbench.present.markdown import (
     block_text,
     markers,
@@ -26,13 +30,16 @@ from xbench.present.markdown import (
     write_if_changed,
 )
 from xbench.present.results_md import COMMAND, readme_headline, write_results
+from xbench.records.ab_run import load as load_ab
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
 from xbench.records.layout import newest_inputs
 
 HEADLINE_START, HEADLINE_END = markers(COMMAND, "headline")
-DOC_BLOCKS = ("published", "findings", "tolerances", "stability")
+DOC_BLOCKS = ("published", "findings", "tolerances", "stability", "ab-proof")
 STABILITY = "stability"  # results/stability/<label>/: repeated quick runs
+AB_VERSIONS = Path("ab") / "versions"  # results/ab/versions/: published version changes
+AB_PROOF = Path("ab") / "proof"  # results/ab/proof/: the A/A and injected runs
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,9 @@ def report(request: ReportRequest) -> Written:
         block = readme_headline(found, out, request.readme)
         readme = replace_block(request.readme, block, HEADLINE_START, HEADLINE_END)
     pages = doc_pages(request.docs, found, request.results) if request.docs else {}
-    written = write_results(found, out, plots=request.plots, overwrite=request.overwrite)
+    ab_runs = ab_versions(request.results) if found_in_results else []
+    written = write_results(found, out, plots=request.plots, overwrite=request.overwrite,
+                            ab_runs=ab_runs)  # fmt: skip
     changed = write_if_changed(request.readme, *readme) if readme else None
     pages_changed = {page: write_if_changed(page, *texts) for page, texts in pages.items()}
     return Written([*runs, *checks], written, changed, pages_changed)
@@ -112,7 +121,27 @@ def stability_groups(folder: Path) -> dict[str, tuple[list[Path], object, object
     return groups
 
 
+def ab_versions(results: Path) -> list:
+    """The published version changes: (path, AbRun), in name order."""
+    return [(p, load_ab(p)) for p in sorted((results / AB_VERSIONS).glob("*.json"))]
+
+
+def ab_proof_block(results: Path, page: Path) -> str:
+    """The proof of ``xbench ab`` from results/ab/proof/ (aa-*.json, inject-*.json and the
+    slowdowns injected, injected.json), at the default threshold."""
+    folder = results / AB_PROOF
+    aa = [load_ab(p) for p in sorted(folder.glob("aa-*.json"))]
+    injected = [load_ab(p) for p in sorted(folder.glob("inject-*.json"))]
+    if not aa or not injected or not (folder / "injected.json").is_file():
+        raise UsageError(f"{page}: its ab-proof block needs A/A and injected runs in {folder}")
+    levels = {k: v / 100 for k, v in json.loads((folder / "injected.json").read_text()).items()}
+    cal = calibrate(aa, injected, levels, DEFAULT_THRESHOLD)
+    return calibration_block(cal, aa, injected, folder, page)
+
+
 def block_for(name: str, machine: Machine, page: Path, results: Path) -> str:
+    if name == "ab-proof":
+        return ab_proof_block(results, page)
     if name == "published":
         return blocks.published_block(machine, page)
     if name == "findings":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from xbench.analysis.paired import VERDICTS, Ratio
+from xbench.analysis.paired import VERDICTS, Ratio, benchmark_ratio, verdicts
 from xbench.present.units import format_seconds, percent
 from xbench.records.ab_run import AbRun
 
@@ -17,15 +17,15 @@ def ratio_text(ratio: Ratio) -> str:
 
 
 def table(run: AbRun) -> str:
-    verdicts = run.verdicts()
+    found = verdicts(run)
     rows = []
-    for bench in sorted(run.benchmarks, key=lambda b: (VERDICTS.index(verdicts[b.id]), b.id)):
+    for bench in sorted(run.benchmarks, key=lambda b: (VERDICTS.index(found[b.id]), b.id)):
         rows.append([
             bench.id,
             format_seconds(bench.median("base")),
             format_seconds(bench.median("new")),
-            ratio_text(bench.ratio()),
-            verdicts[bench.id],
+            ratio_text(benchmark_ratio(bench)),
+            found[bench.id],
         ])  # fmt: skip
     headers = ["benchmark", "BASE median", "NEW median", "NEW/BASE [95% interval]", "verdict"]
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
@@ -41,8 +41,8 @@ def header(run: AbRun) -> str:
 
 
 def summary(run: AbRun) -> str:
-    verdicts = list(run.verdicts().values())
-    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if verdicts.count(v))
+    found = list(verdicts(run).values())
+    counts = ", ".join(f"{found.count(v)} {v}" for v in VERDICTS if found.count(v))
     return (
         f"{counts} (regressed: the 95% interval lies above ×1 and the estimate above "
         f"×{1 + run.threshold:.3f}, threshold {percent(run.threshold)})"

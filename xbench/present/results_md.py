@@ -21,6 +21,7 @@ from xbench.analysis.grouping import (
     row_key,
 )
 from xbench.errors import UsageError
+from xbench.present.ab_md import versions_section
 from xbench.present.equivalence_md import equivalence_markdown
 from xbench.present.labels import MODEL_TITLES, bytes_per_param_text
 from xbench.present.markdown import ensure_generated, relative_link, table, write_generated
@@ -275,7 +276,7 @@ def footer(machine: Machine, out_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def document(found: list[Machine], out_dir: Path, plots: bool) -> str:
+def document(found: list[Machine], out_dir: Path, plots: bool, ab_runs: list | None = None) -> str:
     parts = [
         GENERATED,
         "# xbench results\n",
@@ -287,13 +288,20 @@ def document(found: list[Machine], out_dir: Path, plots: bool) -> str:
         "Machines: " + ", ".join(f"[`{m.label}`](#{m.label})" for m in found) + "\n",
     ]
     parts += [machine_markdown(m, out_dir, plots) for m in found]
+    if ab_runs:
+        parts.append(versions_section(ab_runs, out_dir))
     return "\n".join(parts)
 
 
 def write_results(
-    found: list[Machine], out: Path, plots: bool = True, overwrite: bool = False
+    found: list[Machine],
+    out: Path,
+    plots: bool = True,
+    overwrite: bool = False,
+    ab_runs: list | None = None,
 ) -> list[Path]:
-    """Write RESULTS.md (and the plots beside it); every path written."""
+    """Write RESULTS.md (and the plots beside it); every path written. ``ab_runs``: (path,
+    AbRun) of published version changes (results/ab/versions/)."""
     ensure_generated(out, GENERATED, COMMAND, overwrite)
     if not out.parent.is_dir():
         raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
@@ -301,6 +309,6 @@ def write_results(
     if plots:
         for m in found:
             written += plot_machine(m, out.parent)
-    text = document(found, out.parent, plots)
+    text = document(found, out.parent, plots, ab_runs)
     write_generated(out, text, GENERATED, COMMAND, overwrite)
     return [out, *written]

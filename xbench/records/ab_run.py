@@ -28,7 +28,6 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from xbench.analysis.paired import Ratio, paired_ratio, verdict
 from xbench.errors import UsageError
 from xbench.records.files import format_name, format_version, read_json
 from xbench.records.storage import write_atomically
@@ -52,9 +51,6 @@ class AbBenchmark:
     id: str
     case: dict
     pairs: list[PairRounds]
-
-    def ratio(self) -> Ratio:
-        return paired_ratio([(p.base, p.new, p.first) for p in self.pairs])
 
     def median(self, side: str) -> float:
         return statistics.median(t for p in self.pairs for t in getattr(p, side))
@@ -91,21 +87,18 @@ class AbRun:
     def threshold(self) -> float:
         return self.settings["threshold"]
 
-    def verdicts(self) -> dict[str, str]:
-        return {b.id: verdict(b.ratio(), self.threshold) for b in self.benchmarks}
-
-    def to_document(self) -> dict:
+    def to_document(self, summaries: dict[str, dict]) -> dict:
+        """The document; ``summaries`` holds each benchmark's ``ratio`` and ``verdict``
+        (``xbench.analysis.paired.summaries``), written for other tools to read."""
         from xbench import __version__
 
         benchmarks = []
         for bench in self.benchmarks:
-            ratio = bench.ratio()
             benchmarks.append(
                 {
                     "id": bench.id,
                     "case": bench.case,
-                    "ratio": asdict(ratio),
-                    "verdict": verdict(ratio, self.threshold),
+                    **summaries[bench.id],
                     "base_seconds": bench.median("base"),
                     "new_seconds": bench.median("new"),
                     "pairs": [asdict(p) for p in bench.pairs],
@@ -122,8 +115,8 @@ class AbRun:
             "benchmarks": benchmarks,
         }
 
-    def save(self, path: Path) -> Path:
-        text = json.dumps(self.to_document(), indent=1) + "\n"
+    def save(self, path: Path, summaries: dict[str, dict]) -> Path:
+        text = json.dumps(self.to_document(summaries), indent=1) + "\n"
         return write_atomically(path, lambda f: f.write(text.encode()))
 
 

@@ -1,0 +1,110 @@
+"""``xbench ab`` results as Markdown: a version change for RESULTS.md, and the proof of the
+method (false alarms, slowdowns caught, the detection floor) for docs/ab.md."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from xbench.analysis.ab_calibration import Calibration, estimates, half_widths
+from xbench.analysis.paired import VERDICTS, benchmark_ratio, verdicts
+from xbench.present.ab_text import ratio_text
+from xbench.present.markdown import relative_link, table
+from xbench.present.units import format_seconds, percent
+from xbench.records.ab_run import AbRun, Side
+
+
+def side_text(side: Side) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in side.versions.items() if v and k != "numpy")
+    if side.kind == "revision":
+        return f"revision `{(side.commit or '?')[:10]}` ({versions})"
+    return versions
+
+
+def version_change_markdown(path: Path, run: AbRun, out_dir: Path) -> str:
+    """One A/B of two environments: every benchmark's NEW/BASE with its 95% interval."""
+    found = verdicts(run)
+    counts = ", ".join(
+        f"{sum(v == w for v in found.values())} {w}" for w in VERDICTS if w in found.values()
+    )
+    rows = []
+    for bench in sorted(run.benchmarks, key=lambda b: b.id):
+        rows.append([
+            f"`{bench.id}`", format_seconds(bench.median("base")),
+            format_seconds(bench.median("new")), ratio_text(benchmark_ratio(bench)),
+            found[bench.id],
+        ])  # fmt: skip
+    s = run.settings
+    return (
+        f"### {side_text(run.base)} → {side_text(run.new)}\n\n"
+        f"NEW over BASE, measured interleaved with `xbench ab` on {run.machine['cpu_model']} "
+        f"({s['threads']} threads) at {run.datetime[:16].replace('T', ' ')} UTC: "
+        f"{s['pairs']} fresh process pairs × {s['rounds']} alternating round pairs per "
+        f"benchmark, {run.seconds / 60:.0f} min; a 95% interval, and a verdict at threshold "
+        f"{percent(run.threshold)} (docs/ab.md). Data: [`{path.name}`]"
+        f"({relative_link(path, out_dir)}).\n\n**{counts}.**\n\n"
+        + table(rows, ["benchmark", "BASE median", "NEW median", "NEW/BASE [95%]", "verdict"])
+        + "\n"
+    )
+
+
+def versions_section(runs: list[tuple[Path, AbRun]], out_dir: Path) -> str:
+    if not runs:
+        return ""
+    parts = [
+        "## Version changes, measured interleaved\n",
+        "Each table times the same code under two environments in the same minutes "
+        "(`xbench ab BASE-PYTHON NEW-PYTHON`): a ratio whose interval contains 1 is no "
+        "difference resolved. The median columns are each side's median over all its rounds, "
+        "for scale; only the ratio is paired.\n",
+    ]
+    parts += [version_change_markdown(path, run, out_dir) for path, run in runs]
+    return "\n".join(parts)
+
+
+def calibration_block(cal: Calibration, aa: list[AbRun], injected: list[AbRun],
+                      folder: Path, page: Path) -> str:  # fmt: skip
+    """What the A/A and injected runs in ``folder`` show, at ``cal.threshold``."""
+    runs = aa + injected
+    settings = runs[0].settings
+    minutes = sum(r.seconds for r in runs) / len(runs) / 60
+    rows = []
+    for bench_id, (level, hits, total) in cal.caught.items():
+        found = sorted(estimates(injected, bench_id))
+        widths = [benchmark_ratio(b).half_width for r in aa for b in r.benchmarks
+                  if b.id == bench_id]  # fmt: skip
+        rows.append([
+            f"`{bench_id}`", f"+{percent(level)}", f"{hits} of {total}",
+            f"×{statistics.median(found):.3f} (×{found[0]:.3f}–×{found[-1]:.3f})",
+            f"±{percent(statistics.median(widths))}",
+        ])  # fmt: skip
+    floor = cal.floor()
+    small = cal.floor(select=lambda bench_id: "-1e4-" in bench_id)
+    full, half_rounds, half_pairs = (half_widths(aa), half_widths(aa, rounds=0.5),
+                                     half_widths(aa, pairs=0.5))  # fmt: skip
+    pairs = settings["pairs"]
+    headers = ["injected into", "slowdown", "flagged regressed", "NEW/BASE: median (range)",
+               "A/A half-width (median)"]  # fmt: skip
+    return (
+        f"Measured on {runs[0].machine['cpu_model']} at the gate's settings (`--gate`: "
+        f"{settings['pairs']} process pairs, time budget {settings['time_budget']:.0f} s; "
+        f"{minutes:.1f} min per run on average), threshold {percent(cal.threshold)}, from "
+        f"[`{folder.name}/`]({relative_link(folder, page.parent)}).\n\n"
+        f"- **A/A**, {cal.aa_runs} runs of {cal.aa_benchmark_runs // max(cal.aa_runs, 1)} "
+        f"benchmarks: benchmarks flagged per run {cal.aa_flagged}; the 95% interval contains 1 "
+        f"in {cal.aa_covered} of {cal.aa_benchmark_runs} benchmark-runs ({cal.coverage:.1%}).\n"
+        f"- **Injected**, {len(injected)} runs: benchmarks without an injection flagged "
+        f"{cal.others_flagged} times in {cal.others_total}; the injected ones below.\n"
+        f"- **Detection floor**, the smallest injected slowdown caught in at least 9 of 10 runs "
+        f"in every benchmark that carries it: {_level(floor)}; at 10⁴ parameters: "
+        f"{_level(small)}.\n"
+        f"- **More time, narrower intervals**: the median A/A half-width over all benchmarks "
+        f"is ±{percent(full)}; recomputed from half of each pair's rounds it is "
+        f"±{percent(half_rounds)}, and from the first {pairs // 2} of the {pairs} process "
+        f"pairs ±{percent(half_pairs)}. More process pairs narrow it most (Student's t "
+        f"shrinks too); the floor scales with it.\n\n" + table(rows, headers) + "\n"
+    )
+
+
+def _level(level: float | None) -> str:
+    return f"+{percent(level)}" if level else "none of the slowdowns injected"
