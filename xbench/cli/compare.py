@@ -76,6 +76,7 @@ def refuse_misplaced(args: argparse.Namespace) -> None:
         given = [f"--{k}" for k in ("label", "threads") if getattr(args, k) is not None]
         given += ["--device"] if args.device != "cpu" else []
         given += ["--update-baseline"] if args.update_baseline else []
+        given += ["--reason"] if args.reason else []
         if given:
             raise UsageError(f"{', '.join(given)} go(es) with --against DIR")
     if args.spread and (args.against or args.baseline_check or args.new_check):
@@ -131,6 +132,7 @@ def show_now(gate: GateNow) -> int:
     lines += gate_text.equivalence_summary(gate.equivalence)
     if gate.timing_regressed and gate.warn_only:
         lines.append("timing regressions are reported, not failed (--warn-only)")
+    lines.append(f"the check and the timing are kept in {gate.folder}")
     print("\n".join(lines) + f"\nxbench compare: {'FAIL' if gate.failed else 'pass'}")
     return 1 if gate.failed else 0
 

@@ -145,6 +145,7 @@ class GateNow:
     equivalence: EquivalenceGate
     timing: AbRun
     warn_only: bool
+    folder: Path  # where the check and the timing's JSON are kept
 
     @property
     def timing_regressed(self) -> list[str]:
@@ -175,7 +176,7 @@ def gate_now(
             json=check.parent / "ab.json",
         )
     )  # fmt: skip
-    return GateNow(revision, equivalence, timing, warn_only)
+    return GateNow(revision, equivalence, timing, warn_only, check.parent)
 
 
 def update_baseline(against: Path, label: str, device: str, reason: str) -> tuple[Path, Path]:

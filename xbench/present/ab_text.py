@@ -44,6 +44,6 @@ def summary(run: AbRun) -> str:
     found = list(verdicts(run).values())
     counts = ", ".join(f"{found.count(v)} {v}" for v in VERDICTS if found.count(v))
     return (
-        f"{counts} (regressed: the 95% interval lies above ×1 and the estimate above "
-        f"×{1 + run.threshold:.3f}, threshold {percent(run.threshold)})"
+        f"{counts} (regressed: the whole 95% interval lies above ×{1 + run.threshold:.3f}, "
+        f"threshold {percent(run.threshold)})"
     )
