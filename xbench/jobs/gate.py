@@ -117,7 +117,7 @@ def write_revision(against: Path, commit: str, reason: str) -> Path:
 def baseline_check(against: Path, label: str, creating: bool) -> Path:
     """The baseline check of ``label``; a UsageError when it is missing or broken (unless
     ``creating``), before minutes of running."""
-    target = layout.baseline_paths(against / layout.validate_label(label))[1]
+    target = layout.baseline_check(against / layout.validate_label(label))
     if not creating:
         if not target.is_file():
             raise UsageError(f"no baseline {target}; create it with `make baseline REASON=...`")

@@ -17,7 +17,7 @@ from xbench.errors import UsageError
 from xbench.records import machine
 from xbench.records.storage import write_atomically
 
-BASELINE_RUN, BASELINE_CHECK = "quick.json", "check.json"
+BASELINE_CHECK = "check.json"  # the gate's baseline check, per machine
 CHECK_KIND = "check"
 QUICK_PROFILE = "quick"
 
@@ -110,6 +110,6 @@ def newest_inputs(results: Path) -> tuple[list[Path], list[Path]]:
     return runs, checks
 
 
-def baseline_paths(folder: Path) -> tuple[Path, Path]:
-    """The baseline run and check of one machine: ``<baseline dir>/<label>/``."""
-    return folder / BASELINE_RUN, folder / BASELINE_CHECK
+def baseline_check(folder: Path) -> Path:
+    """The gate's baseline check of one machine: ``<baseline dir>/<label>/check.json``."""
+    return folder / BASELINE_CHECK
