@@ -403,3 +403,20 @@ def test_the_trimmed_interval():
     assert trimmed == pytest.approx(np.mean(sorted(values)[1:-1]))
     assert trimmed - trimmed_margin > 0.03
     assert trimmed_interval([0.1, 0.2], trim=0.2) == trimmed_interval([0.1, 0.2], trim=0.0)
+
+
+def test_a_version_change_renders_with_its_intervals(tmp_path):
+    from xbench.present.ab_md import version_change_markdown, versions_section
+
+    rng = np.random.default_rng(6)
+    run = synthetic_run(rng, {"fused": 1.1, "foreach": 1.0})
+    run.machine["cpu_model"] = "Test CPU"
+    run.settings.update(threads=2, time_budget=60)
+    run.base.versions.update(jax="0.10.1")
+    path = run.save(tmp_path / "ab.json", summaries(run))
+    text = version_change_markdown(path, run, tmp_path)
+    assert "1 regressed, 1 unchanged" in text
+    assert "`update-adamw-torch-fused`" in text and "regressed |" in text
+    assert "[`ab.json`](ab.json)" in text and "Test CPU" in text
+    assert versions_section([], tmp_path) == ""
+    assert versions_section([(path, run)], tmp_path).startswith("## Version changes")
