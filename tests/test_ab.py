@@ -301,8 +301,8 @@ def test_a_small_run_end_to_end(tmp_path):
     one benchmark. Whether it is flagged is up to the noise; the record must be complete."""
     out = tmp_path / "ab.json"
     done = subprocess.run(
-        [sys.executable, "-m", "xbench", "ab", "HEAD", sys.executable, "-k",
-         "update-adamw-weight_decay-torch-fused-1e4", "--pairs", "2", "--time-budget", "60",
+        [sys.executable, "-m", "xbench", "ab", "HEAD", sys.executable, "--gate", "-k",
+         "torch-fused-1e4", "--pairs", "2", "--time-budget", "60",
          "--json", str(out), "--seed", "1"],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
     )  # fmt: skip

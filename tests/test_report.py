@@ -320,7 +320,8 @@ def test_committed_results_md_and_plots_regenerate_byte_identical(capsys, tmp_pa
     assert runs and checks, "RESULTS.md must list the runs it was made from"
     # Same layout as the repository, so the relative links in the footer come out the same.
     out = tmp_path / "results" / "RESULTS.md"
-    for path in [*runs, *checks]:
+    versions = sorted((REPO / "results" / "ab" / "versions").glob("*.json"))
+    for path in [*runs, *checks, *versions]:
         copy = tmp_path / path.relative_to(REPO)
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, copy)

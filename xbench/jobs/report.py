@@ -97,7 +97,7 @@ def report(request: ReportRequest) -> Written:
         block = readme_headline(found, out, request.readme)
         readme = replace_block(request.readme, block, HEADLINE_START, HEADLINE_END)
     pages = doc_pages(request.docs, found, request.results) if request.docs else {}
-    ab_runs = ab_versions(request.results) if found_in_results else []
+    ab_runs = ab_versions(out.parent)  # the version changes published beside the page
     written = write_results(found, out, plots=request.plots, overwrite=request.overwrite,
                             ab_runs=ab_runs)  # fmt: skip
     changed = write_if_changed(request.readme, *readme) if readme else None
