@@ -420,3 +420,12 @@ def test_a_version_change_renders_with_its_intervals(tmp_path):
     assert "[`ab.json`](ab.json)" in text and "Test CPU" in text
     assert versions_section([], tmp_path) == ""
     assert versions_section([(path, run)], tmp_path).startswith("## Version changes")
+
+
+@pytest.mark.parametrize("command", ["ab", "compare", "bench", "check", "report", "study", "trace"])
+def test_every_command_prints_its_help(capsys, command):
+    """argparse %-formats help strings: a bare % in one (``1% with``) crashed --help."""
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert "usage: xbench" in capsys.readouterr().out

@@ -30,11 +30,11 @@ def add_parser(sub) -> None:
         "ab",
         help="time two versions (git revisions or interpreters) interleaved: NEW/BASE ± 95%%",
         description="Run the selected update and training steps for BASE and NEW interleaved "
-        "on this machine: several fresh worker processes per side, rounds alternating in random "
-        "order. Each side is a git revision of this repository or the path of a Python "
-        "interpreter (this checkout's code under it: how a torch/jax/optax version change is "
-        "measured). Prints NEW/BASE per benchmark with a 95%% interval and a verdict. Exit 0, "
-        "1 when any benchmark regressed, 2 for bad input. Method: docs/ab.md.",
+        "on this machine: several fresh worker processes per side, their rounds strictly "
+        "alternating (a random side starts). Each side is a git revision of this repository or "
+        "the path of a Python interpreter (this checkout's code under it: how a torch/jax/optax "
+        "version change is measured). Prints NEW/BASE per benchmark with a 95% interval and a "
+        "verdict. Exit 0, 1 when any benchmark regressed, 2 for bad input. Method: docs/ab.md.",
     )
     p.add_argument("base", metavar="BASE", help="git revision or Python interpreter")
     p.add_argument("new", metavar="NEW", help="git revision or Python interpreter")
@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--threshold",
         default=f"{DEFAULT_THRESHOLD:.0%}",
-        help="slowdown that counts, once the 95%% interval excludes 1 (default %(default)s)",
+        help="regressed when the whole 95%% interval lies above 1 + this (default %(default)s)",
     )
     p.add_argument(
         "--time-budget",
@@ -58,7 +58,10 @@ def add_parser(sub) -> None:
         "--pairs", type=int,
         help=f"fresh worker processes per side (default {DEFAULT_PAIRS}; {GATE_PAIRS} with --gate)",
     )  # fmt: skip
-    p.add_argument("--seed", type=int, help="seed of the random round order (default: random)")
+    p.add_argument(
+        "--seed", type=int, help="seed of the benchmark order and of which side starts each "
+        "series of rounds (default: random)",
+    )  # fmt: skip
     p.add_argument("--json", type=Path, metavar="PATH", help="write the result (never overwrites)")
     options.add_device(p)
     options.add_threads(p)
@@ -93,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         device=options.device(args.device),
         seed=args.seed,
     )
+    if request.pairs < 2:
+        raise UsageError(f"--pairs {request.pairs}: at least 2 (the interval needs a spread)")
     cases = selected(request)
     if args.list:
         print("\n".join(c.id for c in cases))

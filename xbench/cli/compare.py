@@ -21,7 +21,8 @@ from xbench.run.threads import resolve_threads
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "compare",
-        help="the regression gate: a new run against a baseline, normalised by the reference",
+        help="the regression gate: the check now and this checkout timed against the baseline "
+        "revision, interleaved; or two published runs",
         description="With --against DIR (make compare): run the equivalence check now and "
         "compare it with DIR/<machine>/check.json, and time this checkout against the baseline "
         "revision in DIR/revision.json interleaved (xbench ab --gate, docs/ab.md). With two "
@@ -34,8 +35,9 @@ def add_parser(sub) -> None:
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN.json", help="BASELINE NEW")
     p.add_argument(
         "--threshold",
-        help=f"slowdown that counts, e.g. 10%% (default: 10%% for two files; "
-        f"{DEFAULT_THRESHOLD:.0%} with --against, where the 95%% interval must exclude 1 too)",
+        help="slowdown that counts, e.g. 10%% (default: 10%% for two files; "
+        f"{DEFAULT_THRESHOLD:.0%}% with --against, where the whole 95%% interval must lie "
+        "above 1 + it)",
     )
     p.add_argument("--stat", default="median", help="median, mean or min (default median)")
     p.add_argument("--baseline-check", type=Path, metavar="CHECK.json")
