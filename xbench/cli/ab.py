@@ -17,11 +17,11 @@ from xbench.jobs.ab import (
     GATE_BUDGET,
     GATE_PAIRS,
     AbRequest,
-    ensure_output,
     run_ab,
     selected,
 )
 from xbench.present import ab_text
+from xbench.records.storage import ensure_writable
 from xbench.run.threads import resolve_threads
 
 
@@ -96,13 +96,12 @@ def run(args: argparse.Namespace) -> int:
         device=options.device(args.device),
         seed=args.seed,
     )
-    if request.pairs < 2:
-        raise UsageError(f"--pairs {request.pairs}: at least 2 (the interval needs a spread)")
     cases = selected(request)
     if args.list:
         print("\n".join(c.id for c in cases))
         return 0
-    ensure_output(args.json)
+    if args.json:
+        ensure_writable(args.json)
     result = run_ab(request)
     print(ab_text.header(result) + "\n")
     print(ab_text.table(result) + "\n")

@@ -59,7 +59,6 @@ DEFAULT_PAIRS = 6
 DEFAULT_THRESHOLD = 0.01  # chosen from the proof runs (docs/ab.md)
 DEFAULT_BUDGET = 300.0
 GATE_PAIRS, GATE_BUDGET = 8, 180.0  # the CI gate (--gate): measured in docs/ab.md
-WORKER_START_TIMEOUT = 300.0  # importing torch and jax on a loaded machine
 ENVIRONMENTS = ".venv-ab"  # under the checkout: one per distinct constraints.txt
 
 
@@ -77,6 +76,12 @@ class AbRequest:
     threads: int = 2
     device: str = "cpu"
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pairs < 2:
+            raise UsageError(f"--pairs {self.pairs}: at least 2 (the interval needs a spread)")
+        if self.time_budget <= 0:
+            raise UsageError(f"--time-budget {self.time_budget}: must be positive")
 
 
 # ----------------------------------------------------------------------------- selection
@@ -380,10 +385,6 @@ def stderr_log(message: str) -> None:
 
 def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun:
     """Run ``request``; the record (saved to ``request.json`` only once complete)."""
-    if request.pairs < 2:
-        raise UsageError(f"--pairs {request.pairs}: at least 2 (the interval needs a spread)")
-    if request.time_budget <= 0:
-        raise UsageError(f"--time-budget {request.time_budget}: must be positive")
     cases = selected(request)
     started, wall = now(), time.perf_counter()
     rng = random.Random(request.seed)
@@ -498,11 +499,3 @@ def time_pair(workers: dict[str, Worker], key: str, plan: Plan, rng: random.Rand
     first = names[0][0] * plan.rounds
     pair = PairRounds(plan.iterations[key], plan.warmup[key], times["base"], times["new"], first)
     return pair, settles
-
-
-def ensure_output(path: Path | None) -> None:
-    """Fail before minutes of timing when the JSON could not be written."""
-    from xbench.records.storage import ensure_writable
-
-    if path is not None:
-        ensure_writable(path)

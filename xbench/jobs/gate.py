@@ -11,7 +11,6 @@ minutes apart differ by more than the changes the gate must catch.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -26,9 +25,9 @@ from xbench.analysis.gate import (
 )
 from xbench.analysis.paired import REGRESSED, verdicts
 from xbench.errors import UsageError
-from xbench.jobs.ab import GATE_BUDGET, GATE_PAIRS, AbRequest, run_ab
+from xbench.jobs.ab import GATE_BUDGET, GATE_PAIRS, AbRequest, git, run_ab
 from xbench.jobs.check import CheckRequest, run_check
-from xbench.records import layout, machine
+from xbench.records import layout
 from xbench.records.ab_run import AbRun, now
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
@@ -94,11 +93,6 @@ def read_revision(against: Path) -> BaselineRevision:
 def clean_head() -> str:
     """The commit checked out, refusing uncommitted changes to tracked files: the baseline
     names a commit, so it must be exactly what is checked out."""
-
-    def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", "-C", str(machine.REPO), *args], capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
-
     head = git("rev-parse", "HEAD")
     if head.returncode != 0:
         raise UsageError("the baseline names a commit: run from a git checkout of xbench")
