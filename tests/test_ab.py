@@ -29,7 +29,14 @@ from xbench.analysis.paired import (
 )
 from xbench.cli import main
 from xbench.errors import UsageError
-from xbench.jobs.ab import MIN_ROUNDS, AbRequest, keyword_matches, plan_rounds, selected
+from xbench.jobs.ab import (
+    MIN_CALLS,
+    MIN_ROUNDS,
+    AbRequest,
+    keyword_matches,
+    plan_rounds,
+    selected,
+)
 from xbench.records.ab_run import AbBenchmark, AbRun, PairRounds, Side, load
 from xbench.records.machine import REPO
 
@@ -209,10 +216,13 @@ def test_calibration_counts_false_alarms_and_catches():
 def test_rounds_fill_the_budget_or_the_budget_is_refused():
     plan = plan_rounds({"a": 1e-4, "b": 2e-3}, startup=10.0, budget=200.0, pairs=8)
     assert plan.rounds >= MIN_ROUNDS
-    assert plan.iterations == {"a": 50, "b": 3}
+    # ~5 ms per round, and at least MIN_CALLS calls: a cost paid every few calls shows in each
+    assert plan.iterations == {"a": 50, "b": MIN_CALLS}
     assert plan.warmup["a"] == 20 and plan.warmup["b"] >= 2
     with pytest.raises(UsageError, match="too short"):
         plan_rounds({"a": 1e-4}, startup=30.0, budget=100.0, pairs=8)
+    # a confirmation never fails the run: it overruns the budget with MIN_ROUNDS
+    assert plan_rounds({"a": 1e-4}, 30.0, 100.0, 8, overrun=True).rounds == MIN_ROUNDS
 
 
 def test_selection_follows_pytest_k():

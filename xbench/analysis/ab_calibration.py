@@ -12,14 +12,14 @@ import statistics
 from dataclasses import dataclass
 
 from xbench.analysis.paired import (
-    IMPROVED,
     REGRESSED,
     UNCHANGED,
     benchmark_ratio,
+    benchmark_verdict,
     paired_ratio,
     verdict,
 )
-from xbench.records.ab_run import AbBenchmark, AbRun
+from xbench.records.ab_run import AbRun
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class Calibration:
     threshold: float
     aa_runs: int
     aa_benchmark_runs: int
-    aa_flagged: list[int]  # per A/A run: benchmarks flagged (regressed or improved)
+    aa_flagged: list[int]  # per A/A run: benchmarks flagged (regressed or improved), confirmed
+    aa_first_flagged: list[int]  # the same before confirmation: what one measurement flags
     aa_covered: int  # A/A benchmark-runs whose 95% interval contains 1
     caught: dict[str, tuple[float, int, int]]  # injected benchmark -> (slowdown, runs in
     # which it was flagged regressed, runs)
@@ -38,54 +39,47 @@ class Calibration:
     def coverage(self) -> float:
         return self.aa_covered / self.aa_benchmark_runs if self.aa_benchmark_runs else 0.0
 
-    def levels(self) -> dict[float, tuple[int, int]]:
-        """Per injected slowdown: (benchmark-runs flagged, benchmark-runs)."""
-        found: dict[float, list[int]] = {}
-        for level, hits, runs in self.caught.values():
-            found.setdefault(level, [0, 0])
-            found[level][0] += hits
-            found[level][1] += runs
-        return {k: (v[0], v[1]) for k, v in sorted(found.items())}
-
     def floor(self, needed: float = 0.9, select=lambda bench_id: True) -> float | None:
-        """The smallest injected slowdown at which every benchmark (of ``select``) carrying
-        it was caught in at least ``needed`` of the runs."""
-        by_level: dict[float, bool] = {}
-        for bench_id, (level, hits, runs) in self.caught.items():
-            if select(bench_id):
-                by_level[level] = by_level.get(level, True) and hits >= needed * runs
-        levels = [level for level, ok in by_level.items() if ok]
-        return min(levels) if levels else None
+        """The smallest injected slowdown L such that every benchmark (of ``select``)
+        carrying a slowdown of L or more was caught in at least ``needed`` of its runs."""
+        chosen = [v for k, v in self.caught.items() if select(k)]
+        found = None
+        for level in sorted({level for level, _, _ in chosen}, reverse=True):
+            if all(hits >= needed * runs for lv, hits, runs in chosen if lv >= level):
+                found = level
+            else:
+                break
+        return found
 
 
-def injected_level(bench: AbBenchmark, injected: dict[str, float]) -> float:
-    """The slowdown injected into ``bench`` (0 when none): torch AdamW updates, by path."""
-    case = bench.case
-    if case.get("kind") != "update" or case.get("framework") != "torch":
-        return 0.0
-    if case.get("optimizer") != "adamw":
-        return 0.0
-    return injected.get(case.get("implementation"), 0.0)
+def injected_levels(calibration: dict) -> dict[str, float]:
+    """Benchmark id -> the slowdown of its timed call that the injection causes, as measured
+    within one process (results/ab/inject/calibrate.py's JSON)."""
+    return {b["id"]: b["slowdown"] for b in calibration["benchmarks"]}
 
 
 def calibrate(
     aa: list[AbRun], injected_runs: list[AbRun], injected: dict[str, float], threshold: float
 ) -> Calibration:
-    aa_flagged, covered, total = [], 0, 0
+    """``injected``: benchmark id -> slowdown injected (``injected_levels``); the verdicts
+    are the final ones (after confirmation, when the runs have one)."""
+    aa_flagged, aa_first, covered, total = [], [], 0, 0
     for run in aa:
-        flags = 0
+        flags = first = 0
         for bench in run.benchmarks:
             ratio = benchmark_ratio(bench)
-            flags += verdict(ratio, threshold) != UNCHANGED
+            flags += benchmark_verdict(bench, threshold) != UNCHANGED
+            first += verdict(ratio, threshold) != UNCHANGED
             covered += ratio.contains(1.0)
             total += 1
         aa_flagged.append(flags)
+        aa_first.append(first)
     caught: dict[str, list] = {}
     others = others_total = 0
     for run in injected_runs:
         for bench in run.benchmarks:
-            level = injected_level(bench, injected)
-            found = verdict(benchmark_ratio(bench), threshold)
+            level = injected.get(bench.id, 0.0)
+            found = benchmark_verdict(bench, threshold)
             if level:
                 entry = caught.setdefault(bench.id, [level, 0, 0])
                 entry[1] += found == REGRESSED
@@ -98,6 +92,7 @@ def calibrate(
         len(aa),
         total,
         aa_flagged,
+        aa_first,
         covered,
         {k: (v[0], v[1], v[2]) for k, v in sorted(caught.items())},
         others,
@@ -121,6 +116,3 @@ def half_widths(runs: list[AbRun], pairs: float = 1.0, rounds: float = 1.0) -> f
 
 def estimates(runs: list[AbRun], bench_id: str) -> list[float]:
     return [benchmark_ratio(b).estimate for r in runs for b in r.benchmarks if b.id == bench_id]
-
-
-FLAGS = (REGRESSED, IMPROVED)

@@ -62,6 +62,11 @@ def add_parser(sub) -> None:
         "--seed", type=int, help="seed of the benchmark order and of which side starts each "
         "series of rounds (default: random)",
     )  # fmt: skip
+    p.add_argument(
+        "--no-confirm", dest="confirm", action="store_false",
+        help="keep the first measurement's verdicts (by default a flagged benchmark is measured "
+        "again with fresh process pairs, and its verdict stands only if both agree)",
+    )  # fmt: skip
     p.add_argument("--json", type=Path, metavar="PATH", help="write the result (never overwrites)")
     options.add_device(p)
     options.add_threads(p)
@@ -95,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         threads=resolve_threads(args.threads),
         device=options.device(args.device),
         seed=args.seed,
+        confirm=args.confirm,
     )
     cases = selected(request)
     if args.list:

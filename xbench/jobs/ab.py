@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from xbench.analysis.paired import summaries
+from xbench.analysis.paired import benchmark_ratio, flagged, summaries, verdict
 from xbench.errors import UsageError
 from xbench.records import machine
 from xbench.records.ab_run import AbBenchmark, AbRun, PairRounds, Side, now
@@ -52,6 +52,7 @@ from xbench.spec.benchmarks import BenchCase, gate_cases, sweep
 ROUND_SECONDS = 0.005  # timed part of a round
 WARMUP_SECONDS = 0.002  # untimed calls just before it (at least MIN_WARMUP calls)
 MIN_WARMUP = 2
+MIN_CALLS = 10  # timed calls per round at least: a cost paid every few calls shows in each
 SETTLE_POLL, SETTLE_CAP = 0.0005, 0.03  # seconds: how often to look, and the longest wait
 SETTLE_IDLE = 0.1  # a worker is idle when it used < 10% of one CPU over a poll
 MIN_ROUNDS, MAX_ROUNDS = 10, 400
@@ -59,6 +60,8 @@ DEFAULT_PAIRS = 6
 DEFAULT_THRESHOLD = 0.01  # chosen from the proof runs (docs/ab.md)
 DEFAULT_BUDGET = 300.0
 GATE_PAIRS, GATE_BUDGET = 8, 180.0  # the CI gate (--gate): measured in docs/ab.md
+CONFIRM_SHARE = 0.5  # of the time budget, for measuring the flagged benchmarks again
+PAD_MAX = 4096  # bytes of environment padding, drawn per worker (see Worker)
 ENVIRONMENTS = ".venv-ab"  # under the checkout: one per distinct constraints.txt
 
 
@@ -76,6 +79,7 @@ class AbRequest:
     threads: int = 2
     device: str = "cpu"
     seed: int | None = None
+    confirm: bool = True
 
     def __post_init__(self) -> None:
         if self.pairs < 2:
@@ -236,12 +240,21 @@ class WorkerFailed(UsageError):
 class Worker:
     """One worker process of one side."""
 
-    def __init__(self, side: Prepared, name: str, threads: int, log_folder: Path) -> None:
+    def __init__(
+        self, side: Prepared, name: str, threads: int, log_folder: Path, pad: int = 0
+    ) -> None:
+        """``pad`` bytes of padding go into the worker's environment. The environment's size
+        moves where the stack starts and so the alignment of everything on it, which can
+        change a program's speed by several percent (Mytkowicz et al., "Producing wrong data
+        without doing anything obviously wrong!", ASPLOS 2009); the two sides' paths differ
+        in length, so without padding that bias would be the same in every process pair
+        and no number of pairs would average it out. A padding drawn per worker turns it
+        into spread between pairs, which the interval carries."""
         self.name = name
         self.stderr_path = log_folder / f"{name}-{time.monotonic_ns()}.log"
         path = os.pathsep.join(p for p in (str(side.code), os.environ.get("PYTHONPATH")) if p)
         env = dict(os.environ, PYTHONPATH=path, XBENCH_THREADS=str(threads),
-                   PYTHONDONTWRITEBYTECODE="1")  # fmt: skip
+                   PYTHONDONTWRITEBYTECODE="1", XBENCH_AB_PADDING="." * pad)  # fmt: skip
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
                 [side.python, "-m", "xbench.run.ab_worker"], cwd=side.code, env=env,
@@ -306,9 +319,14 @@ class Worker:
                 self.process.wait()
 
 
-def start_pair(sides: dict[str, Prepared], threads: int, logs: Path) -> dict[str, Worker]:
+def start_pair(
+    sides: dict[str, Prepared], threads: int, logs: Path, rng: random.Random
+) -> dict[str, Worker]:
     """A fresh worker per side, both started before either is waited for."""
-    workers = {name: Worker(side, name.upper(), threads, logs) for name, side in sides.items()}
+    workers = {
+        name: Worker(side, name.upper(), threads, logs, pad=rng.randrange(PAD_MAX))
+        for name, side in sides.items()
+    }
     try:
         greet(workers, sides)
     except BaseException:
@@ -354,20 +372,28 @@ class Plan:
 
 
 def plan_rounds(
-    seconds_per_call: dict[str, float], startup: float, budget: float, pairs: int
+    seconds_per_call: dict[str, float],
+    startup: float,
+    budget: float,
+    pairs: int,
+    overrun: bool = False,
 ) -> Plan:
     """Size the rounds so ``pairs`` pairs fit ``budget`` seconds, each pair costing
-    ``startup`` (start and build) plus its round pairs."""
+    ``startup`` (start and build) plus its round pairs. Too short a budget for MIN_ROUNDS is
+    a UsageError, unless ``overrun`` (a confirmation, which must not fail the run after the
+    first measurement): then MIN_ROUNDS, past the budget."""
     plan = Plan(rounds=0)
     cost = 0.0  # seconds of one round pair of every benchmark
     for key, per_call in seconds_per_call.items():
         per_call = max(per_call, 1e-7)
-        plan.iterations[key] = max(1, math.ceil(ROUND_SECONDS / per_call))
+        plan.iterations[key] = max(MIN_CALLS, math.ceil(ROUND_SECONDS / per_call))
         plan.warmup[key] = max(MIN_WARMUP, math.ceil(WARMUP_SECONDS / per_call))
         calls = plan.iterations[key] + plan.warmup[key]
         cost += 2 * (calls * per_call + 0.006)  # + settle and the request: ~6 ms measured
     per_pair = budget / pairs - startup
     rounds = int(per_pair / cost) if per_pair > 0 else 0
+    if rounds < MIN_ROUNDS and overrun:
+        rounds = MIN_ROUNDS
     if rounds < MIN_ROUNDS:
         need = pairs * (startup + MIN_ROUNDS * cost)
         raise UsageError(
@@ -384,7 +410,11 @@ def stderr_log(message: str) -> None:
 
 
 def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun:
-    """Run ``request``; the record (saved to ``request.json`` only once complete)."""
+    """Run ``request``; the record (saved to ``request.json`` only once complete).
+
+    Benchmarks that the first measurement flags (regressed or improved) are measured again
+    with fresh process pairs (``request.confirm``), spending CONFIRM_SHARE of the budget on
+    them alone; the verdict stands only when both agree (``analysis.paired``)."""
     cases = selected(request)
     started, wall = now(), time.perf_counter()
     rng = random.Random(request.seed)
@@ -394,48 +424,85 @@ def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun
             "base": prepare(request.base, "BASE", work, log),
             "new": prepare(request.new, "NEW", work, log),
         }
-        rounds: dict[str, list[PairRounds]] = {c.id: [] for c in cases}
-        plan, settles = None, []
-        for pair in range(request.pairs):
-            pair_start = time.perf_counter()
-            workers = start_pair(sides, request.threads, work)
-            try:
-                if pair == 0:
-                    require_frameworks(workers, cases, {"base": request.base, "new": request.new})
-                per_call = build_all(workers, cases)
-                if plan is None:
-                    startup = time.perf_counter() - pair_start
-                    plan = plan_rounds(per_call, startup, request.time_budget, request.pairs)
-                    log(f"{len(cases)} benchmarks × {request.pairs} process pairs × {plan.rounds} "
-                        f"round pairs (startup {startup:.0f} s per pair)")  # fmt: skip
-                order = list(cases)
-                rng.shuffle(order)
-                for case in order:
-                    pair_rounds, settled = time_pair(workers, case.id, plan, rng)
-                    rounds[case.id].append(pair_rounds)
-                    settles += settled
-            finally:
-                for worker in workers.values():
-                    worker.close()
-            elapsed = time.perf_counter() - wall
-            log(f"pair {pair + 1}/{request.pairs} done · {elapsed:.0f} s elapsed, about "
-                f"{elapsed / (pair + 1) * (request.pairs - pair - 1):.0f} s left")  # fmt: skip
+        first = measure(request, cases, sides, request.time_budget, rng, work, log)
         for name, side in sides.items():
-            side.side.versions.update(workers[name].hello["versions"])
-    run = record(request, sides, plan, settles, started, time.perf_counter() - wall)
-    run.benchmarks = [AbBenchmark(c.id, asdict(c), rounds[c.id]) for c in cases]
+            side.side.versions.update(first.hellos[name]["versions"])
+        run = record(request, sides, first, started)
+        run.benchmarks = [AbBenchmark(c.id, asdict(c), first.rounds[c.id]) for c in cases]
+        threshold = request.threshold
+        again = [b for b in run.benchmarks if flagged(verdict(benchmark_ratio(b), threshold))]
+        if request.confirm and again:
+            log(f"confirming {len(again)} flagged benchmark(s) with fresh process pairs: "
+                + ", ".join(b.id for b in again))  # fmt: skip
+            chosen = [c for c in cases if c.id in {b.id for b in again}]
+            second = measure(request, chosen, sides, request.time_budget * CONFIRM_SHARE, rng,
+                             work, log, overrun=True)  # fmt: skip
+            for bench in again:
+                bench.confirmation.extend(second.rounds[bench.id])
+            run.settings["confirmation"] = {"rounds": second.plan.rounds,
+                                            "benchmarks": [b.id for b in again]}  # fmt: skip
+    run.seconds = round(time.perf_counter() - wall, 1)
     if request.json:
         run.save(request.json, summaries(run))
     return run
 
 
-def record(
-    request: AbRequest, sides: dict, plan: Plan, settles: list, started: str, seconds: float
-) -> AbRun:
+@dataclass
+class Measured:
+    rounds: dict[str, list[PairRounds]]
+    plan: Plan
+    settles: list[float]
+    hellos: dict[str, dict]
+
+
+def measure(
+    request: AbRequest,
+    cases: list[BenchCase],
+    sides: dict[str, Prepared],
+    budget: float,
+    rng: random.Random,
+    work: Path,
+    log: Callable[[str], None],
+    overrun: bool = False,
+) -> Measured:
+    """``request.pairs`` fresh process pairs, each building ``cases`` and timing every one
+    (in random order) in interleaved round pairs sized to fit ``budget``."""
+    rounds: dict[str, list[PairRounds]] = {c.id: [] for c in cases}
+    plan, settles, hellos, wall = None, [], {}, time.perf_counter()
+    for pair in range(request.pairs):
+        pair_start = time.perf_counter()
+        workers = start_pair(sides, request.threads, work, rng)
+        try:
+            if pair == 0:
+                require_frameworks(workers, cases, {"base": request.base, "new": request.new})
+            per_call = build_all(workers, cases)
+            if plan is None:
+                startup = time.perf_counter() - pair_start
+                plan = plan_rounds(per_call, startup, budget, request.pairs, overrun)
+                log(f"{len(cases)} benchmarks × {request.pairs} process pairs × {plan.rounds} "
+                    f"round pairs (startup {startup:.0f} s per pair)")  # fmt: skip
+            order = list(cases)
+            rng.shuffle(order)
+            for case in order:
+                pair_rounds, settled = time_pair(workers, case.id, plan, rng)
+                rounds[case.id].append(pair_rounds)
+                settles += settled
+        finally:
+            for worker in workers.values():
+                worker.close()
+        hellos = {name: worker.hello for name, worker in workers.items()}
+        elapsed = time.perf_counter() - wall
+        log(f"pair {pair + 1}/{request.pairs} done · {elapsed:.0f} s elapsed, about "
+            f"{elapsed / (pair + 1) * (request.pairs - pair - 1):.0f} s left")  # fmt: skip
+    return Measured(rounds, plan, settles, hellos)
+
+
+def record(request: AbRequest, sides: dict, first: Measured, started: str) -> AbRun:
     """The record of a finished run, its benchmarks still to add."""
+    plan, settles = first.plan, first.settles
     return AbRun(
         datetime=started,
-        seconds=round(seconds, 1),
+        seconds=0.0,
         machine={
             "cpu_model": machine.cpu_model(),
             "memory_bytes": machine.memory_bytes(),
@@ -450,6 +517,7 @@ def record(
             "warmup_seconds": WARMUP_SECONDS,
             "threads": request.threads,
             "seed": request.seed,
+            "min_calls": MIN_CALLS,
             "settle_median_seconds": sorted(settles)[len(settles) // 2] if settles else None,
             "selection": {"quick": request.quick, "gate": request.gate, "k": request.select},
         },

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xbench.analysis.ab_calibration import calibrate
+from xbench.analysis.ab_calibration import calibrate, injected_levels
 from xbench.analysis.grouping import Machine, machines
 from xbench.analysis.stability import stability
 from xbench.errors import UsageError
@@ -128,15 +128,18 @@ def ab_versions(results: Path) -> list:
 
 def ab_proof_block(results: Path, page: Path) -> str:
     """The proof of ``xbench ab`` from results/ab/proof/ (aa-*.json, inject-*.json and the
-    slowdowns injected, injected.json), at the default threshold."""
+    slowdown each injection causes, calibration.json from results/ab/inject/calibrate.py), at
+    the default threshold."""
     folder = results / AB_PROOF
     aa = [load_ab(p) for p in sorted(folder.glob("aa-*.json"))]
     injected = [load_ab(p) for p in sorted(folder.glob("inject-*.json"))]
-    if not aa or not injected or not (folder / "injected.json").is_file():
-        raise UsageError(f"{page}: its ab-proof block needs A/A and injected runs in {folder}")
-    levels = {k: v / 100 for k, v in json.loads((folder / "injected.json").read_text()).items()}
+    if not aa or not injected or not (folder / "calibration.json").is_file():
+        raise UsageError(f"{page}: its ab-proof block needs A/A runs, injected runs and "
+                         f"calibration.json in {folder}")  # fmt: skip
+    calibration = json.loads((folder / "calibration.json").read_text())
+    levels = injected_levels(calibration)
     cal = calibrate(aa, injected, levels, DEFAULT_THRESHOLD)
-    return calibration_block(cal, aa, injected, folder, page)
+    return calibration_block(cal, aa, injected, folder, page, calibration)
 
 
 def block_for(name: str, machine: Machine, page: Path, results: Path) -> str:

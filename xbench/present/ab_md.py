@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xbench.analysis.ab_calibration import Calibration, estimates, half_widths
 from xbench.analysis.paired import VERDICTS, benchmark_ratio, verdicts
-from xbench.present.ab_text import ratio_text
+from xbench.present.ab_text import confirmation_text, ratio_text
 from xbench.present.markdown import relative_link, table
 from xbench.present.units import format_seconds, percent
 from xbench.records.ab_run import AbRun, Side
@@ -27,13 +27,16 @@ def version_change_markdown(path: Path, run: AbRun, out_dir: Path) -> str:
     counts = ", ".join(
         f"{sum(v == w for v in found.values())} {w}" for w in VERDICTS if w in found.values()
     )
+    confirmed = any(b.confirmation for b in run.benchmarks)
     rows = []
     for bench in sorted(run.benchmarks, key=lambda b: b.id):
         rows.append([
             f"`{bench.id}`", format_seconds(bench.median("base")),
             format_seconds(bench.median("new")), ratio_text(benchmark_ratio(bench)),
-            found[bench.id],
+            *([confirmation_text(bench)] if confirmed else []), found[bench.id],
         ])  # fmt: skip
+    headers = ["benchmark", "BASE median", "NEW median", "NEW/BASE [95%]",
+               *(["confirmation [95%]"] if confirmed else []), "verdict"]  # fmt: skip
     s = run.settings
     return (
         f"### {side_text(run.base)} → {side_text(run.new)}\n\n"
@@ -42,9 +45,7 @@ def version_change_markdown(path: Path, run: AbRun, out_dir: Path) -> str:
         f"{s['pairs']} fresh process pairs × {s['rounds']} alternating round pairs per "
         f"benchmark, {run.seconds / 60:.0f} min; a 95% interval, and a verdict at threshold "
         f"{percent(run.threshold)} (docs/ab.md). Data: [`{path.name}`]"
-        f"({relative_link(path, out_dir)}).\n\n**{counts}.**\n\n"
-        + table(rows, ["benchmark", "BASE median", "NEW median", "NEW/BASE [95%]", "verdict"])
-        + "\n"
+        f"({relative_link(path, out_dir)}).\n\n**{counts}.**\n\n" + table(rows, headers) + "\n"
     )
 
 
@@ -63,40 +64,45 @@ def versions_section(runs: list[tuple[Path, AbRun]], out_dir: Path) -> str:
 
 
 def calibration_block(cal: Calibration, aa: list[AbRun], injected: list[AbRun],
-                      folder: Path, page: Path) -> str:  # fmt: skip
-    """What the A/A and injected runs in ``folder`` show, at ``cal.threshold``."""
+                      folder: Path, page: Path, calibration: dict) -> str:  # fmt: skip
+    """What the A/A and injected runs in ``folder`` show, at ``cal.threshold``;
+    ``calibration``: what each injection adds, measured within one process."""
     runs = aa + injected
     settings = runs[0].settings
     minutes = sum(r.seconds for r in runs) / len(runs) / 60
+    work = {b["id"]: b["injected_work"] for b in calibration["benchmarks"]}
     rows = []
     for bench_id, (level, hits, total) in cal.caught.items():
         found = sorted(estimates(injected, bench_id))
         widths = [benchmark_ratio(b).half_width for r in aa for b in r.benchmarks
                   if b.id == bench_id]  # fmt: skip
         rows.append([
-            f"`{bench_id}`", f"+{percent(level)}", f"{hits} of {total}",
+            f"`{bench_id}`", f"+{percent(work[bench_id])}", f"+{level:.1%}", f"{hits} of {total}",
             f"×{statistics.median(found):.3f} (×{found[0]:.3f}–×{found[-1]:.3f})",
             f"±{percent(statistics.median(widths))}",
         ])  # fmt: skip
     floor = cal.floor()
-    small = cal.floor(select=lambda bench_id: "-1e4-" in bench_id)
     full, half_rounds, half_pairs = (half_widths(aa), half_widths(aa, rounds=0.5),
                                      half_widths(aa, pairs=0.5))  # fmt: skip
     pairs = settings["pairs"]
-    headers = ["injected into", "slowdown", "flagged regressed", "NEW/BASE: median (range)",
-               "A/A half-width (median)"]  # fmt: skip
+    headers = ["injected into", "extra steps", "slowdown (in-process)", "flagged regressed",
+               "NEW/BASE: median (range)", "A/A half-width (median)"]  # fmt: skip
     return (
         f"Measured on {runs[0].machine['cpu_model']} at the gate's settings (`--gate`: "
         f"{settings['pairs']} process pairs, time budget {settings['time_budget']:.0f} s; "
-        f"{minutes:.1f} min per run on average), threshold {percent(cal.threshold)}, from "
-        f"[`{folder.name}/`]({relative_link(folder, page.parent)}).\n\n"
+        f"{minutes:.1f} min per run on average, confirmation included), threshold "
+        f"{percent(cal.threshold)}, from [`{folder.name}/`]({relative_link(folder, page.parent)})."
+        f" The slowdown of each injection is measured within one process, the injection "
+        f"switched off and on in alternating rounds (`calibration.json`, "
+        f"{calibration['benchmarks'][0]['round_pairs']} round pairs each).\n\n"
         f"- **A/A**, {cal.aa_runs} runs of {cal.aa_benchmark_runs // max(cal.aa_runs, 1)} "
-        f"benchmarks: benchmarks flagged per run {cal.aa_flagged}; the 95% interval contains 1 "
-        f"in {cal.aa_covered} of {cal.aa_benchmark_runs} benchmark-runs ({cal.coverage:.1%}).\n"
+        f"benchmarks: benchmarks flagged per run {cal.aa_flagged} (by the first measurement "
+        f"alone, before confirmation: {cal.aa_first_flagged}); the 95% interval contains 1 in "
+        f"{cal.aa_covered} of {cal.aa_benchmark_runs} benchmark-runs ({cal.coverage:.1%}).\n"
         f"- **Injected**, {len(injected)} runs: benchmarks without an injection flagged "
         f"{cal.others_flagged} times in {cal.others_total}; the injected ones below.\n"
-        f"- **Detection floor**, the smallest injected slowdown caught in at least 9 of 10 runs: "
-        f"at 10⁴ parameters {_level(small)}; at 10⁴ and 10⁶ alike {_level(floor)}.\n"
+        f"- **Detection floor**, the smallest injected slowdown at and above which every "
+        f"injected benchmark was caught in at least 9 of 10 runs: {_level(floor)}.\n"
         f"- **More time, narrower intervals**: the median A/A half-width over all benchmarks "
         f"is ±{percent(full)}; recomputed from half of each pair's rounds it is "
         f"±{percent(half_rounds)}, and from the first {pairs // 2} of the {pairs} process "
@@ -106,4 +112,4 @@ def calibration_block(cal: Calibration, aa: list[AbRun], injected: list[AbRun],
 
 
 def _level(level: float | None) -> str:
-    return f"+{percent(level)}" if level else "not reached by any slowdown injected"
+    return f"+{level:.1%}" if level else "not reached by any slowdown injected"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from xbench.analysis.paired import VERDICTS, Ratio, benchmark_ratio, verdicts
+from xbench.analysis.paired import VERDICTS, Ratio, benchmark_ratio, confirmation_ratio, verdicts
 from xbench.present.units import format_seconds, percent
 from xbench.records.ab_run import AbRun
 
@@ -16,6 +16,12 @@ def ratio_text(ratio: Ratio) -> str:
     return f"×{ratio.estimate:.3f} [{ratio.low:.3f}, {ratio.high:.3f}]"
 
 
+def confirmation_text(bench) -> str:
+    """The confirmation's ratio when the benchmark was measured again; else empty."""
+    second = confirmation_ratio(bench)
+    return ratio_text(second) if second else ""
+
+
 def table(run: AbRun) -> str:
     found = verdicts(run)
     rows = []
@@ -25,9 +31,11 @@ def table(run: AbRun) -> str:
             format_seconds(bench.median("base")),
             format_seconds(bench.median("new")),
             ratio_text(benchmark_ratio(bench)),
+            confirmation_text(bench),
             found[bench.id],
         ])  # fmt: skip
-    headers = ["benchmark", "BASE median", "NEW median", "NEW/BASE [95% interval]", "verdict"]
+    headers = ["benchmark", "BASE median", "NEW median", "NEW/BASE [95% interval]",
+               "confirmation", "verdict"]  # fmt: skip
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
@@ -43,7 +51,13 @@ def header(run: AbRun) -> str:
 def summary(run: AbRun) -> str:
     found = list(verdicts(run).values())
     counts = ", ".join(f"{found.count(v)} {v}" for v in VERDICTS if found.count(v))
+    confirmed = run.settings.get("confirmation")
+    again = (
+        f"; the {len(confirmed['benchmarks'])} flagged by the first measurement were measured "
+        "again with fresh process pairs, and a verdict stands only if both agree"
+        if confirmed else ""
+    )  # fmt: skip
     return (
         f"{counts} (regressed: the whole 95% interval lies above ×{1 + run.threshold:.3f}, "
-        f"threshold {percent(run.threshold)})"
+        f"threshold {percent(run.threshold)}{again})"
     )

@@ -51,6 +51,9 @@ class AbBenchmark:
     id: str
     case: dict
     pairs: list[PairRounds]
+    # When the first measurement flagged the benchmark: a second one, with fresh process
+    # pairs, that must agree for the verdict to stand (empty when not flagged or not asked)
+    confirmation: list[PairRounds] = field(default_factory=list)
 
     def median(self, side: str) -> float:
         return statistics.median(t for p in self.pairs for t in getattr(p, side))
@@ -102,6 +105,7 @@ class AbRun:
                     "base_seconds": bench.median("base"),
                     "new_seconds": bench.median("new"),
                     "pairs": [asdict(p) for p in bench.pairs],
+                    "confirmation": [asdict(p) for p in bench.confirmation],
                 }
             )
         return {
@@ -139,7 +143,12 @@ def load(path: Path) -> AbRun:
             base=Side(**doc["sides"]["base"]),
             new=Side(**doc["sides"]["new"]),
             benchmarks=[
-                AbBenchmark(b["id"], b["case"], [PairRounds(**p) for p in b["pairs"]])
+                AbBenchmark(
+                    b["id"],
+                    b["case"],
+                    [PairRounds(**p) for p in b["pairs"]],
+                    [PairRounds(**p) for p in b.get("confirmation", [])],
+                )
                 for b in doc["benchmarks"]
             ],
         )
