@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xbench.analysis.ab_calibration import calibrate, half_widths
+from xbench.analysis.ab_calibration import Calibration, calibrate, half_widths
 from xbench.analysis.paired import (
     IMPROVED,
     REGRESSED,
     UNCHANGED,
     UNRESOLVED,
     Ratio,
+    benchmark_verdict,
+    confirmation_ratio,
     pair_log_ratio,
     paired_ratio,
     summaries,
@@ -26,6 +28,7 @@ from xbench.analysis.paired import (
     timeline,
     trimmed_interval,
     verdict,
+    verdicts,
 )
 from xbench.cli import main
 from xbench.errors import UsageError
@@ -194,20 +197,85 @@ def test_calibration_counts_false_alarms_and_catches():
     rng = np.random.default_rng(5)
     aa = [synthetic_run(rng, {"fused": 1.0, "foreach": 1.0}, bias_sd=0.01) for _ in range(5)]
     injected = [synthetic_run(rng, {"fused": 1.1, "foreach": 1.0}, bias_sd=0.01) for _ in range(5)]
-    found = calibrate(aa, injected, {"fused": 0.10}, threshold=0.02)
+    levels = {"update-adamw-torch-fused": 0.10}
+    found = calibrate(aa, injected, levels, threshold=0.02)
     assert found.aa_runs == 5 and found.aa_benchmark_runs == 10
-    assert found.aa_flagged == [0] * 5
+    assert found.aa_flagged == [0] * 5 and found.aa_first_flagged == [0] * 5
     assert found.caught == {"update-adamw-torch-fused": (0.10, 5, 5)}
-    assert found.levels() == {0.10: (5, 5)}
     assert found.others_flagged == 0 and found.others_total == 5
     assert found.floor() == 0.10
     assert found.floor(select=lambda bench_id: "1e6" in bench_id) is None
     # Perturbed: call the "A/A" runs injected (and vice versa): nothing is caught.
-    swapped = calibrate(injected, aa, {"fused": 0.10}, threshold=0.02)
-    assert swapped.levels() == {0.10: (0, 5)} and swapped.floor() is None
+    swapped = calibrate(injected, aa, levels, threshold=0.02)
+    assert swapped.caught == {"update-adamw-torch-fused": (0.10, 0, 5)} and swapped.floor() is None
     assert sum(swapped.aa_flagged) == 5
     # Less data, wider intervals.
     assert half_widths(aa, pairs=0.25) > half_widths(aa, rounds=0.5) > half_widths(aa)
+
+
+def test_the_floor_is_the_level_from_which_every_larger_slowdown_is_caught():
+    def floor(caught):
+        return Calibration(0.01, 1, 1, [0], [0], 1, caught, 0, 0).floor()
+
+    caught = {"a": (0.03, 2, 10), "b": (0.05, 9, 10), "c": (0.10, 10, 10), "d": (0.15, 10, 10)}
+    assert floor(caught) == 0.05
+    # Perturbed: a larger slowdown missed twice in ten: the floor is above it.
+    assert floor({**caught, "c": (0.10, 8, 10)}) == 0.15
+    assert floor({**caught, "d": (0.15, 8, 10)}) is None
+
+
+# ----------------------------------------------------------------------------- confirmation
+
+
+def with_confirmation(bench: AbBenchmark, pairs: list) -> AbBenchmark:
+    return AbBenchmark(bench.id, bench.case, bench.pairs, [PairRounds(5, 2, *p) for p in pairs])
+
+
+def test_a_flag_stands_only_when_the_confirmation_agrees(tmp_path):
+    rng = np.random.default_rng(6)
+    run = synthetic_run(rng, {"fused": 1.1}, bias_sd=0.01)
+    bench = run.benchmarks[0]
+    assert benchmark_verdict(bench, 0.02) == REGRESSED  # not confirmed: the first stands
+    confirmed = with_confirmation(bench, synthetic(rng, 1.1, bias_sd=0.01))
+    assert confirmation_ratio(confirmed).contains(1.1)
+    assert benchmark_verdict(confirmed, 0.02) == REGRESSED
+    # Perturbed: the confirmation finds nothing (the first flag was noise): unchanged.
+    refuted = with_confirmation(bench, synthetic(rng, 1.0, bias_sd=0.01))
+    assert benchmark_verdict(refuted, 0.02) == UNCHANGED
+    # The confirmation asks for the direction only: ×1.015, below the threshold, confirms.
+    slight = with_confirmation(bench, synthetic(rng, 1.015, bias_sd=0.001, noise=0.01))
+    assert confirmation_ratio(slight).low > 1.0 and benchmark_verdict(slight, 0.02) == REGRESSED
+    # An improvement confirmed as a regression is no verdict either.
+    faster = AbBenchmark("x", bench.case, [PairRounds(5, 2, *p) for p in synthetic(rng, 0.9)])
+    assert benchmark_verdict(faster, 0.02) == IMPROVED
+    assert benchmark_verdict(with_confirmation(faster, synthetic(rng, 1.1)), 0.02) == UNCHANGED
+    # The confirmation is kept in the record and read back.
+    run.benchmarks = [refuted]
+    doc = json.loads(run.save(tmp_path / "ab.json", summaries(run)).read_text())
+    assert doc["benchmarks"][0]["verdict"] == UNCHANGED
+    assert doc["benchmarks"][0]["confirmation_ratio"]["pairs"] == 8
+    assert load(tmp_path / "ab.json").benchmarks == [refuted]
+
+
+def test_confirmation_removes_most_noise_flags_and_keeps_real_ones():
+    """Synthetic A/A benchmarks whose process-pair bias is large against the threshold (the
+    first measurement alone flags several in a hundred): with a confirmation, almost none;
+    a real ×1.08 is confirmed nearly every time it was flagged."""
+    rng = np.random.default_rng(7)
+    first = confirmed = 0
+    for _ in range(300):
+        bench = AbBenchmark(
+            "aa", {}, [PairRounds(5, 2, *p) for p in synthetic(rng, 1.0, rounds=10)]
+        )
+        if benchmark_verdict(bench, 0.0) != UNCHANGED:
+            first += 1
+            again = with_confirmation(bench, synthetic(rng, 1.0, rounds=10))
+            confirmed += benchmark_verdict(again, 0.0) != UNCHANGED
+    assert first >= 6 and confirmed <= 1, (first, confirmed)
+    real = [AbBenchmark("x", {}, [PairRounds(5, 2, *p) for p in synthetic(rng, 1.08)])
+            for _ in range(20)]  # fmt: skip
+    kept = [benchmark_verdict(with_confirmation(b, synthetic(rng, 1.08)), 0.0) for b in real]
+    assert kept.count(REGRESSED) >= 18
 
 
 # ----------------------------------------------------------------------------- planning
@@ -329,6 +397,72 @@ def test_a_small_run_end_to_end(tmp_path):
         assert set(pair.first) <= {"b", "n"} and len(set(pair.first)) == 1
         assert min(pair.base + pair.new) > 0
     assert "NEW/BASE" in done.stdout
+
+
+def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
+    """run_ab with the measuring stubbed by synthetic rounds: the first measurement flags
+    the ×1.10 benchmark and not the ×1.0 one; only the flagged one is measured again (twice
+    the process pairs, the same budget, allowed to overrun), and its confirmation is in the
+    record. Perturbed: with --no-confirm nothing is measured again."""
+    from xbench.jobs import ab
+    from xbench.spec.benchmarks import gate_cases
+
+    cases = [c for c in gate_cases() if c.kind == "update" and c.framework == "torch"][:2]
+    truth = {cases[0].id: 1.10, cases[1].id: 1.0}
+    rng = np.random.default_rng(8)
+    calls = []
+
+    def measure(request, chosen, sides, budget, rng_, work, log, pairs=None, overrun=False):
+        calls.append(([c.id for c in chosen], budget, pairs, overrun))
+        rounds = {
+            c.id: [PairRounds(5, 2, *p) for p in synthetic(rng, truth[c.id], bias_sd=0.005)]
+            for c in chosen
+        }
+        hello = {"versions": {"torch": "x", "jax": "y"}}
+        return ab.Measured(rounds, ab.Plan(rounds=40), [0.002], {"base": hello, "new": hello})
+
+    side = Side("HEAD", "revision", "0" * 40, sys.executable)
+    monkeypatch.setattr(ab, "measure", measure)
+    monkeypatch.setattr(ab, "selected", lambda request: cases)
+    monkeypatch.setattr(ab, "prepare", lambda *a: ab.Prepared(side, sys.executable, tmp_path))
+    request = AbRequest("a", "b", time_budget=100.0)
+    run = ab.run_ab(request, log=lambda message: None)
+    assert calls == [
+        ([cases[0].id, cases[1].id], 100.0, None, False),
+        ([cases[0].id], 100.0, 2 * request.pairs, True),  # twice the pairs, allowed to overrun
+    ]
+    flagged, quiet = run.benchmarks
+    assert len(flagged.confirmation) == 8 and quiet.confirmation == []  # (the stub's 8)
+    assert run.settings["confirmation"]["benchmarks"] == [cases[0].id]
+    assert verdicts(run) == {cases[0].id: REGRESSED, cases[1].id: UNCHANGED}
+    calls.clear()
+    run = ab.run_ab(AbRequest("a", "b", time_budget=100.0, confirm=False), log=print)
+    assert len(calls) == 1 and "confirmation" not in run.settings
+
+
+def test_each_worker_gets_an_environment_padding_of_its_own(tmp_path, monkeypatch):
+    """The padding is drawn per worker from the run's seed (a layout bias of one side becomes
+    spread between process pairs): different between workers, the same for the same seed."""
+    import random
+
+    from xbench.jobs import ab
+
+    seen = []
+
+    class Popen:
+        def __init__(self, argv, env, **kwargs):
+            seen.append(len(env["XBENCH_AB_PADDING"]))
+
+    monkeypatch.setattr(ab.subprocess, "Popen", Popen)
+    monkeypatch.setattr(ab, "greet", lambda workers, sides: None)
+    side = ab.Prepared(Side("HEAD", "revision", "0" * 40, sys.executable), "python", tmp_path)
+    for seed in (1, 1, 2):
+        rng = random.Random(seed)
+        for _ in range(3):
+            ab.start_pair({"base": side, "new": side}, 2, tmp_path, rng)
+    first, again, other = seen[:6], seen[6:12], seen[12:]
+    assert first == again and first != other
+    assert len(set(first)) == 6 and all(0 <= n < ab.PAD_MAX for n in seen)
 
 
 # ----------------------------------------------------------------------------- the gate

@@ -65,7 +65,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--no-confirm", dest="confirm", action="store_false",
         help="keep the first measurement's verdicts (by default a flagged benchmark is measured "
-        "again with fresh process pairs, and its verdict stands only if both agree)",
+        "again in twice as many fresh process pairs, and its verdict stands only if that finds "
+        "a difference in the same direction)",
     )  # fmt: skip
     p.add_argument("--json", type=Path, metavar="PATH", help="write the result (never overwrites)")
     options.add_device(p)

@@ -60,7 +60,7 @@ DEFAULT_PAIRS = 6
 DEFAULT_THRESHOLD = 0.01  # chosen from the proof runs (docs/ab.md)
 DEFAULT_BUDGET = 300.0
 GATE_PAIRS, GATE_BUDGET = 8, 180.0  # the CI gate (--gate): measured in docs/ab.md
-CONFIRM_SHARE = 0.5  # of the time budget, for measuring the flagged benchmarks again
+CONFIRM_PAIRS = 2  # × --pairs: the confirmation's fresh process pairs (its budget: the same)
 PAD_MAX = 4096  # bytes of environment padding, drawn per worker (see Worker)
 ENVIRONMENTS = ".venv-ab"  # under the checkout: one per distinct constraints.txt
 
@@ -413,8 +413,9 @@ def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun
     """Run ``request``; the record (saved to ``request.json`` only once complete).
 
     Benchmarks that the first measurement flags (regressed or improved) are measured again
-    with fresh process pairs (``request.confirm``), spending CONFIRM_SHARE of the budget on
-    them alone; the verdict stands only when both agree (``analysis.paired``)."""
+    (``request.confirm``) in CONFIRM_PAIRS times as many fresh process pairs, with the same
+    time budget spent on them alone; the verdict stands only when the confirmation finds a
+    difference in the same direction (``analysis.paired.benchmark_verdict``)."""
     cases = selected(request)
     started, wall = now(), time.perf_counter()
     rng = random.Random(request.seed)
@@ -435,12 +436,15 @@ def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun
             log(f"confirming {len(again)} flagged benchmark(s) with fresh process pairs: "
                 + ", ".join(b.id for b in again))  # fmt: skip
             chosen = [c for c in cases if c.id in {b.id for b in again}]
-            second = measure(request, chosen, sides, request.time_budget * CONFIRM_SHARE, rng,
-                             work, log, overrun=True)  # fmt: skip
+            second = measure(request, chosen, sides, request.time_budget, rng, work, log,
+                             pairs=request.pairs * CONFIRM_PAIRS, overrun=True)  # fmt: skip
             for bench in again:
                 bench.confirmation.extend(second.rounds[bench.id])
-            run.settings["confirmation"] = {"rounds": second.plan.rounds,
-                                            "benchmarks": [b.id for b in again]}  # fmt: skip
+            run.settings["confirmation"] = {
+                "pairs": request.pairs * CONFIRM_PAIRS,
+                "rounds": second.plan.rounds,
+                "benchmarks": [b.id for b in again],
+            }
     run.seconds = round(time.perf_counter() - wall, 1)
     if request.json:
         run.save(request.json, summaries(run))
@@ -463,13 +467,15 @@ def measure(
     rng: random.Random,
     work: Path,
     log: Callable[[str], None],
+    pairs: int | None = None,
     overrun: bool = False,
 ) -> Measured:
-    """``request.pairs`` fresh process pairs, each building ``cases`` and timing every one
-    (in random order) in interleaved round pairs sized to fit ``budget``."""
+    """``pairs`` (default ``request.pairs``) fresh process pairs, each building ``cases`` and
+    timing every one (in random order) in interleaved round pairs sized to fit ``budget``."""
+    pairs = pairs or request.pairs
     rounds: dict[str, list[PairRounds]] = {c.id: [] for c in cases}
     plan, settles, hellos, wall = None, [], {}, time.perf_counter()
-    for pair in range(request.pairs):
+    for pair in range(pairs):
         pair_start = time.perf_counter()
         workers = start_pair(sides, request.threads, work, rng)
         try:
@@ -478,8 +484,8 @@ def measure(
             per_call = build_all(workers, cases)
             if plan is None:
                 startup = time.perf_counter() - pair_start
-                plan = plan_rounds(per_call, startup, budget, request.pairs, overrun)
-                log(f"{len(cases)} benchmarks × {request.pairs} process pairs × {plan.rounds} "
+                plan = plan_rounds(per_call, startup, budget, pairs, overrun)
+                log(f"{len(cases)} benchmarks × {pairs} process pairs × {plan.rounds} "
                     f"round pairs (startup {startup:.0f} s per pair)")  # fmt: skip
             order = list(cases)
             rng.shuffle(order)
@@ -492,8 +498,8 @@ def measure(
                 worker.close()
         hellos = {name: worker.hello for name, worker in workers.items()}
         elapsed = time.perf_counter() - wall
-        log(f"pair {pair + 1}/{request.pairs} done · {elapsed:.0f} s elapsed, about "
-            f"{elapsed / (pair + 1) * (request.pairs - pair - 1):.0f} s left")  # fmt: skip
+        log(f"pair {pair + 1}/{pairs} done · {elapsed:.0f} s elapsed, about "
+            f"{elapsed / (pair + 1) * (pairs - pair - 1):.0f} s left")  # fmt: skip
     return Measured(rounds, plan, settles, hellos)
 
 

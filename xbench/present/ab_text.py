@@ -54,7 +54,8 @@ def summary(run: AbRun) -> str:
     confirmed = run.settings.get("confirmation")
     again = (
         f"; the {len(confirmed['benchmarks'])} flagged by the first measurement were measured "
-        "again with fresh process pairs, and a verdict stands only if both agree"
+        f"again in {confirmed['pairs']} fresh process pairs, and a verdict stands only if that "
+        "finds a difference in the same direction"
         if confirmed else ""
     )  # fmt: skip
     return (
