@@ -289,8 +289,10 @@ def test_rounds_fill_the_budget_or_the_budget_is_refused():
     assert plan.warmup["a"] == 20 and plan.warmup["b"] >= 2
     with pytest.raises(UsageError, match="too short"):
         plan_rounds({"a": 1e-4}, startup=30.0, budget=100.0, pairs=8)
-    # a confirmation never fails the run: it overruns the budget with MIN_ROUNDS
-    assert plan_rounds({"a": 1e-4}, 30.0, 100.0, 8, overrun=True).rounds == MIN_ROUNDS
+    # a confirmation never fails the run: it overruns the budget with as many rounds as asked
+    assert plan_rounds({"a": 1e-4}, 30.0, 100.0, 8, at_least=25).rounds == 25
+    assert plan_rounds({"a": 1e-4}, 30.0, 100.0, 8, at_least=1).rounds == MIN_ROUNDS
+    assert plan_rounds({"a": 1e-4}, 1.0, 100.0, 8, at_least=25).rounds > 25  # budget allows
 
 
 def test_selection_follows_pytest_k():
@@ -402,7 +404,7 @@ def test_a_small_run_end_to_end(tmp_path):
 def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
     """run_ab with the measuring stubbed by synthetic rounds: the first measurement flags
     the ×1.10 benchmark and not the ×1.0 one; only the flagged one is measured again (twice
-    the process pairs, the same budget, allowed to overrun), and its confirmation is in the
+    the process pairs, half the budget, at least as many rounds), and its confirmation is in the
     record. Perturbed: with --no-confirm nothing is measured again."""
     from xbench.jobs import ab
     from xbench.spec.benchmarks import gate_cases
@@ -412,8 +414,8 @@ def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
     rng = np.random.default_rng(8)
     calls = []
 
-    def measure(request, chosen, sides, budget, rng_, work, log, pairs=None, overrun=False):
-        calls.append(([c.id for c in chosen], budget, pairs, overrun))
+    def measure(request, chosen, sides, budget, rng_, work, log, pairs=None, at_least=None):
+        calls.append(([c.id for c in chosen], budget, pairs, at_least))
         rounds = {
             c.id: [PairRounds(5, 2, *p) for p in synthetic(rng, truth[c.id], bias_sd=0.005)]
             for c in chosen
@@ -428,8 +430,9 @@ def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
     request = AbRequest("a", "b", time_budget=100.0)
     run = ab.run_ab(request, log=lambda message: None)
     assert calls == [
-        ([cases[0].id, cases[1].id], 100.0, None, False),
-        ([cases[0].id], 100.0, 2 * request.pairs, True),  # twice the pairs, allowed to overrun
+        ([cases[0].id, cases[1].id], 100.0, None, None),
+        # twice the pairs, half the budget, at least the first measurement's rounds
+        ([cases[0].id], 50.0, 2 * request.pairs, 40),
     ]
     flagged, quiet = run.benchmarks
     assert len(flagged.confirmation) == 8 and quiet.confirmation == []  # (the stub's 8)

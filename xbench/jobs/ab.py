@@ -60,7 +60,9 @@ DEFAULT_PAIRS = 6
 DEFAULT_THRESHOLD = 0.01  # chosen from the proof runs (docs/ab.md)
 DEFAULT_BUDGET = 300.0
 GATE_PAIRS, GATE_BUDGET = 8, 180.0  # the CI gate (--gate): measured in docs/ab.md
-CONFIRM_PAIRS = 2  # × --pairs: the confirmation's fresh process pairs (its budget: the same)
+CONFIRM_PAIRS = 2  # × --pairs: the confirmation's fresh process pairs
+CONFIRM_SHARE = 0.5  # of the time budget for the confirmation (it overruns rather than run
+# fewer rounds per pair than the first measurement did)
 PAD_MAX = 4096  # bytes of environment padding, drawn per worker (see Worker)
 ENVIRONMENTS = ".venv-ab"  # under the checkout: one per distinct constraints.txt
 
@@ -376,12 +378,12 @@ def plan_rounds(
     startup: float,
     budget: float,
     pairs: int,
-    overrun: bool = False,
+    at_least: int | None = None,
 ) -> Plan:
     """Size the rounds so ``pairs`` pairs fit ``budget`` seconds, each pair costing
     ``startup`` (start and build) plus its round pairs. Too short a budget for MIN_ROUNDS is
-    a UsageError, unless ``overrun`` (a confirmation, which must not fail the run after the
-    first measurement): then MIN_ROUNDS, past the budget."""
+    a UsageError, unless ``at_least`` is given (a confirmation, which must not fail the run
+    after the first measurement): then at least that many, past the budget."""
     plan = Plan(rounds=0)
     cost = 0.0  # seconds of one round pair of every benchmark
     for key, per_call in seconds_per_call.items():
@@ -392,8 +394,8 @@ def plan_rounds(
         cost += 2 * (calls * per_call + 0.006)  # + settle and the request: ~6 ms measured
     per_pair = budget / pairs - startup
     rounds = int(per_pair / cost) if per_pair > 0 else 0
-    if rounds < MIN_ROUNDS and overrun:
-        rounds = MIN_ROUNDS
+    if at_least is not None:
+        rounds = max(rounds, at_least, MIN_ROUNDS)
     if rounds < MIN_ROUNDS:
         need = pairs * (startup + MIN_ROUNDS * cost)
         raise UsageError(
@@ -413,9 +415,10 @@ def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun
     """Run ``request``; the record (saved to ``request.json`` only once complete).
 
     Benchmarks that the first measurement flags (regressed or improved) are measured again
-    (``request.confirm``) in CONFIRM_PAIRS times as many fresh process pairs, with the same
-    time budget spent on them alone; the verdict stands only when the confirmation finds a
-    difference in the same direction (``analysis.paired.benchmark_verdict``)."""
+    (``request.confirm``) in CONFIRM_PAIRS times as many fresh process pairs, with at least
+    as many rounds each as the first measurement and CONFIRM_SHARE of its budget; the verdict
+    stands only when the confirmation finds a difference in the same direction
+    (``analysis.paired.benchmark_verdict``)."""
     cases = selected(request)
     started, wall = now(), time.perf_counter()
     rng = random.Random(request.seed)
@@ -436,8 +439,9 @@ def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun
             log(f"confirming {len(again)} flagged benchmark(s) with fresh process pairs: "
                 + ", ".join(b.id for b in again))  # fmt: skip
             chosen = [c for c in cases if c.id in {b.id for b in again}]
-            second = measure(request, chosen, sides, request.time_budget, rng, work, log,
-                             pairs=request.pairs * CONFIRM_PAIRS, overrun=True)  # fmt: skip
+            second = measure(request, chosen, sides, request.time_budget * CONFIRM_SHARE, rng,
+                             work, log, pairs=request.pairs * CONFIRM_PAIRS,
+                             at_least=first.plan.rounds)  # fmt: skip
             for bench in again:
                 bench.confirmation.extend(second.rounds[bench.id])
             run.settings["confirmation"] = {
@@ -468,10 +472,11 @@ def measure(
     work: Path,
     log: Callable[[str], None],
     pairs: int | None = None,
-    overrun: bool = False,
+    at_least: int | None = None,
 ) -> Measured:
     """``pairs`` (default ``request.pairs``) fresh process pairs, each building ``cases`` and
-    timing every one (in random order) in interleaved round pairs sized to fit ``budget``."""
+    timing every one (in random order) in interleaved round pairs sized to fit ``budget``
+    (or ``at_least`` that many round pairs, past the budget: see ``plan_rounds``)."""
     pairs = pairs or request.pairs
     rounds: dict[str, list[PairRounds]] = {c.id: [] for c in cases}
     plan, settles, hellos, wall = None, [], {}, time.perf_counter()
@@ -484,7 +489,7 @@ def measure(
             per_call = build_all(workers, cases)
             if plan is None:
                 startup = time.perf_counter() - pair_start
-                plan = plan_rounds(per_call, startup, budget, pairs, overrun)
+                plan = plan_rounds(per_call, startup, budget, pairs, at_least)
                 log(f"{len(cases)} benchmarks × {pairs} process pairs × {plan.rounds} "
                     f"round pairs (startup {startup:.0f} s per pair)")  # fmt: skip
             order = list(cases)
