@@ -83,16 +83,15 @@ def timeline(base: list[float], new: list[float], first: str = "") -> list[tuple
     return rounds
 
 
-def pair_log_ratio(base: list[float], new: list[float], first: str = "") -> float:
-    """One process pair's log(NEW/BASE), from its rounds in run order.
+def round_log_ratios(base: list[float], new: list[float], first: str = "") -> list[float]:
+    """Each round's log(NEW/BASE) against its neighbours of the other side, in run order.
 
     The sides strictly alternate (B N B N ...), so every inner round sits between two rounds
-    of the other side: it is compared with the mean (in log) of those two neighbours, and
-    the pair's value is the median of these comparisons. A drift of the machine's speed that
-    is slow against a round cancels (the neighbours bracket the round in time), and so does
-    an effect of running after the other side (every inner round does). Rounds that are not
-    bracketed by the other side (the first and last, or a non-alternating order) are compared
-    with their neighbour of the other side alone.
+    of the other side: it is compared with the mean (in log) of those two neighbours. A drift
+    of the machine's speed that is slow against a round cancels (the neighbours bracket the
+    round in time), and so does an effect of running after the other side (every inner
+    round does). Rounds that are not bracketed by the other side (the first and last, or a
+    non-alternating order) are compared with their neighbour of the other side alone.
     """
     rounds = timeline(base, new, first)
     logs = []
@@ -106,7 +105,13 @@ def pair_log_ratio(base: list[float], new: list[float], first: str = "") -> floa
             continue  # a round next to its own side's: its other-side neighbour counts it
         difference = math.log(seconds) - statistics.fmean(others)
         logs.append(difference if side == "n" else -difference)
-    return statistics.median(logs)
+    return logs
+
+
+def pair_log_ratio(base: list[float], new: list[float], first: str = "") -> float:
+    """One process pair's log(NEW/BASE): the median of its ``round_log_ratios`` (a round hit
+    by a neighbour's burst cannot move it far)."""
+    return statistics.median(round_log_ratios(base, new, first))
 
 
 TRIM = 0.2  # the share of process pairs trimmed from each end (Yuen's trimmed mean)
@@ -167,16 +172,19 @@ def verdict(ratio: Ratio, threshold: float) -> str:
     return UNCHANGED
 
 
+def rounds_ratio(pairs: list) -> Ratio:
+    """NEW/BASE of recorded process pairs (``records.ab_run.PairRounds``)."""
+    return paired_ratio([(p.base, p.new, p.first) for p in pairs])
+
+
 def benchmark_ratio(bench) -> Ratio:
     """NEW/BASE of one benchmark of an ``xbench ab`` record (``records.ab_run.AbBenchmark``)."""
-    return paired_ratio([(p.base, p.new, p.first) for p in bench.pairs])
+    return rounds_ratio(bench.pairs)
 
 
 def confirmation_ratio(bench) -> Ratio | None:
     """NEW/BASE of the benchmark's confirmation (fresh process pairs); None without one."""
-    if not bench.confirmation:
-        return None
-    return paired_ratio([(p.base, p.new, p.first) for p in bench.confirmation])
+    return rounds_ratio(bench.confirmation) if bench.confirmation else None
 
 
 def flagged(verdict_: str) -> bool:

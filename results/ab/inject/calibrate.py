@@ -9,7 +9,7 @@ benchmark and alternates rounds with the injection off and on (``sitecustomize.A
 the same rounds as ``xbench ab`` (a few untimed calls, then about 5 ms and at least 10
 calls timed); both states
 share the process, so no process bias enters the difference. Each round is compared with its
-two neighbours of the other state, as ``xbench ab`` does.
+neighbours of the other state by ``xbench ab``'s own ``round_log_ratios``.
 
 Usage (from the checkout, on a quiet machine; about a minute per benchmark):
 
@@ -28,24 +28,12 @@ from pathlib import Path
 
 import sitecustomize
 
-from xbench.analysis.paired import timeline
+from xbench.analysis.paired import round_log_ratios
 from xbench.jobs.ab import MIN_CALLS, MIN_WARMUP, ROUND_SECONDS, WARMUP_SECONDS
 from xbench.run.ab_worker import timed_round
 from xbench.run.threads import available_cpus, set_threads
 from xbench.run.timing import build, seconds_per_call
 from xbench.spec.benchmarks import gate_cases
-
-
-def neighbour_logs(off: list[float], on: list[float]) -> list[float]:
-    """log(on/off) of every inner round against the mean of its two neighbours."""
-    rounds = timeline(off, on)
-    logs = []
-    for i in range(1, len(rounds) - 1):
-        state, seconds = rounds[i]
-        others = statistics.fmean(math.log(rounds[j][1]) for j in (i - 1, i + 1))
-        difference = math.log(seconds) - others
-        logs.append(difference if state == "n" else -difference)
-    return logs
 
 
 def calibrate(case, rounds: int) -> dict:
@@ -59,7 +47,7 @@ def calibrate(case, rounds: int) -> dict:
         off.append(timed_round(call, warmup, iterations))
         sitecustomize.ACTIVE = True
         on.append(timed_round(call, warmup, iterations))
-    logs = sorted(neighbour_logs(off, on))
+    logs = sorted(round_log_ratios(off, on))  # off as BASE, on as NEW, off ran first
     quarter = len(logs) // 4
     return {
         "id": case.id,
