@@ -52,12 +52,13 @@ from xbench.spec.benchmarks import BenchCase, gate_cases, sweep
 ROUND_SECONDS = 0.005  # timed part of a round
 WARMUP_SECONDS = 0.002  # untimed calls just before it (at least MIN_WARMUP calls)
 MIN_WARMUP = 2
+PER_CALL_SECONDS = 0.02  # the quiet round that sizes a benchmark's rounds (build_all)
 MIN_CALLS = 10  # timed calls per round at least: a cost paid every few calls shows in each
 SETTLE_POLL, SETTLE_CAP = 0.0005, 0.03  # seconds: how often to look, and the longest wait
 SETTLE_IDLE = 0.1  # a worker is idle when it used < 10% of one CPU over a poll
 MIN_ROUNDS, MAX_ROUNDS = 10, 400
 DEFAULT_PAIRS = 6
-DEFAULT_THRESHOLD = 0.01  # chosen from the proof runs (docs/ab.md)
+DEFAULT_THRESHOLD = 0.01  # what it catches and what it flags by chance: docs/ab.md's proof
 DEFAULT_BUDGET = 300.0
 GATE_PAIRS, GATE_BUDGET = 8, 180.0  # the CI gate (--gate): measured in docs/ab.md
 CONFIRM_PAIRS = 2  # × --pairs: the confirmation's fresh process pairs
@@ -272,13 +273,19 @@ class Worker:
                                f"{self.stderr_tail()}")  # fmt: skip
         return json.loads(line)
 
-    def ask(self, request: dict) -> dict:
+    def send(self, request: dict) -> None:
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
+
+    def reply(self) -> dict:
         reply = self.receive()
         if "error" in reply:
             raise WorkerFailed(f"{self.name}: {reply['error']}")
         return reply
+
+    def ask(self, request: dict) -> dict:
+        self.send(request)
+        return self.reply()
 
     def stderr_tail(self) -> str:
         try:
@@ -539,24 +546,37 @@ def record(request: AbRequest, sides: dict, first: Measured, started: str) -> Ab
 
 
 def build_all(workers: dict[str, Worker], cases: list[BenchCase]) -> dict[str, float]:
-    """Build every case in both workers; seconds per call per case, the faster side's.
+    """Build every case in both workers at once; seconds per call per case, the faster side's.
 
-    Each worker measures its seconds per call right after building, once the other worker
-    has stopped using the CPU (its threads spin for milliseconds after a build): measured
-    beside them, a 80 µs step read 1 ms and its rounds came out ten times too short. The
-    faster side's figure is kept, as the one least disturbed.
+    The two workers build (import torch and JAX, compile) concurrently, which halves a
+    pair's startup on two cores. A build's own seconds-per-call figure is then taken beside
+    the other worker's build, so it is only a first guess: each worker measures every case
+    again in one quiet round (the other worker settled first: its threads spin for
+    milliseconds after their last task; measured beside them, an 80 µs step read 1 ms and
+    its rounds came out ten times too short). The faster side's figure is kept, as the one
+    least disturbed.
     """
+    guess: dict[str, float] = {}
+    for case in cases:
+        request = {"op": "build", "key": case.id, "case": asdict(case)}
+        for worker in workers.values():
+            worker.send(request)
+        for worker in workers.values():
+            try:
+                reply = worker.reply()
+            except WorkerFailed as exc:
+                raise WorkerFailed(f"{case.id}: {exc}") from None
+            guess[case.id] = min(guess.get(case.id, math.inf), reply["seconds_per_call"])
     per_call = {}
     for case in cases:
+        iterations = max(3, math.ceil(PER_CALL_SECONDS / max(guess[case.id], 1e-7)))
         found = []
         for worker in random.sample(list(workers.values()), len(workers)):
             for other in workers.values():
                 other.settle()
-            try:
-                found.append(worker.ask({"op": "build", "key": case.id, "case": asdict(case)}))
-            except WorkerFailed as exc:
-                raise WorkerFailed(f"{case.id}: {exc}") from None
-        per_call[case.id] = min(r["seconds_per_call"] for r in found)
+            request = {"op": "round", "key": case.id, "warmup": 3, "iterations": iterations}
+            found.append(worker.ask(request)["seconds"])
+        per_call[case.id] = min(found)
     return per_call
 
 
