@@ -576,3 +576,18 @@ def test_every_command_prints_its_help(capsys, command):
         main([command, "--help"])
     assert done.value.code == 0
     assert "usage: xbench" in capsys.readouterr().out
+
+
+def test_an_interpreter_side_takes_the_adapters_of_its_own_checkout(tmp_path):
+    """xbench run from a second checkout pairs that checkout's xbench with its own adapters,
+    not the installed ones; outside a checkout, the installed adapters."""
+    from xbench.jobs import ab
+
+    checkout = tmp_path / "checkout"
+    (checkout / "xbench").mkdir(parents=True)
+    (checkout / "adapters").mkdir()
+    (checkout / "adapters" / "__init__.py").write_text("")
+    assert ab.adapters_beside(checkout / "xbench") == checkout / "adapters"
+    (tmp_path / "installed" / "xbench").mkdir(parents=True)
+    installed = ab.adapters_beside(tmp_path / "installed" / "xbench")
+    assert installed != checkout / "adapters" and (installed / "jax_adapter.py").is_file()

@@ -163,6 +163,19 @@ def check_interpreter(path: str, name: str) -> str:
     return os.path.abspath(path)
 
 
+def adapters_beside(xbench_dir: Path) -> Path:
+    """The adapters that belong with ``xbench_dir``: the checkout's own ``adapters/`` next to
+    it when there is one (xbench run from a checkout other than the installed one must not
+    pair its own code with the install's adapters), else the installed ``xbench_adapters``."""
+    beside = xbench_dir.parent / "adapters"
+    if (beside / "__init__.py").is_file():
+        return beside
+    adapters = importlib.util.find_spec("xbench_adapters")
+    if adapters is None or not adapters.submodule_search_locations:
+        raise UsageError("xbench_adapters is not importable here; reinstall xbench")
+    return Path(adapters.submodule_search_locations[0]).resolve()
+
+
 def looks_like_path(spec: str) -> bool:
     return os.sep in spec or os.path.exists(spec)
 
@@ -174,10 +187,7 @@ def prepare(spec: str, name: str, work: Path, log: Callable[[str], None]) -> Pre
     if looks_like_path(spec):
         python = check_interpreter(spec, name)
         xbench_dir = Path(ab_worker.__file__).resolve().parents[1]
-        adapters = importlib.util.find_spec("xbench_adapters")
-        if adapters is None or not adapters.submodule_search_locations:
-            raise UsageError("xbench_adapters is not importable here; reinstall xbench")
-        adapters_dir = Path(adapters.submodule_search_locations[0]).resolve()
+        adapters_dir = adapters_beside(xbench_dir)
         code = link_code(work / f"code-{name}", xbench_dir, adapters_dir)
         commit = machine.git_commit().get("id")
         side = Side(spec, "interpreter", commit, python, code=str(xbench_dir))
