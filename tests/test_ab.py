@@ -2,6 +2,7 @@
 calibration summary, the record, and the command line's bad input. The timing itself is
 proven by measurement (results/ab/proof, docs/ab.md), never by a timed unit test."""
 
+import dataclasses
 import json
 import math
 import shutil
@@ -211,6 +212,34 @@ def test_calibration_counts_false_alarms_and_catches():
     assert sum(swapped.aa_flagged) == 5
     # Less data, wider intervals.
     assert half_widths(aa, pairs=0.25) > half_widths(aa, rounds=0.5) > half_widths(aa)
+
+
+def test_the_proof_block_reads_its_runs_at_their_own_threshold(tmp_path):
+    """A confirmation measured what the run's threshold flagged, so the proof is reported at
+    that threshold; runs made at two thresholds are not one proof."""
+    from xbench.jobs.report import ab_proof_block
+
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "results" / "ab" / "proof"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        for name, truth in (("aa", 1.0), ("inject", 1.1)):
+            run = synthetic_run(rng, {"fused": truth}, bias_sd=0.01)
+            run = dataclasses.replace(run, machine={"cpu_model": "Test CPU"},
+                                      settings={**run.settings, "time_budget": 60.0})  # fmt: skip
+            run.save(folder / f"{name}-{i}.json", summaries(run))
+    calibration = {"benchmarks": [{"id": "update-adamw-torch-fused", "injected_work": 0.16,
+                                   "slowdown": 0.10, "round_pairs": 800}]}  # fmt: skip
+    (folder / "calibration.json").write_text(json.dumps(calibration))
+    page = tmp_path / "docs" / "ab.md"
+    block = ab_proof_block(tmp_path / "results", page)
+    assert "threshold 2%" in block and "2 of 2" in block
+    # Perturbed: one run made at another threshold.
+    doc = json.loads((folder / "aa-1.json").read_text())
+    doc["settings"]["threshold"] = 0.005
+    (folder / "aa-1.json").write_text(json.dumps(doc))
+    with pytest.raises(UsageError, match="different thresholds"):
+        ab_proof_block(tmp_path / "results", page)
 
 
 def test_the_floor_is_the_level_from_which_every_larger_slowdown_is_caught():

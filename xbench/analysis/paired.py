@@ -199,7 +199,7 @@ def benchmark_verdict(bench, threshold: float) -> str:
 
     The first measurement screens at the threshold; the confirmation, independent of it,
     checks that the difference is there at all. A noise flag must then pass two 97.5%
-    one-sided tests: about one benchmark in a hundred flags by chance here at 1%, and about
+    one-sided tests: about one benchmark in a hundred flags by chance here at 0.5%, and about
     one in forty of those is confirmed. A real slowdown that cleared the threshold once is
     rarely missed by a test that only asks for the direction.
     """

@@ -21,6 +21,7 @@ from xbench.jobs.ab import (
     selected,
 )
 from xbench.present import ab_text
+from xbench.present.units import percent
 from xbench.records.storage import ensure_writable
 from xbench.run.threads import resolve_threads
 
@@ -46,7 +47,7 @@ def add_parser(sub) -> None:
     p.add_argument("-k", dest="select", help="pytest -k expression selecting benchmarks")
     p.add_argument(
         "--threshold",
-        default=f"{DEFAULT_THRESHOLD:.0%}",
+        default=percent(DEFAULT_THRESHOLD),
         help="regressed when the whole 95%% interval lies above 1 + this (default %(default)s)",
     )
     p.add_argument(

@@ -13,6 +13,7 @@ from xbench.errors import UsageError
 from xbench.jobs.ab import DEFAULT_THRESHOLD
 from xbench.jobs.gate import GateNow, Verdict, gate_files, gate_now, update_baseline
 from xbench.present import ab_text, gate_text
+from xbench.present.units import percent
 from xbench.records import machine
 from xbench.records.bench_run import load as load_run
 from xbench.run.threads import resolve_threads
@@ -36,7 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--threshold",
         help="slowdown that counts, e.g. 10%% (default: 10%% for two files; "
-        f"{DEFAULT_THRESHOLD:.0%}% with --against, where the whole 95%% interval must lie "
+        f"{percent(DEFAULT_THRESHOLD)}% with --against, where the whole 95%% interval must lie "
         "above 1 + it)",
     )
     p.add_argument("--stat", default="median", help="median, mean or min (default median)")

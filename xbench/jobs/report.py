@@ -19,7 +19,6 @@ from xbench.analysis.ab_calibration import calibrate, injected_levels
 from xbench.analysis.grouping import Machine, machines
 from xbench.analysis.stability import stability
 from xbench.errors import UsageError
-from xbench.jobs.ab import DEFAULT_THRESHOLD
 from xbench.present import blocks
 from xbench.present.ab_md import calibration_block
 from xbench.present.markdown import (
@@ -129,16 +128,22 @@ def ab_versions(results: Path) -> list:
 def ab_proof_block(results: Path, page: Path) -> str:
     """The proof of ``xbench ab`` from results/ab/proof/ (aa-*.json, inject-*.json and the
     slowdown each injection causes, calibration.json from results/ab/inject/calibrate.py), at
-    the default threshold."""
+    the threshold the runs were made at."""
     folder = results / AB_PROOF
     aa = [load_ab(p) for p in sorted(folder.glob("aa-*.json"))]
     injected = [load_ab(p) for p in sorted(folder.glob("inject-*.json"))]
     if not aa or not injected or not (folder / "calibration.json").is_file():
         raise UsageError(f"{page}: its ab-proof block needs A/A runs, injected runs and "
                          f"calibration.json in {folder}")  # fmt: skip
+    thresholds = {run.threshold for run in aa + injected}
+    if len(thresholds) != 1:
+        raise UsageError(f"{folder}: the proof's runs were made at different thresholds "
+                         f"({', '.join(sorted(map(str, thresholds)))}); a proof is one setting")  # fmt: skip
     calibration = json.loads((folder / "calibration.json").read_text())
     levels = injected_levels(calibration)
-    cal = calibrate(aa, injected, levels, DEFAULT_THRESHOLD)
+    # At the threshold the runs were made at: their confirmations measured exactly the
+    # benchmarks that threshold flagged, so another threshold's verdicts would lack theirs.
+    cal = calibrate(aa, injected, levels, thresholds.pop())
     return calibration_block(cal, aa, injected, folder, page, calibration)
 
 
