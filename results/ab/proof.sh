@@ -6,7 +6,7 @@
 # for-loop +4% extra steps; calibration.json, written first, has the slowdown each causes),
 # all at the gate's settings. Each run's JSON goes to results/ab/proof/; `xbench ab` exits 1
 # on a regression, which is expected for the injected runs. Run it on a quiet machine.
-# Usage: bash results/ab/proof.sh [RUNS]   (from the checkout; about 7 minutes per A/A + injected pair)
+# Usage: bash results/ab/proof.sh [RUNS]   (from the checkout; about 12 minutes per A/A + injected pair, 2 hours for 10)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-10}
