@@ -137,8 +137,9 @@ def ab_proof_block(results: Path, page: Path) -> str:
                          f"calibration.json in {folder}")  # fmt: skip
     thresholds = {run.threshold for run in aa + injected}
     if len(thresholds) != 1:
+        found = ", ".join(sorted(map(str, thresholds)))
         raise UsageError(f"{folder}: the proof's runs were made at different thresholds "
-                         f"({', '.join(sorted(map(str, thresholds)))}); a proof is one setting")  # fmt: skip
+                         f"({found}); a proof is one setting")  # fmt: skip
     calibration = json.loads((folder / "calibration.json").read_text())
     levels = injected_levels(calibration)
     # At the threshold the runs were made at: their confirmations measured exactly the
