@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import jax
+import jax.flatten_util
 
 jax.config.update("jax_enable_x64", True)
 
@@ -66,7 +67,7 @@ def flatten(tree: dict) -> dict:
     return {f"{layer}/{kind}": v for layer, leaves in tree.items() for kind, v in leaves.items()}
 
 
-def make_transform(case: Case, mask: dict) -> optax.GradientTransformation:
+def make_transform(case: Case, mask: dict, decayed=None) -> optax.GradientTransformation:
     """optax with every hyper-parameter explicit.
 
     adamw ``weight_decay``: update = −η·(adam(g) + λ·w), decay after scale_by_adam and before
@@ -74,8 +75,14 @@ def make_transform(case: Case, mask: dict) -> optax.GradientTransformation:
     ``add_decayed_weights``: chain(add_decayed_weights(λ), opt) is g + λ·w before the optimizer;
     variant after_lr chains it after the learning rate: update = −η·d + λ·w (grows weights).
     ``l1_prox``: the optimizer's step, then ``soft_threshold(η·λ)`` on the masked leaves.
+
+    ``decayed`` (for ``flat_transform``): instead of a mask tree, a vector of 1 where a
+    parameter is regularized and 0 where not, for parameters flattened into one vector; λ
+    becomes λ·decayed, elementwise.
     """
     lr, lam = case.lr, case.weight_decay
+    if decayed is not None:
+        lam, mask = lam * decayed, None
     if case.optimizer == "adamw":
         opt_decay = lam if case.rule == "weight_decay" else 0.0
         base = optax.adamw(
@@ -87,11 +94,22 @@ def make_transform(case: Case, mask: dict) -> optax.GradientTransformation:
         momentum = None if case.optimizer == "sgd" else case.momentum
         base = optax.sgd(lr, momentum=momentum, nesterov=case.optimizer == "nesterov")
     if case.rule == "l1_prox":
-        return optax.chain(base, optax.masked(soft_threshold(lr * lam), mask))
+        shrink = soft_threshold(lr * lam)
+        return optax.chain(base, shrink if mask is None else optax.masked(shrink, mask))
     if case.rule != "add_decayed_weights":
         return base
     decay = optax.add_decayed_weights(lam, mask=mask)
     return optax.chain(base, decay) if case.variant == "after_lr" else optax.chain(decay, base)
+
+
+def flat_transform(case: Case, mask: dict, params: dict) -> optax.GradientTransformation:
+    """``make_transform`` on all parameters as one flat vector: ``optax.flatten``, JAX's
+    counterpart of torch's multi-tensor (foreach/fused) paths, one buffer for the whole tree
+    instead of one small kernel per leaf. ``optax.masked`` needs the tree, so the mask
+    becomes a 0/1 vector in the same (``ravel_pytree``) order and λ is scaled by it."""
+    ones = jax.tree.map(lambda m, p: jnp.full(p.shape, float(m), p.dtype), mask, params)
+    decayed, _ = jax.flatten_util.ravel_pytree(ones)
+    return optax.flatten(make_transform(case, None, decayed))
 
 
 def soft_threshold(threshold: float) -> optax.GradientTransformation:
@@ -108,7 +126,10 @@ def soft_threshold(threshold: float) -> optax.GradientTransformation:
     def update_fn(updates, state, params):
         def prox(u, w):
             moved = w + u
-            return jnp.sign(moved) * jnp.maximum(jnp.abs(moved) - threshold, 0) - w
+            shrunk = jnp.sign(moved) * jnp.maximum(jnp.abs(moved) - threshold, 0) - w
+            # where a vector threshold is 0 (flat_transform's unregularized entries) the
+            # update stays u exactly: (w + u) − w can differ from u by a rounding
+            return jnp.where(jnp.asarray(threshold) > 0, shrunk, u)
 
         return jax.tree.map(prox, updates, params), state
 
@@ -184,7 +205,9 @@ def compile_ahead(jitted, *args):
 IMPLEMENTATIONS = {
     "jit": {},
     "jit_donate": {"donate_argnums": (0, 1)},  # parameters and optimizer state are donated
+    "jit_flat": {"donate_argnums": (0, 1)},  # jit_donate on one flat vector (flat_transform)
 }
+FLAT = ("jit_flat",)
 
 
 class JaxAdapter:
@@ -194,28 +217,32 @@ class JaxAdapter:
     framework = "jax"
 
     def __init__(self, problem: Problem, case: Case, implementation: str = "jit") -> None:
+        if implementation not in IMPLEMENTATIONS:
+            valid = ", ".join(IMPLEMENTATIONS)
+            raise UsageError(f"unknown JAX implementation {implementation!r}; valid: {valid}")
         self.problem, self.case = problem, case
         self.device = jax_device(case.device)
         self.dtype = jnp.dtype(case.dtype)
         names = list(problem.params)
         decayed = decayed_names(names, case)
         self.mask = nest({n: n in decayed for n in names})
-        self.tx = make_transform(case, self.mask)
         self.tree = self.to_native(problem.params)
+        if implementation in FLAT:
+            self.tx = flat_transform(case, self.mask, self.tree)
+        else:
+            self.tx = make_transform(case, self.mask)
         self.opt_state = self.tx.init(self.tree)
         self.x = jax.device_put(jnp.asarray(problem.x, self.dtype), self.device)
         self.y = jax.device_put(jnp.asarray(problem.y, self.dtype), self.device)
         self.keep = tuple(
             jax.device_put(jnp.asarray(m, self.dtype), self.device) for m in problem.keep
         )
-        if implementation not in IMPLEMENTATIONS:
-            valid = ", ".join(IMPLEMENTATIONS)
-            raise UsageError(f"unknown JAX implementation {implementation!r}; valid: {valid}")
         self.implementation = implementation
         jit_options = IMPLEMENTATIONS[implementation]
         self.implementation_flags = {
             "jit": True,
             "donate_argnums": jit_options.get("donate_argnums", ()),
+            "flatten": implementation in FLAT,
         }
         self._train_step = jax.jit(self._make_train_step(), **jit_options)
         self._update = jax.jit(self._make_update(), **jit_options)

@@ -1,6 +1,7 @@
 """Every timed implementation computes the same update as the reference (fastest *correct*
 path): torch for-loop, foreach, fused and compiled (SGD, momentum); JAX jit with and
-without donation. The torch.compile'd Adam and AdamW step differ; the tests below show why.
+without donation, and on one flat vector (``jit_flat``, ``optax.flatten``). The
+torch.compile'd Adam and AdamW step differ; the tests below show why.
 
 Each runs the catalogue's float64 case (where the maths is proven to 1e-12) and its float32
 form (the agreement users get), step by step against the float64 reference. A wrong λ is
@@ -16,7 +17,7 @@ from xbench.spec.catalogue import case_for
 
 IMPLEMENTATIONS = [
     ("torch", "forloop"), ("torch", "foreach"), ("torch", "fused"), ("torch", "compiled"),
-    ("jax", "jit"), ("jax", "jit_donate"),
+    ("jax", "jit"), ("jax", "jit_donate"), ("jax", "jit_flat"),
 ]  # fmt: skip
 CASES = [("sgd", "none"), ("momentum", "weight_decay"), ("adam", "weight_decay"),
          ("adamw", "weight_decay"), ("adam", "add_decayed_weights")]  # fmt: skip
@@ -56,7 +57,9 @@ def test_implementation_matches_the_reference(framework, implementation, optimiz
     assert agreement.equal, agreement.describe()
 
 
-@pytest.mark.parametrize("framework, implementation", [("torch", "fused"), ("jax", "jit_donate")])
+@pytest.mark.parametrize(
+    "framework, implementation", [("torch", "fused"), ("jax", "jit_donate"), ("jax", "jit_flat")]
+)
 def test_a_wrong_decay_is_caught(framework, implementation):
     case = case_for("mlp", "adamw", "weight_decay", "float64")
     wrong = case.replace(weight_decay=case.weight_decay * 1.001)
@@ -101,3 +104,21 @@ def test_compiled_adam_computes_bias_correction_from_a_float32_step(optimizer, d
     fixed = float64_step_counters(torch_adapter(problem_for("torch", case), case, "compiled"))
     agreement = compare(record(fixed, case), reference, TOLERANCES[dtype])
     assert agreement.equal, agreement.describe()
+
+
+MASKED = [("adamw", "weight_decay"), ("sgd", "add_decayed_weights"), ("sgd", "l1_prox")]
+
+
+@pytest.mark.parametrize("optimizer, rule", MASKED)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_flat_path_keeps_the_mask(optimizer, rule, dtype):
+    """``jit_flat`` turns the optax mask into a 0/1 vector over the flattened parameters: with
+    biases exempt it still matches the reference, and decaying the biases too (the mask
+    ignored) is caught, so the comparison sees the mask."""
+    case = case_for("mlp", optimizer, rule, dtype, mask=True)
+    reference = run_case("reference", case)
+    flat = implementation_run("jax", "jit_flat", case)
+    agreement = compare(flat, reference, TOLERANCES[dtype])
+    assert agreement.equal, agreement.describe()
+    unmasked = implementation_run("jax", "jit_flat", case.replace(mask=False))
+    assert not compare(unmasked, reference, TOLERANCES[dtype]).equal

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from xbench.errors import UsageError
-from xbench.records.bench_run import BenchRun, Result
+from xbench.records.bench_run import BenchRun, PairedCell, Result
 from xbench.records.check_run import CheckRun
 from xbench.spec.benchmarks import BENCH_OPTIMIZERS, BENCH_RULES, IMPLEMENTATIONS
 from xbench.spec.cases import FRAMEWORKS, mechanism
@@ -42,6 +42,12 @@ def row_key(r: Result) -> tuple:
     )
 
 
+def paired_key(r: Result) -> tuple[str, str, str, str, int]:
+    """The comparison a result belongs to in a torch-vs-JAX table: kind, model, optimizer,
+    decay mechanism, size (``Machine.paired``'s keys)."""
+    return (r.kind, r.model, r.optimizer, mechanism(r.optimizer, r.rule), r.params)
+
+
 def by_model(results: Iterable[Result], kind: str) -> dict[str, list[Result]]:
     found: dict[str, list[Result]] = {}
     for r in results:
@@ -66,6 +72,12 @@ class Machine:
     @property
     def device(self) -> str:
         return self.runs[0].machine_info.get("device", "cpu")
+
+    @property
+    def paired(self) -> dict[tuple[str, str, str, str, int], PairedCell]:
+        """The torch-vs-JAX comparisons timed interleaved, by ``paired_key``; a comparison
+        in several runs keeps the newest run's."""
+        return {cell.key: cell for run in self.runs for cell in run.paired}
 
 
 def machines(runs: list[BenchRun], checks: list[CheckRun]) -> list[Machine]:

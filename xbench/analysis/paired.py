@@ -187,6 +187,13 @@ def confirmation_ratio(bench) -> Ratio | None:
     return rounds_ratio(bench.confirmation) if bench.confirmation else None
 
 
+def framework_ratio(cell) -> Ratio:
+    """torch/JAX of one cell timed interleaved (``records.bench_run.PairedCell``): JAX is
+    BASE and torch NEW, so below 1 torch is faster."""
+    pairs = [(p.jax, p.torch, p.first.replace("j", "b").replace("t", "n")) for p in cell.pairs]
+    return paired_ratio(pairs)
+
+
 def flagged(verdict_: str) -> bool:
     return verdict_ in (REGRESSED, IMPROVED)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from xbench.cli import options
 from xbench.errors import UsageError
 from xbench.jobs.bench import BenchRequest, listed, run_bench
 from xbench.jobs.check import require_device
+from xbench.jobs.paired_bench import DEFAULT_PAIRS
 from xbench.present.bench_text import summary
 from xbench.run.threads import resolve_threads
 from xbench.spec.benchmarks import SWEEP_PROFILES
@@ -32,6 +34,19 @@ def add_parser(sub) -> None:
     options.add_label(p, "results folder name (default: from the CPU/GPU model)")
     options.add_results(p)
     p.add_argument("-k", dest="select", help="pytest -k expression selecting benchmarks")
+    p.add_argument(
+        "--paired-budget",
+        type=float,
+        metavar="SECONDS",
+        help="time for the torch-vs-JAX stage after the sweep: each comparison timed "
+        "interleaved, with a 95%% interval (default: the profile's; 0: skip it)",
+    )
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=DEFAULT_PAIRS,
+        help=f"process pairs of the torch-vs-JAX stage (default {DEFAULT_PAIRS}, at least 2)",
+    )
     options.add_list(p, "list the benchmarks that would run (with -k: those it selects) and exit")
     p.set_defaults(func=run)
 
@@ -49,7 +64,15 @@ def run(args: argparse.Namespace) -> int:
     profile = profile_of(args)
     options.device(args.device)
     threads = resolve_threads(args.threads)
-    request = BenchRequest(profile, args.device, threads, args.results, args.label, args.select)
+    budget = SWEEP_PROFILES[profile].paired_seconds
+    budget = budget if args.paired_budget is None else args.paired_budget
+    if budget < 0 or not math.isfinite(budget):
+        raise UsageError(f"--paired-budget {args.paired_budget}: must be 0 (skip) or positive")
+    if args.pairs < 2:
+        raise UsageError(f"--pairs {args.pairs}: at least 2 (the interval needs a spread)")
+    request = BenchRequest(
+        profile, args.device, threads, args.results, args.label, args.select, budget, args.pairs
+    )
     if args.list:
         print("\n".join(listed(request)))
         return 0

@@ -254,7 +254,13 @@ class Worker:
     """One worker process of one side."""
 
     def __init__(
-        self, side: Prepared, name: str, threads: int, log_folder: Path, pad: int = 0
+        self,
+        side: Prepared,
+        name: str,
+        threads: int,
+        log_folder: Path,
+        pad: int = 0,
+        env: dict[str, str] | None = None,
     ) -> None:
         """``pad`` bytes of padding go into the worker's environment. The environment's size
         moves where the stack starts and so the alignment of everything on it, which can
@@ -266,8 +272,8 @@ class Worker:
         self.name = name
         self.stderr_path = log_folder / f"{name}-{time.monotonic_ns()}.log"
         path = os.pathsep.join(p for p in (str(side.code), os.environ.get("PYTHONPATH")) if p)
-        env = dict(os.environ, PYTHONPATH=path, XBENCH_THREADS=str(threads),
-                   PYTHONDONTWRITEBYTECODE="1", XBENCH_AB_PADDING="." * pad)  # fmt: skip
+        env = {**os.environ, **(env or {}), "PYTHONPATH": path, "XBENCH_THREADS": str(threads),
+               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_AB_PADDING": "." * pad}  # fmt: skip
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
                 [side.python, "-m", "xbench.run.ab_worker"], cwd=side.code, env=env,
@@ -339,11 +345,16 @@ class Worker:
 
 
 def start_pair(
-    sides: dict[str, Prepared], threads: int, logs: Path, rng: random.Random
+    sides: dict[str, Prepared],
+    threads: int,
+    logs: Path,
+    rng: random.Random,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Worker]:
-    """A fresh worker per side, both started before either is waited for."""
+    """A fresh worker per side, both started before either is waited for; ``env`` adds to
+    their environment."""
     workers = {
-        name: Worker(side, name.upper(), threads, logs, pad=rng.randrange(PAD_MAX))
+        name: Worker(side, name.upper(), threads, logs, pad=rng.randrange(PAD_MAX), env=env)
         for name, side in sides.items()
     }
     try:
@@ -396,25 +407,34 @@ def plan_rounds(
     budget: float,
     pairs: int,
     at_least: int | None = None,
+    runs_per_key: int = 2,
+    min_calls: int = MIN_CALLS,
+    min_warmup: int = MIN_WARMUP,
+    min_rounds: int = MIN_ROUNDS,
 ) -> Plan:
     """Size the rounds so ``pairs`` pairs fit ``budget`` seconds, each pair costing
     ``startup`` (start and build) plus its round pairs. Too short a budget for MIN_ROUNDS is
     a UsageError, unless ``at_least`` is given (a confirmation, which must not fail the run
-    after the first measurement): then at least that many, past the budget."""
+    after the first measurement): then at least that many, past the budget.
+
+    ``runs_per_key``: rounds of each key per round pair: 2 when both sides time the same
+    benchmark (``xbench ab``), 1 when each side times its own (torch against JAX).
+    ``min_calls`` and ``min_warmup``: timed and untimed calls per round at least;
+    ``min_rounds``: round pairs per process pair at least."""
     plan = Plan(rounds=0)
     cost = 0.0  # seconds of one round pair of every benchmark
     for key, per_call in seconds_per_call.items():
         per_call = max(per_call, 1e-7)
-        plan.iterations[key] = max(MIN_CALLS, math.ceil(ROUND_SECONDS / per_call))
-        plan.warmup[key] = max(MIN_WARMUP, math.ceil(WARMUP_SECONDS / per_call))
+        plan.iterations[key] = max(min_calls, math.ceil(ROUND_SECONDS / per_call))
+        plan.warmup[key] = max(min_warmup, math.ceil(WARMUP_SECONDS / per_call))
         calls = plan.iterations[key] + plan.warmup[key]
-        cost += 2 * (calls * per_call + 0.006)  # + settle and the request: ~6 ms measured
+        cost += runs_per_key * (calls * per_call + 0.006)  # + settle and request: ~6 ms
     per_pair = budget / pairs - startup
     rounds = int(per_pair / cost) if per_pair > 0 else 0
     if at_least is not None:
-        rounds = max(rounds, at_least, MIN_ROUNDS)
-    if rounds < MIN_ROUNDS:
-        need = pairs * (startup + MIN_ROUNDS * cost)
+        rounds = max(rounds, at_least, min_rounds)
+    if rounds < min_rounds:
+        need = pairs * (startup + min_rounds * cost)
         raise UsageError(
             f"--time-budget {budget:.0f} s is too short for {len(seconds_per_call)} benchmarks "
             f"in {pairs} process pairs (each pair starts in about {startup:.0f} s); give at "
@@ -556,55 +576,104 @@ def record(request: AbRequest, sides: dict, first: Measured, started: str) -> Ab
 
 
 def build_all(workers: dict[str, Worker], cases: list[BenchCase]) -> dict[str, float]:
-    """Build every case in both workers at once; seconds per call per case, the faster side's.
+    """Build every case in both workers; seconds per call per case, the faster side's (the
+    one least disturbed; see ``build_sides``)."""
+    found = build_sides(workers, {name: cases for name in workers})
+    return {c.id: min(found[name][c.id] for name in workers) for c in cases}
+
+
+def build_sides(
+    workers: dict[str, Worker], cases: dict[str, list[BenchCase]]
+) -> dict[str, dict[str, float]]:
+    """Build each side's ``cases`` in its worker, both workers at once; per side, seconds per
+    call per case id.
 
     The two workers build (import torch and JAX, compile) concurrently, which halves a
     pair's startup on two cores. A build's own seconds-per-call figure is then taken beside
     the other worker's build, so it is only a first guess: each worker measures every case
     again in one quiet round (the other worker settled first: its threads spin for
     milliseconds after their last task; measured beside them, an 80 µs step read 1 ms and
-    its rounds came out ten times too short). The faster side's figure is kept, as the one
-    least disturbed.
+    its rounds came out ten times too short).
     """
-    guess: dict[str, float] = {}
-    for case in cases:
-        request = {"op": "build", "key": case.id, "case": asdict(case)}
-        for worker in workers.values():
-            worker.send(request)
-        for worker in workers.values():
+    guess: dict[str, dict[str, float]] = {name: {} for name in workers}
+    for step in range(max(len(side_cases) for side_cases in cases.values())):
+        asked = {name: cases[name][step] for name in workers if step < len(cases[name])}
+        for name, case in asked.items():
+            workers[name].send({"op": "build", "key": case.id, "case": asdict(case)})
+        for name, case in asked.items():
             try:
-                reply = worker.reply()
+                guess[name][case.id] = workers[name].reply()["seconds_per_call"]
             except WorkerFailed as exc:
                 raise WorkerFailed(f"{case.id}: {exc}") from None
-            guess[case.id] = min(guess.get(case.id, math.inf), reply["seconds_per_call"])
-    per_call = {}
-    for case in cases:
-        iterations = max(3, math.ceil(PER_CALL_SECONDS / max(guess[case.id], 1e-7)))
-        found = []
-        for worker in random.sample(list(workers.values()), len(workers)):
+    per_call: dict[str, dict[str, float]] = {name: {} for name in workers}
+    for step in range(max(len(side_cases) for side_cases in cases.values())):
+        asked = {name: cases[name][step] for name in workers if step < len(cases[name])}
+        for name in random.sample(list(asked), len(asked)):
             for other in workers.values():
                 other.settle()
-            request = {"op": "round", "key": case.id, "warmup": 3, "iterations": iterations}
-            found.append(worker.ask(request)["seconds"])
-        per_call[case.id] = min(found)
+            key = asked[name].id
+            best = min(g[key] for g in guess.values() if key in g)  # the least disturbed
+            iterations = max(3, math.ceil(PER_CALL_SECONDS / max(best, 1e-7)))
+            request = {"op": "round", "key": key, "warmup": 3, "iterations": iterations}
+            per_call[name][key] = workers[name].ask(request)["seconds"]
     return per_call
 
 
+def build_concurrently(
+    workers: dict[str, Worker], cases: dict[str, list[BenchCase]], window: int = 8
+) -> None:
+    """Build each side's ``cases`` in its worker, each worker at its own pace: up to
+    ``window`` requests wait in each, so a side with quick builds never waits for the
+    other's slow ones (``build_sides`` goes in step, to measure; a pair whose rounds are
+    already planned needs only the builds)."""
+    sent = dict.fromkeys(workers, 0)
+    done = dict.fromkeys(workers, 0)
+
+    def top_up(name: str) -> None:
+        while sent[name] < len(cases[name]) and sent[name] - done[name] < window:
+            case = cases[name][sent[name]]
+            workers[name].send({"op": "build", "key": case.id, "case": asdict(case)})
+            sent[name] += 1
+
+    for name in workers:
+        top_up(name)
+    while any(done[name] < len(cases[name]) for name in workers):
+        for name in workers:
+            if done[name] < sent[name]:
+                try:
+                    workers[name].reply()
+                except WorkerFailed as exc:
+                    raise WorkerFailed(f"{cases[name][done[name]].id}: {exc}") from None
+                done[name] += 1
+                top_up(name)
+
+
 def time_pair(workers: dict[str, Worker], key: str, plan: Plan, rng: random.Random):
-    """``plan.rounds`` round pairs of ``key``: the sides strictly alternate (a random one
-    starts), so every round follows one of the other side's, never one of its own (a worker
-    that runs twice in a row finds its data in cache and its threads awake: ~20% faster on a
-    training step here)."""
-    request = {"op": "round", "key": key, "warmup": plan.warmup[key],
-               "iterations": plan.iterations[key]}  # fmt: skip
+    """``plan.rounds`` round pairs of ``key`` on both sides (``time_sides``); the rounds as a
+    ``PairRounds``, and the settle waits."""
+    times, first, settles = time_sides(workers, {name: key for name in workers}, plan, rng)
+    pair = PairRounds(plan.iterations[key], plan.warmup[key], times["base"], times["new"], first)
+    return pair, settles
+
+
+def time_sides(
+    workers: dict[str, Worker], keys: dict[str, str], plan: Plan, rng: random.Random
+) -> tuple[dict[str, list[float]], str, list[float]]:
+    """``plan.rounds`` round pairs, each side timing its own ``keys[side]``: the sides
+    strictly alternate (a random one starts), so every round follows one of the other
+    side's, never one of its own (a worker that runs twice in a row finds its data in cache
+    and its threads awake: ~20% faster on a training step here). Per side its seconds per
+    call, one per round; which side ran first in each round pair (its name's first letter);
+    and the settle waits."""
     times: dict[str, list[float]] = {name: [] for name in workers}
     settles = []
     names = list(workers)
     rng.shuffle(names)
     for _ in range(plan.rounds):
         for name in names:
+            key = keys[name]
+            request = {"op": "round", "key": key, "warmup": plan.warmup[key],
+                       "iterations": plan.iterations[key]}  # fmt: skip
             times[name].append(workers[name].ask(request)["seconds"])
             settles.append(workers[name].settle())
-    first = names[0][0] * plan.rounds
-    pair = PairRounds(plan.iterations[key], plan.warmup[key], times["base"], times["new"], first)
-    return pair, settles
+    return times, names[0][0] * plan.rounds, settles

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from xbench import suite
 from xbench.errors import UsageError
+from xbench.jobs.paired_bench import DEFAULT_PAIRS, cells, run_pairs
 from xbench.records import layout, machine
 from xbench.records.bench_run import BenchRun
 from xbench.records.bench_run import load as load_run
@@ -40,6 +41,8 @@ class BenchRequest:
     results: Path
     label: str | None = None
     select: str | None = None  # a pytest -k expression
+    paired_seconds: float = 0.0  # the torch-vs-JAX stage's budget; 0: no such stage
+    paired_pairs: int = DEFAULT_PAIRS
 
 
 def require_pytest_benchmark() -> None:
@@ -133,6 +136,24 @@ def failed(code: int, minutes: float, raw: Path, select: str | None) -> int:
     return 1
 
 
+def add_paired(raw: Path, request: BenchRequest) -> None:
+    """Time the sweep's torch-vs-JAX comparisons interleaved (``jobs.paired_bench``) and add
+    them to the run's JSON as its ``paired`` section; nothing when there is none to time."""
+    if request.paired_seconds <= 0:
+        return
+    found = cells(list(load_run(raw).results))
+    if not found:
+        print("xbench bench: nothing timed in both frameworks; no torch-vs-JAX stage", flush=True)
+        return
+    section = run_pairs(
+        found, request.paired_seconds, request.paired_pairs, request.threads,
+        log=lambda message: print(f"xbench bench: {message}", flush=True),
+    )  # fmt: skip
+    doc = json.loads(raw.read_text())
+    doc["paired"] = section
+    raw.write_text(json.dumps(doc, indent=4))
+
+
 def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
     """(exit code, the published run or None, minutes). Exit 130 when interrupted."""
     require_pytest_benchmark()
@@ -155,6 +176,19 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
         minutes = (time.perf_counter() - started) / 60
         if code != 0:
             return failed(code, minutes, raw, request.select), None, minutes
+        try:
+            add_paired(raw, request)
+        except KeyboardInterrupt:
+            kept = Path(tempfile.gettempdir()) / f"xbench-unpaired-run-{os.getpid()}.json"
+            shutil.copyfile(raw, kept)
+            print(f"\nxbench bench: interrupted in the torch-vs-JAX stage; nothing written to "
+                  f"results/ (the sweep is kept at {kept})", file=sys.stderr)  # fmt: skip
+            return 130, None, 0.0
+        except Exception as exc:  # the sweep stands without the stage: published, and said
+            print(f"xbench bench: the torch-vs-JAX stage failed ({type(exc).__name__}: {exc}); "
+                  "publishing the sweep without it (its ratios are unpaired)",
+                  file=sys.stderr)  # fmt: skip
+        minutes = (time.perf_counter() - started) / 60
         try:
             path = publish(raw, folder, request.profile, commit, when)
         except OSError as exc:

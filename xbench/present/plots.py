@@ -20,6 +20,7 @@ COLORS = {
     ("torch", "compiled"): "#6a51a3",
     ("jax", "jit"): "#fdae6b",
     ("jax", "jit_donate"): "#d94801",
+    ("jax", "jit_flat"): "#7f2704",
 }
 RULE_STYLES = {"none": "-", "optimizer's decay": "--", "l2_loss": ":"}
 ROOFLINE = "roofline: measured in-place add"

@@ -10,7 +10,19 @@ Written by the benchmark suite (``xbench.suite``) through the functions here, re
   after the run, ``measured_bandwidth_GBps`` (``finish``);
 - each benchmark's ``extra_info``: its BenchCase (``case_info``), what was built
   (``built_info``), how it was timed (``timing_info``), the adjacent reference kernel, and
-  after the run its bandwidth (``finish``).
+  after the run its bandwidth (``finish``);
+- ``paired`` (absent with ``--paired-budget 0``, or when nothing was timed in both
+  frameworks): torch against JAX timed interleaved after the sweep
+  (``xbench.jobs.paired_bench``): ``settings`` (``pairs``, ``rounds``: round pairs per
+  process pair, ``time_budget``, ``threads``, ``seed``, ``round_seconds``,
+  ``warmup_seconds``, ``min_calls``, ``min_warmup``, ``longest_step``, ``seconds``) and
+  ``cells``, one per model × optimizer × decay mechanism × size timed in both frameworks:
+  ``model``, ``kind``, ``optimizer``, ``mechanism``, ``params``, the two benchmarks compared
+  (``torch``, ``jax``: ids of this run's benchmarks, each framework's fastest there) and
+  their ``cases``, ``iterations`` and ``warmup`` per framework, and ``pairs``: one per
+  process pair, the raw ``torch`` and ``jax`` seconds per call, one per round, in run order,
+  and ``first`` (per round pair, ``t`` or ``j``: which ran first). The ratios are computed
+  from these on reading.
 
 Every problem with a file is a UsageError of one line that names the file.
 """
@@ -94,6 +106,34 @@ class Result:
 
 
 @dataclass(frozen=True)
+class FrameworkRounds:
+    """One process pair's rounds of one torch-vs-JAX cell: seconds per call, in run order."""
+
+    torch: list[float]
+    jax: list[float]
+    first: str  # per round pair, "t" or "j"
+
+
+@dataclass(frozen=True)
+class PairedCell:
+    """One cross-framework comparison timed interleaved (``xbench.jobs.paired_bench``)."""
+
+    model: str
+    kind: str
+    optimizer: str
+    mechanism: str
+    params: int
+    torch: str  # the benchmark ids compared
+    jax: str
+    pairs: tuple[FrameworkRounds, ...]
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int]:
+        """The key of the comparison it times (``analysis.grouping.paired_key``)."""
+        return (self.kind, self.model, self.optimizer, self.mechanism, self.params)
+
+
+@dataclass(frozen=True)
 class BenchRun:
     """One ``xbench bench`` JSON."""
 
@@ -104,6 +144,8 @@ class BenchRun:
     results: tuple[Result, ...]
     folder_label: str | None = None  # the results folder it was found in, when it was
     format_version: int = VERSION
+    paired: tuple[PairedCell, ...] = ()
+    paired_settings: dict | None = None
 
     @property
     def label(self) -> str:
@@ -165,7 +207,42 @@ def load(path: Path, folder_label: str | None = None) -> BenchRun:
     info = doc["machine_info"]
     commit = info.get("git_commit") or doc.get("commit_info") or {}
     datetime = str(doc.get("datetime", ""))
-    return BenchRun(path, info, commit, datetime, tuple(results), folder_label, version)
+    section = doc.get("paired")
+    try:
+        paired = _paired(section, {r.id: r.framework for r in results}) if section else ()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: its 'paired' section is malformed ({_what(exc)})") from None
+    settings = section.get("settings") if isinstance(section, dict) else None
+    return BenchRun(
+        path, info, commit, datetime, tuple(results), folder_label, version, paired, settings
+    )
+
+
+def _paired(section: dict, ids: dict[str, str]) -> tuple[PairedCell, ...]:
+    """The ``paired`` section's cells; ``ids`` maps each benchmark id of the run to its
+    framework."""
+    cells = []
+    for cell in section["cells"]:
+        for framework in ("torch", "jax"):
+            if ids.get(cell[framework]) != framework:
+                raise ValueError(f"{cell[framework]} is not a {framework} benchmark of this run")
+        pairs = []
+        for pair in cell["pairs"]:
+            torch, jax = [float(t) for t in pair["torch"]], [float(t) for t in pair["jax"]]
+            first = str(pair["first"])
+            if not torch or len(torch) != len(jax) or len(first) != len(torch):
+                raise ValueError(f"{cell['torch']}: a process pair's rounds do not match")
+            if not all(t > 0 for t in torch + jax):
+                raise ValueError(f"{cell['torch']}: seconds per call must be positive")
+            if set(first) - {"t", "j"}:
+                raise ValueError(f"{cell['torch']}: 'first' holds letters other than t and j")
+            pairs.append(FrameworkRounds(torch, jax, first))
+        if not pairs:
+            raise ValueError(f"{cell['torch']}: no process pair")
+        strings = [str(cell[k]) for k in ("model", "kind", "optimizer", "mechanism")]
+        compared = str(cell["torch"]), str(cell["jax"])
+        cells.append(PairedCell(*strings, int(cell["params"]), *compared, tuple(pairs)))
+    return tuple(cells)
 
 
 def _positive(value) -> bool:

@@ -38,7 +38,7 @@ KINDS = ("update", "train", "reference", "overhead")
 REFERENCE_KERNELS = {"copy": 2, "inplace_add": 3}  # kernel -> arrays touched per element
 IMPLEMENTATIONS = {
     "torch": ("forloop", "foreach", "fused", "compiled"),
-    "jax": ("jit", "jit_donate"),
+    "jax": ("jit", "jit_donate", "jit_flat"),
 }
 BENCH_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 BENCH_RULES = ("none", "weight_decay", "l2_loss", "add_decayed_weights")
@@ -228,6 +228,7 @@ class SweepProfile:
     name: str
     seconds_per_benchmark: float
     description: str
+    paired_seconds: float = 0.0  # budget of the torch-vs-JAX stage after the sweep
 
 
 SWEEP_PROFILES = {
@@ -238,6 +239,7 @@ SWEEP_PROFILES = {
         "tensor) and 1e4 in 1000 tensors, SGD update at 1e4, SGD/Adam training steps at 1e5 "
         "with weight_decay (add_decayed_weights in JAX) and l2_loss, reference kernels at 1e4, "
         "1e5 and 1e6",
+        paired_seconds=60.0,
     ),
     "default": SweepProfile(
         "default",
@@ -246,9 +248,11 @@ SWEEP_PROFILES = {
         "1e3–1e7 in one tensor, torch forloop/foreach/fused and JAX jit with and without "
         "donation; torch.compile for adamw at every size and sgd at 1e6 and 1e7 (the first "
         "compile in a process takes about 10 s, later ones about 1 s); sgd and adamw in 1000 "
-        "tensors at 1e4 and 1e6 (compiled: adamw at 1e6, a compile of 3–4 minutes); training "
+        "tensors at 1e4 and 1e6 with JAX jit_flat too (not torch.compile: its compile of 1000 "
+        "tensors takes 6–7 minutes); training "
         "steps of every optimizer × rule at 1e3–1e7 (torch forloop and fused, JAX jit with "
         "donation); both reference kernels at every size",
+        paired_seconds=420.0,
     ),
 }
 
@@ -282,8 +286,14 @@ def _train(optimizers, rules, impls, sizes, device):
     return _cases("train", optimizers, rules, impls, sizes, 1, device)
 
 
-ALL_IMPLS = [(fw, impl) for fw, impls in IMPLEMENTATIONS.items() for impl in impls]
+# The smallest size whose torch-vs-JAX comparison is timed interleaved: below it a step takes
+# a few microseconds, and what is compared is the frameworks' call overhead, not the update.
+PAIRED_FROM = 10**4
+FLAT = [("jax", "jit_flat")]  # all parameters as one vector: timed where there are many
+ALL_IMPLS = [(fw, impl) for fw, impls in IMPLEMENTATIONS.items() for impl in impls
+             if (fw, impl) not in FLAT]  # fmt: skip
 EAGER_AND_JIT = [pair for pair in ALL_IMPLS if pair != ("torch", "compiled")]
+MULTI_TENSOR = [*EAGER_AND_JIT, *FLAT]  # for the 1000-tensor layout: torch foreach/fused's peer
 TRAIN_IMPLS = [("torch", "forloop"), ("torch", "fused"), ("jax", "jit_donate")]
 
 
@@ -300,7 +310,7 @@ def _quick_cases(device):
     return (
         copies
         + _update(["adamw"], ["weight_decay"], ALL_IMPLS, [10**4, 10**6], 1, device)
-        + _update(["adamw"], ["weight_decay"], EAGER_AND_JIT, [10**4], MANY, device)
+        + _update(["adamw"], ["weight_decay"], MULTI_TENSOR, [10**4], MANY, device)
         + _update(["sgd"], ["none"], EAGER_AND_JIT, [10**4], 1, device)
         + _train(["sgd", "adam"], BENCH_RULES, TRAIN_IMPLS[::2], [10**5], device)
     )
@@ -315,9 +325,8 @@ def _default_cases(device):
         + _update(BENCH_OPTIMIZERS, UPDATE_RULES, EAGER_AND_JIT, SIZES, 1, device)
         + _update(["adamw"], ["weight_decay"], compiled, SIZES, 1, device)
         + _update(["sgd"], ["none"], compiled, [10**6, 10**7], 1, device)
-        + _update(["sgd"], ["none"], EAGER_AND_JIT, many, MANY, device)
-        + _update(["adamw"], ["weight_decay"], EAGER_AND_JIT, many, MANY, device)
-        + _update(["adamw"], ["weight_decay"], compiled, [10**6], MANY, device)
+        + _update(["sgd"], ["none"], MULTI_TENSOR, many, MANY, device)
+        + _update(["adamw"], ["weight_decay"], MULTI_TENSOR, many, MANY, device)
         + _train(BENCH_OPTIMIZERS, BENCH_RULES, TRAIN_IMPLS, SIZES, device)
     )
 

@@ -100,7 +100,7 @@ def test_reference(benchmark, bench_case, budget):
 def test_update(benchmark, bench_case, budget):
     built = timed(benchmark, bench_case, budget)
     assert_stepped(bench_case, built.adapter)
-    if bench_case.implementation in ("jit", "jit_donate"):
+    if bench_case.framework == "jax":  # every JAX implementation compiles ahead of time
         assert built.compile_seconds > 0
 
 
