@@ -21,7 +21,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml constraints.txt
-	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,plots,study,dev]"
+	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,plots,study,frames,dev]"
 	touch $@
 
 install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact versions)

@@ -416,7 +416,9 @@ def test_a_small_run_end_to_end(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert done.returncode in (0, 1), done.stderr[-2000:]
-    assert "pair 2/2 done" in done.stderr
+    progress = [line for line in done.stderr.splitlines() if "process pairs [" in line]
+    assert [line.split("[")[1].split("]")[0] for line in progress] == ["1/2", "2/2"], progress
+    assert progress[0].startswith("xbench ab: measurement, process pairs [1/2] 0:")
     run = load(out)
     assert run.base.kind == "revision" and len(run.base.commit) == 40
     assert run.new.kind == "interpreter" and run.new.python == sys.executable
@@ -443,7 +445,7 @@ def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
     rng = np.random.default_rng(8)
     calls = []
 
-    def measure(request, chosen, sides, budget, rng_, work, log, pairs=None, at_least=None):
+    def measure(request, chosen, sides, budget, rng_, work, log, pairs=None, at_least=None, **_):
         calls.append(([c.id for c in chosen], budget, pairs, at_least))
         rounds = {
             c.id: [PairRounds(5, 2, *p) for p in synthetic(rng, truth[c.id], bias_sd=0.005)]

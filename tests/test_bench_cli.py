@@ -78,13 +78,19 @@ def fake_run(tmp_path, name="run.json", benchmarks=({"name": "b"},)):
 def test_publish_never_overwrites_an_earlier_run(tmp_path, monkeypatch):
     folder = tmp_path / "results"
     folder.mkdir()
-    monkeypatch.setattr("xbench.records.layout.result_name", lambda *a: "same.json")
+    monkeypatch.setattr(
+        "xbench.records.layout.run_name",
+        lambda number, *a: f"{min(number, 2):04d}_abcdef0_quick_20261121T120000Z.json",
+    )  # a second writer took number 2 meanwhile: the third run must take the next one
     first = publish(fake_run(tmp_path, benchmarks=[{"name": "first"}]), folder, "quick")
     second = publish(fake_run(tmp_path, benchmarks=[{"name": "second"}]), folder, "quick")
-    assert first != second
+    monkeypatch.undo()
+    third = publish(fake_run(tmp_path, benchmarks=[{"name": "third"}]), folder, "quick")
+    assert len({first, second, third}) == 3
     assert json.loads(first.read_text())["benchmarks"] == [{"name": "first"}]
     assert json.loads(second.read_text())["benchmarks"] == [{"name": "second"}]
-    assert sorted(os.listdir(folder)) == ["same-1.json", "same.json"]  # no temporary files
+    assert third.name.startswith("0003_")
+    assert len(os.listdir(folder)) == 3  # no temporary files
 
 
 def test_published_files_get_the_usual_permissions(tmp_path):
@@ -143,15 +149,25 @@ def test_summary_lists_adamw_at_the_largest_size_fastest_first():
 
 
 def test_a_name_taken_in_the_same_second_sorts_after_the_first(tmp_path):
-    from xbench.records.layout import name_order, newest_inputs
+    from xbench.records.layout import name_order
 
     folder = tmp_path / "box"
     folder.mkdir()
-    for name in ("20261121T120000Z_default_abc.json", "20261121T120000Z_default_abc-1.json",
-                 "20261121T120000Z_default_abc-2.json"):  # fmt: skip
+    for name in ("20261121T120000Z_check_abc.json", "20261121T120000Z_check_abc-1.json",
+                 "20261121T120000Z_check_abc-2.json"):  # fmt: skip
         (folder / name).write_text("{}")
     ordered = sorted(folder.iterdir(), key=name_order)
-    assert [p.name for p in ordered][-1] == "20261121T120000Z_default_abc-2.json"
+    assert [p.name for p in ordered][-1] == "20261121T120000Z_check_abc-2.json"
     assert sorted(p.name for p in folder.iterdir())[-1] != ordered[-1].name  # plain sort is wrong
+
+
+def test_the_newest_run_is_the_highest_number_not_the_latest_name(tmp_path):
+    from xbench.records.layout import newest_inputs
+
+    folder = tmp_path / "box"
+    folder.mkdir()
+    for name in ("0009_abc_default_20261121T120000Z.json", "0010_abc_default_20261120T120000Z.json",
+                 "0011_abc_quick_20261122T120000Z.json"):  # fmt: skip
+        (folder / name).write_text("{}")
     runs, _ = newest_inputs(tmp_path)
-    assert runs == [folder / "20261121T120000Z_default_abc-2.json"]
+    assert runs == [folder / "0010_abc_default_20261120T120000Z.json"]  # 11 is quick

@@ -177,7 +177,8 @@ def test_check_publish_adds_a_new_file_each_time(capsys, tmp_path, monkeypatch):
     for _ in range(2):
         code, out, _ = run_cli(capsys, *argv)
         assert code == 0
-    published = sorted((tmp_path / "box").glob("*_check_*.json"))
+    assert not (tmp_path / "box").exists()  # checks live apart from the bench runs
+    published = sorted((tmp_path / "checks" / "box").glob("*_check_*.json"))
     assert len(published) == 2  # the second run did not replace the first
     assert all(len(json.loads(p.read_text())["entries"]) == len(small) for p in published)
 

@@ -3,9 +3,11 @@ ratio is recovered with an interval that covers it, an unresolved cell says so, 
 ``paired`` section round-trips and is validated, and a small stage runs end to end."""
 
 import dataclasses
+import io
 import json
 import math
 import random
+import re
 
 import numpy as np
 import pytest
@@ -191,8 +193,10 @@ def test_a_small_stage_runs_end_to_end(tmp_path):
     ])  # fmt: skip
     found = cells(list(load_run(path).results))
     assert len(found) == 2
-    messages = []
-    paired = run_pairs(found, budget=20, pairs=2, threads=1, seed=1, log=messages.append)
+    messages, progress = [], io.StringIO()
+    paired = run_pairs(
+        found, budget=20, pairs=2, threads=1, seed=1, log=messages.append, stream=progress
+    )
     doc = json.loads(path.read_text())
     doc["paired"] = paired
     path.write_text(json.dumps(doc))
@@ -203,7 +207,11 @@ def test_a_small_stage_runs_end_to_end(tmp_path):
         assert len(cell.pairs) == 2
         assert [len(p.torch) for p in cell.pairs] == paired["settings"]["rounds"]
         assert framework_ratio(cell).low is not None
-    assert any("pair 2/2 done" in m for m in messages)
+    assert any("later pairs start in" in m for m in messages)
+    lines = progress.getvalue().splitlines()  # not a terminal: one plain line per pair
+    items = [re.search(r"elapsed(?:, ~[\d:]+ left)?: (pair \d/\d)  ", line) for line in lines]
+    assert [m and m.group(1) for m in items] == ["pair 1/2", "pair 2/2"]
+    assert lines[0].startswith("xbench bench: torch vs JAX, process pairs [1/2] 0:")
 
 
 @pytest.mark.parametrize("argv, named", [
@@ -285,7 +293,7 @@ def test_a_failed_stage_still_publishes_the_sweep_and_says_so(capsys, tmp_path, 
     # Perturbed: the stage works (the real one, 2 process pairs), and the section is there.
     monkeypatch.undo()
     assert run_cli(capsys, *argv)[0] == 0
-    newest = max((tmp_path / "box").glob("*_quick_*.json"))
+    newest = max((tmp_path / "box").glob("*_quick_*.json"))  # numbered: 0002 after 0001
     assert newest != published
     (cell,) = load_run(newest).paired
     assert (cell.optimizer, cell.params, len(cell.pairs)) == ("sgd", 10**4, 2)

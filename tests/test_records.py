@@ -9,17 +9,18 @@ import pytest
 from test_report import check_entry, write_check, write_run
 
 from xbench.errors import UsageError
-from xbench.records import bench_run, check_run, study_run
+from xbench.records import bench_run, check_run, layout, study_run
 from xbench.run.check import Outcome
 from xbench.run.equivalence import Agreement
 from xbench.spec.catalogue import default_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 MACHINE = REPO / "results" / "cpu-amd-epyc-2t"
-OLD_RUN = MACHINE / "20261121T140700Z_default_e3b2d06.json"  # before the format field
-OLD_CHECK = MACHINE / "20261121T160343Z_check_0f3bedf.json"
-PUBLISHED_RUN = sorted(MACHINE.glob("*_default_*.json"))[-1]
-PUBLISHED_CHECK = sorted(MACHINE.glob("*_check_*.json"))[-1]
+CHECKS = REPO / "results" / "checks" / MACHINE.name
+OLD_RUN = MACHINE / "0002_e3b2d06_default_20261121T140700Z.json"  # before the format field
+OLD_CHECK = CHECKS / "20261121T160343Z_check_0f3bedf.json"
+PUBLISHED_RUN = [p for p in layout.bench_runs(MACHINE) if "_default_" in p.name][-1]
+PUBLISHED_CHECK = sorted(CHECKS.glob("*_check_*.json"))[-1]
 PUBLISHED_STUDY = sorted((REPO / "results" / "study" / "runs").glob("*_full_*.json"))[-1]
 
 

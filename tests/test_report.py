@@ -53,13 +53,19 @@ def bench(kind="update", framework="torch", impl="fused", optimizer="adamw", rul
     return {"name": f"test_{kind}[{ident}]", "extra_info": info, "stats": stats}
 
 
+def hour_minute(name: str) -> str:
+    """``10:00`` from a name holding ``20261121T100000Z`` (``00:00`` from one without)."""
+    found = re.search(r"\d{8}T(\d\d)(\d\d)\d\dZ", name)
+    return f"{found.group(1)}:{found.group(2)}" if found else "00:00"
+
+
 def write_run(folder: Path, name: str, benchmarks: list, **machine) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     doc = {
         "machine_info": {**MACHINE, **machine},
         "commit_info": {},
         "benchmarks": benchmarks,
-        "datetime": f"2026-11-21T{name[9:11]}:{name[11:13]}:00+00:00",
+        "datetime": f"2026-11-21T{hour_minute(name)}:00+00:00",
         "version": "5.3.1",
     }
     path = folder / name
@@ -156,19 +162,23 @@ def test_same_input_gives_byte_identical_markdown_whatever_the_order(capsys, tmp
 
 
 def test_default_input_is_the_newest_full_run_and_check_per_machine(tmp_path):
-    box = tmp_path / "results" / "box"
-    a_run(box, "20261121T100000Z_default_aaaaaaa.json")
-    newest = a_run(box, "20261121T110000Z_default_bbbbbbb.json")
-    a_run(box, "20261121T120000Z_quick_ccccccc.json")  # newer, but quick
-    (box / "20261121T090000Z_check_aaaaaaa.json").write_text("{}")
-    (box / "20261121T100000Z_check_bbbbbbb.json").write_text("{}")
-    only_quick = a_run(tmp_path / "results" / "ci", "20261121T130000Z_quick_ddddddd.json")
+    results = tmp_path / "results"
+    box = results / "box"
+    a_run(box, "0001_aaaaaaa_default_20261121T100000Z.json")
+    newest = a_run(box, "0002_bbbbbbb_default_20261121T110000Z.json")
+    a_run(box, "0003_ccccccc_quick_20261121T120000Z.json")  # newer, but quick
+    checks = results / "checks" / "box"
+    checks.mkdir(parents=True)
+    (checks / "20261121T090000Z_check_aaaaaaa.json").write_text("{}")
+    (checks / "20261121T100000Z_check_bbbbbbb.json").write_text("{}")
+    (box / "20261121T130000Z_check_zzzzzzz.json").write_text("{}")  # not where checks go
+    only_quick = a_run(results / "ci", "0001_ddddddd_quick_20261121T130000Z.json")
     # The gate's baseline and the stability repeats sit one level deeper: never report inputs.
-    a_run(tmp_path / "results" / "baseline" / "box", "quick.json")
-    a_run(tmp_path / "results" / "stability" / "box", "20261121T140000Z_quick_eeeeeee.json")
-    runs, checks = newest_inputs(tmp_path / "results")
+    a_run(results / "baseline" / "box", "quick.json")
+    a_run(results / "stability" / "box", "0001_eeeeeee_quick_20261121T140000Z.json")
+    runs, found = newest_inputs(results)
     assert runs == [newest, only_quick]
-    assert checks == [box / "20261121T100000Z_check_bbbbbbb.json"]
+    assert found == [checks / "20261121T100000Z_check_bbbbbbb.json"]
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -437,10 +447,11 @@ def test_default_inputs_take_the_machine_from_their_folder(capsys, tmp_path):
     """A run made with --label sits in results/<label>/: that folder is its machine, and the
     check beside it goes with it."""
     results = tmp_path / "results"
-    a_run(results / "pinned", "20261121T100000Z_default_abcdef0.json")
+    a_run(results / "pinned", "0001_abcdef0_default_20261121T100000Z.json")
     entries = [check_entry("mlp-sgd-none-torch-vs-reference", "torch", "reference", "float64")]
-    write_check(results / "pinned" / "20261121T100000Z_check_abcdef0.json", entries)
-    a_run(results / "cpu-test-2t", "20261121T110000Z_default_abcdef0.json")  # same CPU
+    (results / "checks" / "pinned").mkdir(parents=True)
+    write_check(results / "checks" / "pinned" / "20261121T100000Z_check_abcdef0.json", entries)
+    a_run(results / "cpu-test-2t", "0001_abcdef0_default_20261121T110000Z.json")  # same CPU
     code, _, err = report(capsys, "--results", results)
     assert code == 0, err
     text = (results / "RESULTS.md").read_text()

@@ -20,6 +20,7 @@ from xbench.present import study_md, study_plots
 from xbench.present.study_md import cost_claim as word_cost
 from xbench.records import study_run
 from xbench.records.bench_run import load as load_run
+from xbench.records.layout import bench_runs
 from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
 from xbench.run.trajectory import record
 from xbench.study import conditions, training
@@ -244,7 +245,7 @@ def test_adamw_claim_compares_the_final_weights_at_the_same_lambda():
     assert split.verdict == "depends on λ"
 
 
-BENCH = sorted((REPO / "results" / "cpu-amd-epyc-2t").glob("*_default_*.json"))
+BENCH = [p for p in bench_runs(REPO / "results" / "cpu-amd-epyc-2t") if "_default_" in p.name]
 
 
 @pytest.mark.skipif(not BENCH, reason="no published bench run")
@@ -302,7 +303,9 @@ def test_study_end_to_end_writes_json_markdown_plots_and_repeats_exactly(tmp_pat
             str(tmp_path), "--results", str(tmp_path / "none")]  # fmt: skip
     code, out, err = run_cli(capsys, *args)
     assert code == 0, err
-    assert "[ 18/18]" in err and "epoch" not in out
+    progress = [line for line in err.splitlines() if line.startswith("xbench study [")]
+    assert len(progress) == 18 and progress[-1].startswith("xbench study [18/18] 0:")
+    assert not any("epoch " in line for line in progress)  # the epoch counter: a bar's only
     saved = sorted((tmp_path / "runs").glob("*_custom_*.json"))
     assert len(saved) == 1
     doc = study_run.load(saved[0])

@@ -95,7 +95,7 @@ def test_bench_times_the_suite_from_the_wheel(installed, tmp_path):
             str(results), "--label", "wheel")  # fmt: skip
     done = xbench(installed, *argv, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    (run,) = (results / "wheel").glob("*_quick_nocommit.json")
+    (run,) = (results / "wheel").glob("0001_nocommit_quick_*.json")
     document = json.loads(run.read_text())
     assert document["format"] == "xbench-bench/1"
     assert {b["extra_info"]["kind"] for b in document["benchmarks"]} == {"reference"}

@@ -20,8 +20,9 @@ def add_parser(sub) -> None:
         "bench",
         help="time update and training steps (pytest-benchmark) and save the JSON in results/",
         description="Run the timed sweep (the suite in xbench.suite) under pytest-benchmark and "
-        "publish its JSON as results/<label>/<time>_<profile>_<commit>.json (never "
-        "overwriting). Needs pytest-benchmark: pip install 'xbench[bench]'.",
+        "publish its JSON as results/<label>/NNNN_<commit>_<profile>_<time>.json, the next "
+        "number (never overwriting; pytest-benchmark --storage file://results/<label> reads "
+        "it). Needs pytest-benchmark: pip install 'xbench[bench]'.",
     )
     p.add_argument(
         "--quick", action="store_true", help="the quick profile (about a minute; for CI)"

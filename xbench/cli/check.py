@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--publish",
         action="store_true",
-        help="also save the JSON as <results>/<label>/<time>_check_<commit>.json (never "
+        help="also save the JSON as <results>/checks/<label>/<time>_check_<commit>.json (never "
         "overwriting), where `xbench report` finds it for the equivalence matrix",
     )
     options.add_results(p, "with --publish ")

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from xbench.analysis.paired import benchmark_ratio, flagged, summaries, verdict
 from xbench.errors import UsageError
+from xbench.present.progress import Progress
 from xbench.records import machine
 from xbench.records.ab_run import AbBenchmark, AbRun, PairRounds, Side, now
 from xbench.run import ab_worker
@@ -478,7 +479,7 @@ def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun
             chosen = [c for c in cases if c.id in {b.id for b in again}]
             second = measure(request, chosen, sides, request.time_budget * CONFIRM_SHARE, rng,
                              work, log, pairs=request.pairs * CONFIRM_PAIRS,
-                             at_least=first.plan.rounds)  # fmt: skip
+                             at_least=first.plan.rounds, what="confirmation")  # fmt: skip
             for bench in again:
                 bench.confirmation.extend(second.rounds[bench.id])
             run.settings["confirmation"] = {
@@ -510,38 +511,43 @@ def measure(
     log: Callable[[str], None],
     pairs: int | None = None,
     at_least: int | None = None,
+    what: str = "measurement",
+    stream=None,
 ) -> Measured:
     """``pairs`` (default ``request.pairs``) fresh process pairs, each building ``cases`` and
     timing every one (in random order) in interleaved round pairs sized to fit ``budget``
-    (or ``at_least`` that many round pairs, past the budget: see ``plan_rounds``)."""
+    (or ``at_least`` that many round pairs, past the budget: see ``plan_rounds``). Progress
+    of ``what`` goes to ``stream`` (default standard error)."""
     pairs = pairs or request.pairs
     rounds: dict[str, list[PairRounds]] = {c.id: [] for c in cases}
-    plan, settles, hellos, wall = None, [], {}, time.perf_counter()
-    for pair in range(pairs):
-        pair_start = time.perf_counter()
-        workers = start_pair(sides, request.threads, work, rng)
-        try:
-            if pair == 0:
-                require_frameworks(workers, cases, {"base": request.base, "new": request.new})
-            per_call = build_all(workers, cases)
-            if plan is None:
-                startup = time.perf_counter() - pair_start
-                plan = plan_rounds(per_call, startup, budget, pairs, at_least)
-                log(f"{len(cases)} benchmarks × {pairs} process pairs × {plan.rounds} "
-                    f"round pairs (startup {startup:.0f} s per pair)")  # fmt: skip
-            order = list(cases)
-            rng.shuffle(order)
-            for case in order:
-                pair_rounds, settled = time_pair(workers, case.id, plan, rng)
-                rounds[case.id].append(pair_rounds)
-                settles += settled
-        finally:
-            for worker in workers.values():
-                worker.close()
-        hellos = {name: worker.hello for name, worker in workers.items()}
-        elapsed = time.perf_counter() - wall
-        log(f"pair {pair + 1}/{pairs} done · {elapsed:.0f} s elapsed, about "
-            f"{elapsed / (pair + 1) * (pairs - pair - 1):.0f} s left")  # fmt: skip
+    plan, settles, hellos = None, [], {}
+    with Progress(pairs, f"xbench ab: {what}, process pairs", stream=stream) as progress:
+        for pair in range(pairs):
+            item = f"pair {pair + 1}/{pairs}"
+            progress.start(f"{item}: starting and building")
+            pair_start = time.perf_counter()
+            workers = start_pair(sides, request.threads, work, rng)
+            try:
+                if pair == 0:
+                    require_frameworks(workers, cases, {"base": request.base, "new": request.new})
+                per_call = build_all(workers, cases)
+                if plan is None:
+                    startup = time.perf_counter() - pair_start
+                    plan = plan_rounds(per_call, startup, budget, pairs, at_least)
+                    log(f"{len(cases)} benchmarks × {pairs} process pairs × {plan.rounds} "
+                        f"round pairs (startup {startup:.0f} s per pair)")  # fmt: skip
+                order = list(cases)
+                rng.shuffle(order)
+                for case in order:
+                    progress.start(f"{item}: {case.id}")
+                    pair_rounds, settled = time_pair(workers, case.id, plan, rng)
+                    rounds[case.id].append(pair_rounds)
+                    settles += settled
+            finally:
+                for worker in workers.values():
+                    worker.close()
+            hellos = {name: worker.hello for name, worker in workers.items()}
+            progress.done(item, f"{plan.rounds} round pairs of {len(cases)} benchmarks")
     return Measured(rounds, plan, settles, hellos)
 
 

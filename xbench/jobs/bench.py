@@ -1,8 +1,9 @@
 """Run the timed suite (``xbench.suite``) under pytest-benchmark; publish its JSON.
 
 pytest-benchmark writes its JSON into a temporary folder; only a run that finished and
-passed is linked into ``results/<label>/`` under a new name (time, profile, commit), so an
-earlier run is never overwritten and an interrupted one leaves nothing half-written there.
+passed is linked into ``results/<label>/`` under a new name (the next run number, commit,
+profile, time: ``records.layout``), so an earlier run is never overwritten and an
+interrupted one leaves nothing half-written there.
 torch.compile's cache also lives in that temporary folder, so compile times are cold. The
 suite runs in a fresh process from the installed package, with its own pytest
 configuration: a checkout is not needed.
@@ -67,7 +68,8 @@ def suite_command(request: BenchRequest, *options: str) -> list[str]:
 def pytest_command(request: BenchRequest, json_path: Path) -> list[str]:
     return suite_command(
         request, "--benchmark-only", "--benchmark-enable", "--benchmark-quiet",
-        f"--benchmark-json={json_path}", "-v", "--no-header", "--durations=10",
+        f"--benchmark-json={json_path}", "-q", "--no-header", "--durations=10",
+        "--xbench-progress",
     )  # fmt: skip
 
 
@@ -104,7 +106,7 @@ def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None, w
     data = raw.read_bytes()
     if not json.loads(data).get("benchmarks"):
         raise UsageError("the run produced no benchmark results; nothing published")
-    return layout.publish_new(data, folder, profile, commit, when)
+    return layout.publish_run(data, folder, profile, commit, when)
 
 
 def announce(request: BenchRequest, folder: Path) -> None:
@@ -112,8 +114,7 @@ def announce(request: BenchRequest, folder: Path) -> None:
     selection = f", -k {request.select!r}" if request.select else ""
     print(
         f"xbench bench: profile {request.profile}, {total} benchmarks on {request.device} with "
-        f"{request.threads} thread(s){selection}; results to {folder}/. Progress: one line "
-        f"per benchmark, [percent] at its end.\n"
+        f"{request.threads} thread(s){selection}; results to {folder}/.\n"
         f"  {request.profile}: {SWEEP_PROFILES[request.profile].description}",
         flush=True,
     )
@@ -147,7 +148,7 @@ def add_paired(raw: Path, request: BenchRequest) -> None:
         return
     section = run_pairs(
         found, request.paired_seconds, request.paired_pairs, request.threads,
-        log=lambda message: print(f"xbench bench: {message}", flush=True),
+        log=lambda message: print(f"xbench bench: {message}", file=sys.stderr, flush=True),
     )  # fmt: skip
     doc = json.loads(raw.read_text())
     doc["paired"] = section

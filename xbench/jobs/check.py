@@ -1,15 +1,15 @@
 """Run the equivalence catalogue and record it: ``--json`` to a chosen path, ``--publish``
-into ``results/<label>/<time>_check_<commit>.json`` (never overwriting)."""
+into ``results/checks/<label>/<time>_check_<commit>.json`` (never overwriting)."""
 
 from __future__ import annotations
 
 import datetime
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from xbench.errors import UsageError
+from xbench.present.progress import Progress
 from xbench.records import check_run, layout, machine
 from xbench.records.check_run import CheckRun
 from xbench.records.storage import ensure_writable, write_atomically
@@ -44,15 +44,20 @@ def require_device(device: str, frameworks: set[str]) -> None:
         build(framework, Case(device=device, steps=1))
 
 
-def stderr_progress(index: int, total: int, key) -> None:
-    framework, case = key
-    if sys.stderr.isatty():
-        line = f"[{index + 1}/{total}] {framework} {case.label} {case.dtype}"
-        print(f"\r{line:<78}", end="" if index + 1 < total else "\n", file=sys.stderr, flush=True)
+def announce(bar: Progress):
+    """``run_catalogue``'s progress callback (called before each trajectory) on ``bar``."""
+
+    def step(index: int, total: int, key) -> None:
+        framework, case = key
+        bar.set_total(total)
+        bar.next(f"{framework} {case.label} {case.dtype}")
+
+    return step
 
 
-def run_check(request: CheckRequest, progress=stderr_progress) -> tuple[CheckRun, list[Path]]:
-    """The check's record, and the files written. Every path is checked before running.
+def run_check(request: CheckRequest, stream=None) -> tuple[CheckRun, list[Path]]:
+    """The check's record, and the files written. Every path is checked before running;
+    progress goes to ``stream`` (default standard error: a bar, or a line per trajectory).
 
     Only the whole catalogue is published: the report takes the newest published check as
     the machine's equivalence matrix, so a filtered one would replace it with a part.
@@ -70,10 +75,11 @@ def run_check(request: CheckRequest, progress=stderr_progress) -> tuple[CheckRun
     folder = None
     if request.publish:
         label = request.label or machine.label(request.device, available_cpus())
-        folder = layout.results_folder(request.results, label)
+        folder = layout.checks_folder(request.results, label)
     commit = machine.git_commit()  # as of the start, as `xbench bench` records it
     started, when = time.perf_counter(), datetime.datetime.now(datetime.timezone.utc)
-    outcomes = run_catalogue(entries, device=request.device, progress=progress)
+    with Progress(0, "xbench check", stream=stream) as bar:
+        outcomes = run_catalogue(entries, device=request.device, progress=announce(bar))
     record = check_run.from_outcomes(
         outcomes, time.perf_counter() - started, request.device, commit
     )

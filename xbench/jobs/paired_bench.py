@@ -38,6 +38,7 @@ from xbench.jobs.ab import (
     start_pair,
     time_sides,
 )
+from xbench.present.progress import Progress
 from xbench.records.bench_run import Result
 from xbench.spec.benchmarks import PAIRED_FROM, BenchCase
 from xbench.spec.cases import mechanism
@@ -118,19 +119,16 @@ def run_pairs(
     threads: int = 2,
     seed: int | None = None,
     log: Callable[[str], None] = print,
+    stream=None,
 ) -> dict:
     """Time ``found`` interleaved in ``pairs`` fresh process pairs within about ``budget``
     seconds (at least MIN_PAIRED_ROUNDS round pairs each, past the budget if it is too
     short: the sweep before it is not thrown away); the run JSON's ``paired`` section
-    (``records.bench_run`` documents it).
-
-    The first pair measures each step and compiles JAX's into a persistent cache; the
-    rounds of the others are planned from how fast the second one starts, which loads them.
-
-    A round is at least MIN_CALLS timed calls after MIN_WARMUP untimed ones, fewer than
-    ``xbench ab``'s 10 and 2: those catch an injected cost paid every few calls of one
-    side, while here both steps' periodic costs are part of what is compared, and the
-    10⁷-parameter steps (5–20 ms) would otherwise take most of the budget."""
+    (``records.bench_run`` documents it), with progress on ``stream`` (``build_pair`` says
+    how the rounds are planned). A round is at least MIN_CALLS timed calls after MIN_WARMUP
+    untimed ones, fewer than ``xbench ab``'s 10 and 2: those catch an injected cost paid
+    every few calls of one side, while here both steps' periodic costs are part of what is
+    compared, and the 10⁷-parameter steps (5–20 ms) would otherwise take most of the budget."""
     if pairs < 2:
         raise UsageError(f"--pairs {pairs}: at least 2 (the interval needs a spread)")
     if not found:
@@ -141,13 +139,17 @@ def run_pairs(
     plan: Plan | None = None
     per_call: dict[str, float] = {}
     per_pair: list[int] = []  # round pairs of each process pair
-    second = wall  # when the second pair started
     cases = {f: [getattr(c, f) for c in found] for f in FRAMEWORK_SIDES}
-    with tempfile.TemporaryDirectory(prefix="xbench-paired-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="xbench-paired-") as tmp,
+        Progress(pairs, "xbench bench: torch vs JAX, process pairs", stream=stream) as progress,
+    ):
         work = Path(tmp)
         side = prepare(sys.executable, "THIS", work, lambda _: None)
         sides = dict.fromkeys(FRAMEWORK_SIDES, side)
         for pair in range(pairs):
+            item = f"pair {pair + 1}/{pairs}"
+            progress.start(f"{item}: starting and building")
             pair_start = time.perf_counter()
             workers = start_pair(sides, threads, work, rng, env=compile_cache(work))
             try:
@@ -157,17 +159,14 @@ def run_pairs(
                 )  # fmt: skip
                 for index in rng.sample(range(len(found)), len(found)):
                     keys = {f: getattr(found[index], f).id for f in sides}
+                    progress.start(f"{item}: {keys['torch']} / {keys['jax']}")
                     times, first, _ = time_sides(workers, keys, plan, rng)
                     rounds[index].append({**times, "first": first})
                 per_pair.append(plan.rounds)
             finally:
                 for worker in workers.values():
                     worker.close()
-            now = time.perf_counter()
-            later = (now - second) / pair if pair else now - wall  # the pace after the first
-            second = second if pair else now
-            log(f"torch vs JAX: pair {pair + 1}/{pairs} done · {now - wall:.0f} s elapsed, "
-                f"about {later * (pairs - pair - 1):.0f} s left")  # fmt: skip
+            progress.done(item, f"{plan.rounds} round pairs of {len(found)} comparisons")
     settings = {"pairs": pairs, "rounds": per_pair, "time_budget": budget, "threads": threads,
                 "seed": seed, "seconds": round(time.perf_counter() - wall, 1)}  # fmt: skip
     return section(found, plan, rounds, settings)

@@ -32,7 +32,7 @@ from xbench.present.results_md import COMMAND, readme_headline, write_results
 from xbench.records.ab_run import load as load_ab
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
-from xbench.records.layout import newest_inputs
+from xbench.records.layout import bench_runs, commit_of, newest_inputs
 
 HEADLINE_START, HEADLINE_END = markers(COMMAND, "headline")
 DOC_BLOCKS = ("published", "findings", "tolerances", "stability", "ab-proof")
@@ -110,8 +110,8 @@ def report(request: ReportRequest) -> Written:
 def stability_groups(folder: Path) -> dict[str, tuple[list[Path], object, object]]:
     """Repeated runs in ``folder``, by the commit in their names: (paths, at 10%, at 50%)."""
     by_commit: dict[str, list[Path]] = {}
-    for path in sorted(folder.glob("*_*_*.json")):
-        by_commit.setdefault(path.stem.split("_", 2)[2], []).append(path)
+    for path in bench_runs(folder):
+        by_commit.setdefault(commit_of(path), []).append(path)
     groups = {}
     for commit, paths in by_commit.items():
         if len(paths) > 1:

@@ -8,6 +8,11 @@ Written by the benchmark suite (``xbench.suite``) through the functions here, re
 - ``machine_info``: pytest-benchmark's, plus ``versions``, ``threads``, ``cpu_model``,
   ``device``, ``device_name``, ``git_commit``, ``xbench_profile`` (``machine_info``) and,
   after the run, ``measured_bandwidth_GBps`` (``finish``);
+- each benchmark's ``group`` (``spec.benchmarks.benchmark_group``: what it is compared
+  with) and ``params`` (its case as JSON values, ``BenchCase.labels``);
+- ``harness_self_test``: the result of the deliberately slowed overhead check (kind
+  ``overhead_perturbed``), which must fail; a test of the harness, not a benchmark, so it
+  is kept out of ``benchmarks`` (runs before it hold it there; ``load`` reads both);
 - each benchmark's ``extra_info``: its BenchCase (``case_info``), what was built
   (``built_info``), how it was timed (``timing_info``), the adjacent reference kernel, and
   after the run its bandwidth (``finish``);
@@ -29,8 +34,9 @@ Every problem with a file is a UsageError of one line that names the file.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from xbench.errors import UsageError
@@ -40,11 +46,13 @@ from xbench.records.files import format_name, format_version, read_json
 from xbench.records.machine import machine_label, short_commit
 from xbench.run.roofline import achieved_gbps, limit_for, standalone_limits
 from xbench.run.timing import Timed, Timing
-from xbench.spec.benchmarks import BenchCase
+from xbench.spec.benchmarks import BenchCase, benchmark_group
 
 KIND, VERSION = "bench", 1
 NOISY_SPREAD = 0.10  # a result whose IQR is more than this fraction of its median is noisy
 TRAIN_BYTES_SCOPE = "optimizer update only (forward and backward not counted)"
+SELF_TEST = "harness_self_test"  # the top-level key of the perturbed harness check's result
+SELF_TEST_KIND = "overhead_perturbed"  # its kind: not a benchmark, a test of the harness
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,15 @@ class Result:
     stats: dict  # pytest-benchmark's statistics (seconds), raw round times left out
     adjacent: AdjacentReference | None = None
     overhead: OverheadCheck | None = None
+
+    @property
+    def group(self) -> str:
+        """pytest-benchmark's group (``spec.benchmarks.benchmark_group``)."""
+        if self.kind == SELF_TEST_KIND:
+            return SELF_TEST
+        return benchmark_group(
+            self.kind, self.optimizer, self.rule, self.params, self.tensors, self.device
+        )
 
     @property
     def spread(self) -> float:
@@ -156,6 +173,46 @@ class BenchRun:
         return self.machine_info.get("xbench_profile")
 
     @property
+    def benchmarks(self) -> tuple[Result, ...]:
+        """The results that are benchmarks: all but the harness self-test."""
+        return tuple(r for r in self.results if r.kind != SELF_TEST_KIND)
+
+    def rows(self) -> list[dict]:
+        """One row per benchmark, for a table (``to_frame``, ``xbench export --format csv``):
+        the run (file, machine, commit, profile, time), the benchmark (``name``, ``group``,
+        its case), pytest-benchmark's statistics in seconds (``median_s``, ``iqr_s``, ...;
+        ``rounds``, ``iterations``) and every other ``extra_info`` field (a nested one as
+        ``adjacent_reference.median``). Every row has every column; a missing value is None."""
+        run = {
+            "run": self.path.name, "machine": self.label, "commit": short_commit(self.commit),
+            "profile": self.profile, "datetime": self.datetime,
+        }  # fmt: skip
+        rows = []
+        for r in self.benchmarks:
+            row = {**run, "name": r.id, "group": r.group, "kind": r.kind,
+                   "framework": r.framework, "implementation": r.implementation,
+                   "optimizer": r.optimizer, "rule": r.rule, "model": r.model,
+                   "params": r.params, "tensors": r.tensors, "device": r.device}  # fmt: skip
+            for key, value in r.stats.items():
+                row[key if key in NOT_SECONDS else f"{key}_s"] = value
+            for key, value in _flat(r.extra).items():
+                row.setdefault(key, value)
+            rows.append(row)
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        return [{key: row.get(key) for key in columns} for row in rows]
+
+    def to_frame(self):
+        """``rows`` as a pandas DataFrame (pandas is an optional extra: ``xbench[frames]``)."""
+        try:
+            import pandas
+        except ImportError:
+            raise UsageError(
+                "BenchRun.to_frame needs pandas, which is not installed; "
+                'pip install "xbench[frames]"'
+            ) from None
+        return pandas.DataFrame(self.rows())
+
+    @property
     def settings(self) -> dict:
         """What must agree for two runs to share a table."""
         info = self.machine_info
@@ -191,8 +248,11 @@ def load(path: Path, folder_label: str | None = None) -> BenchRun:
     version = format_version(doc, KIND, VERSION, path)
     if not doc["benchmarks"]:
         raise UsageError(f"{path}: holds no benchmarks")
+    self_test = doc.get(SELF_TEST, [])
+    if not isinstance(self_test, list):
+        raise UsageError(f"{path}: its '{SELF_TEST}' is not a list")
     results = []
-    for index, bench in enumerate(doc["benchmarks"]):
+    for index, bench in enumerate(doc["benchmarks"] + self_test):
         try:
             results.append(_result(bench))
         except (KeyError, TypeError, ValueError) as exc:
@@ -243,6 +303,22 @@ def _paired(section: dict, ids: dict[str, str]) -> tuple[PairedCell, ...]:
         compared = str(cell["torch"]), str(cell["jax"])
         cells.append(PairedCell(*strings, int(cell["params"]), *compared, tuple(pairs)))
     return tuple(cells)
+
+
+NOT_SECONDS = ("rounds", "iterations", "outliers", "iqr_outliers", "stddev_outliers", "ops")
+
+
+def _flat(info: dict, prefix: str = "") -> dict:
+    """``info`` with nested dicts flattened (``a.b``) and lists as JSON text."""
+    flat = {}
+    for key, value in info.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        elif isinstance(value, (list, tuple)):
+            flat[f"{prefix}{key}"] = json.dumps(value)
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _positive(value) -> bool:
@@ -397,4 +473,34 @@ def finish(output_json: dict) -> dict:
         for device, s in standalone.items()
     }
     output_json["format"] = format_name(KIND, VERSION)
+    self_test = [b for b in benchmarks if b.get("extra_info", {}).get("kind") == SELF_TEST_KIND]
+    if self_test:  # a test of the harness, not a benchmark: kept beside them
+        output_json["benchmarks"] = [b for b in benchmarks if b not in self_test]
+        output_json[SELF_TEST] = self_test
     return output_json
+
+
+def labelled(doc: dict) -> dict:
+    """A run's JSON with each benchmark's ``group`` and JSON ``params`` filled in from its
+    ``extra_info``, and the harness self-test moved out of ``benchmarks`` (runs published
+    before they were recorded; ``xbench migrate``). Nothing else changes."""
+    benchmarks, self_test = [], list(doc.get(SELF_TEST, []))
+    for bench in doc["benchmarks"]:
+        info = bench["extra_info"]
+        if info.get("kind") == SELF_TEST_KIND:
+            self_test.append(bench)
+            continue
+        case = _case(info)
+        bench["group"], bench["params"] = case.group, case.labels
+        benchmarks.append(bench)
+    for bench in self_test:
+        labels = _case({**bench["extra_info"], "kind": "overhead"}).labels
+        bench["group"], bench["params"] = SELF_TEST, {**labels, "kind": SELF_TEST_KIND}
+    doc["benchmarks"] = benchmarks
+    if self_test:
+        doc[SELF_TEST] = self_test
+    return doc
+
+
+def _case(info: dict) -> BenchCase:
+    return BenchCase(**{f.name: info[f.name] for f in fields(BenchCase)})

@@ -1,16 +1,25 @@
-"""Where results live: ``results/<machine label>/<UTC time>_<kind>_<commit>.json``.
+"""Where results live, named so that pytest-benchmark's own storage reads them.
 
-``kind`` is the bench profile (``default``, ``quick``), ``check`` for an equivalence check,
-or the study profile under ``results/study/runs/``; the time is when the run started. Names
-sort by time (``name_order``), so the newest file is the last. A new file never replaces an
-existing one: a name already taken gets ``-1``, ``-2``, ... The committed gate baseline is
-``results/baseline/<label>/``.
+- ``results/<machine label>/NNNN_<commit>_<profile>_<UTC time>.json``: the bench runs, numbered
+  per folder as pytest-benchmark numbers the runs it saves (``--benchmark-autosave``), so
+  ``pytest-benchmark --storage file://results/<label> list`` and ``compare`` (with no run
+  ids, or with ``0004``) read them, and label each run distinctly (``0004_d12c7d3``);
+- ``results/checks/<machine label>/<UTC time>_check_<commit>.json``: the published checks,
+  outside the storage's folders (it would try to read them as runs);
+- ``results/study/runs/<UTC time>_<profile>_<commit>.json``: the study's runs;
+- ``results/baseline/<machine label>/check.json`` and ``results/baseline/revision.json``: the
+  regression gate's baseline; ``results/ab/``: published ``xbench ab`` runs.
+
+``<commit>`` ends in ``-dirty`` when the tree had changes; the time is when the run started.
+A new file never replaces an existing one: a bench run takes the next free number, another
+file whose name is taken gets ``-1``, ``-2``, ...
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 from pathlib import Path
 
 from xbench.errors import UsageError
@@ -19,27 +28,90 @@ from xbench.records.storage import write_atomically
 
 BASELINE_CHECK = "check.json"  # the gate's baseline check, per machine
 CHECK_KIND = "check"
+CHECKS = "checks"  # results/checks/<label>/: the published checks
 QUICK_PROFILE = "quick"
+RESERVED = (CHECKS, "baseline", "study", "ab", "stability")  # not machine labels
+RUN_NAME = re.compile(r"^(\d{4})_([^_]+)_([^_]+)_(\d{8}T\d{6}Z)\.json$")
+
+
+def stamp(when: datetime.datetime) -> str:
+    return when.strftime("%Y%m%dT%H%M%SZ")
 
 
 def result_name(kind: str, commit: dict, now: datetime.datetime) -> str:
-    """``20261121T120000Z_default_05bfec2.json`` (``-dirty`` when the tree had changes)."""
+    """``20261121T120000Z_check_05bfec2.json``: a check's or a study run's name."""
     short = machine.short_commit(commit, missing="nocommit")
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}_{kind}_{short}.json"
+    return f"{stamp(now)}_{kind}_{short}.json"
+
+
+def run_name(number: int, profile: str, commit: dict, when: datetime.datetime) -> str:
+    """``0004_05bfec2_default_20261121T120000Z.json``: a bench run's name."""
+    short = machine.short_commit(commit, missing="nocommit")
+    return f"{number:04d}_{short}_{profile}_{stamp(when)}.json"
+
+
+def is_run(path: Path) -> bool:
+    """A bench run's name (``NNNN_<commit>_<profile>_<time>.json``)."""
+    return RUN_NAME.match(path.name) is not None
+
+
+def run_number(path: Path) -> int:
+    return int(path.name[:4])
+
+
+def profile_of(path: Path) -> str:
+    """The ``<profile>`` part of a bench run's name."""
+    return path.name.split("_")[2]
+
+
+def commit_of(path: Path) -> str:
+    """The ``<commit>`` part of a bench run's name."""
+    return path.name.split("_")[1]
+
+
+def bench_runs(folder: Path) -> list[Path]:
+    """The bench runs in ``folder``, oldest (lowest number) first."""
+    return sorted((p for p in folder.glob("[0-9][0-9][0-9][0-9]_*.json") if is_run(p)),
+                  key=run_number)  # fmt: skip
 
 
 def name_order(path: Path) -> tuple[str, int]:
-    """Sort key: the name without its ``-N`` suffix, then N (an unsuffixed name is 0), so a
-    file published in the same second as another sorts after it."""
+    """Sort key of time-named files: the name without its ``-N`` suffix, then N (an
+    unsuffixed name is 0), so a file published in the same second as another sorts after."""
     stem, dash, number = path.stem.rpartition("-")
     if dash and number.isdigit() and "_" in stem:
         return stem, int(number)
     return path.stem, 0
 
 
-def kind_of(path: Path) -> str:
-    """The ``<kind>`` part of a result file's name."""
-    return path.name.split("_")[1]
+def _write_new(data: bytes, path: Path) -> Path | None:
+    """Write ``data`` at ``path`` unless a file is there (None then)."""
+    if path.exists():
+        return None
+    try:
+        return write_atomically(path, lambda f: f.write(data), exclusive=True)
+    except FileExistsError:
+        return None
+
+
+def publish_run(
+    data: bytes,
+    folder: Path,
+    profile: str,
+    commit: dict | None = None,
+    when: datetime.datetime | None = None,
+) -> Path:
+    """Write a bench run as ``folder/NNNN_<commit>_<profile>_<time>.json`` with the next
+    number, never replacing a file. ``when`` is when the run started (default: now)."""
+    commit = commit if commit is not None else machine.git_commit()
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    runs = bench_runs(folder)
+    number = run_number(runs[-1]) + 1 if runs else 1
+    for attempt in range(100):
+        path = _write_new(data, folder / run_name(number + attempt, profile, commit, when))
+        if path is not None:
+            return path
+    raise UsageError(f"could not find a free run number in {folder}")
 
 
 def publish_new(
@@ -56,26 +128,23 @@ def publish_new(
     commit = commit if commit is not None else machine.git_commit()
     name = result_name(kind, commit, when or datetime.datetime.now(datetime.timezone.utc))
     for attempt in range(100):
-        path = folder / (name if not attempt else name.replace(".json", f"-{attempt}.json"))
-        if path.exists():
-            continue
-        try:
-            return write_atomically(path, lambda f: f.write(data), exclusive=True)
-        except FileExistsError:
-            continue
+        path = _write_new(data, folder / (name if not attempt else
+                                         name.replace(".json", f"-{attempt}.json")))  # fmt: skip
+        if path is not None:
+            return path
     raise UsageError(f"could not find a free file name in {folder}")
 
 
 def validate_label(label: str) -> str:
-    """A machine label is a plain folder name."""
+    """A machine label is a plain folder name, and not one of results/'s own folders."""
     if not label or "/" in label or label.startswith("."):
         raise UsageError(f"invalid --label {label!r}; use a plain folder name")
+    if label in RESERVED:
+        raise UsageError(f"invalid --label {label!r}: results/{label}/ holds other files")
     return label
 
 
-def results_folder(results: Path, label: str) -> Path:
-    """``results/<label>``, created; a usage error if the label or the folder is unusable."""
-    folder = results / validate_label(label)
+def writable_folder(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -85,24 +154,35 @@ def results_folder(results: Path, label: str) -> Path:
     return folder
 
 
+def results_folder(results: Path, label: str) -> Path:
+    """``results/<label>``, created: where the machine's bench runs go."""
+    return writable_folder(results / validate_label(label))
+
+
+def checks_folder(results: Path, label: str) -> Path:
+    """``results/checks/<label>``, created: where the machine's published checks go."""
+    return writable_folder(results / CHECKS / validate_label(label))
+
+
 def newest_inputs(results: Path) -> tuple[list[Path], list[Path]]:
     """The runs a report shows by default: per machine folder under ``results``, the newest
-    bench run (of a profile other than ``quick`` when there is one) and, with it, the newest
-    check. The folder's name is the machine's label.
+    bench run (of a profile other than ``quick`` when there is one) and, with it, the
+    machine's newest check (``results/checks/<label>/``). The folder's name is the
+    machine's label.
     """
     if results.exists() and not results.is_dir():
         raise UsageError(f"{results}: is a file; give the results folder")
     if not results.is_dir():
         raise UsageError(f"{results}: no such folder; run `make bench` first")
     runs, checks = [], []
-    for folder in sorted(p for p in results.iterdir() if p.is_dir()):
-        files = sorted(folder.glob("*_*_*.json"), key=name_order)
-        bench = [f for f in files if kind_of(f) != CHECK_KIND]
+    for folder in sorted(p for p in results.iterdir() if p.is_dir() and p.name not in RESERVED):
+        bench = bench_runs(folder)
         if not bench:
             continue
-        full = [f for f in bench if kind_of(f) != QUICK_PROFILE]
+        full = [f for f in bench if profile_of(f) != QUICK_PROFILE]
         runs.append((full or bench)[-1])
-        check = [f for f in files if kind_of(f) == CHECK_KIND]
+        check = sorted((results / CHECKS / folder.name).glob(f"*_{CHECK_KIND}_*.json"),
+                       key=name_order)  # fmt: skip
         if check:
             checks.append(check[-1])
     if not runs:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case, not_applicable_reason
+from xbench.spec.cases import Case, mechanism, not_applicable_reason
 from xbench.spec.models import Dense, Model, Tanh, Vector, init_params
 from xbench.spec.problems import Problem
 
@@ -70,6 +70,20 @@ def bytes_per_param(optimizer: str, itemsize: int = 4) -> int:
 def size_label(params: int) -> str:
     exponent = round(math.log10(params))
     return f"1e{exponent}" if 10**exponent == params else str(params)
+
+
+def benchmark_group(
+    kind: str, optimizer: str, rule: str, params: int, tensors: int, device: str = "cpu"
+) -> str:
+    """What a benchmark is compared with side by side in pytest-benchmark's tables: every
+    implementation of both frameworks at one optimizer × decay mechanism × size × layout
+    (``update/adamw/decoupled decay/1e6/one``; torch ``weight_decay`` and optax
+    ``add_decayed_weights`` share ``coupled decay``); the reference kernels by size."""
+    size = [size_label(params), "one" if tensors == 1 else f"x{tensors}"]
+    on = [] if device == "cpu" else [device]
+    if kind == "reference":
+        return "/".join(["reference", *size, *on])
+    return "/".join([kind, optimizer, mechanism(optimizer, rule), *size, *on])
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,32 @@ class BenchCase:
             return f"reference-{self.implementation}-{size}-{self.device}"
         parts = [self.kind, self.optimizer, self.rule, self.framework, self.implementation, size]
         return "-".join(parts) + ("" if self.device == "cpu" else f"-{self.device}")
+
+    @property
+    def group(self) -> str:
+        """pytest-benchmark's group (``benchmark_group``)."""
+        return benchmark_group(
+            self.kind, self.optimizer, self.rule, self.params, self.tensors, self.device
+        )
+
+    @property
+    def labels(self) -> dict[str, str | int]:
+        """The benchmark's parameters as JSON values, for pytest-benchmark's ``params``
+        (``--group-by=param:optimizer``, ``param:size``, ...): every benchmark has every
+        key."""
+        return {
+            "kind": self.kind,
+            "framework": self.framework,
+            "implementation": self.implementation,
+            "optimizer": self.optimizer,
+            "rule": self.rule,
+            "mechanism": mechanism(self.optimizer, self.rule) if self.optimizer else "",
+            "model": self.model,
+            "size": self.params,
+            "tensors": self.tensors,
+            "dtype": self.dtype,
+            "device": self.device,
+        }
 
     @property
     def bytes_moved(self) -> int:

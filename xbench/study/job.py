@@ -5,8 +5,6 @@ block of another page (``--readme``, docs/study.md); or only the pages, from a s
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 from xbench.errors import UsageError
 from xbench.present import study_md, study_plots
 from xbench.present.markdown import relative_link, replace_block, write_if_changed
+from xbench.present.progress import Progress
 from xbench.records import machine, study_run
 from xbench.records.bench_run import BenchRun
 from xbench.records.bench_run import load as load_run
@@ -23,7 +22,6 @@ from xbench.records.study_run import (
     Contrast,
     StudyRun,
     StudySettings,
-    TrainingRun,
     require_baseline_conditions,
 )
 from xbench.spec.cases import FRAMEWORKS
@@ -45,32 +43,6 @@ from xbench.study.data import SPLIT_SEED, Digits, load_digits, make_problem
 from xbench.study.training import HISTOGRAM_EDGES, SMALL, distance, train
 
 FULL = "full"
-
-
-class Progress:
-    """One line per finished run; on a terminal, the epoch counter of the run in progress."""
-
-    def __init__(self, total: int, stream=None) -> None:
-        self.total, self.done, self.stream = total, 0, stream or sys.stderr
-        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start = time.perf_counter()
-
-    def epoch(self, what: str, epoch: int, epochs: int) -> None:
-        if self.live:
-            self.stream.write(f"\r[{self.done + 1:3d}/{self.total}] {what}  epoch {epoch}/{epochs}")
-            self.stream.flush()
-
-    def finished(self, what: str, run: TrainingRun) -> None:
-        self.done += 1
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        line = (
-            f"[{self.done:3d}/{self.total}] {what:<42} {run.seconds:5.1f} s  "
-            f"train {run.final('train_acc'):.1%}  val {run.final('val_acc'):.1%}  "
-            f"zeros {run.final('zero_frac'):.1%}  (elapsed {elapsed:.0f} s, ~{eta:.0f} s left)"
-        )
-        self.stream.write(("\r" if self.live else "") + line + "\n")
-        self.stream.flush()
 
 
 def settings(profile: StudyProfile, data: Digits, threads: int | None = None) -> StudySettings:
@@ -98,9 +70,12 @@ def train_seed(seed, conditions, profile, data, progress) -> tuple[list, list, l
             what = f"seed {seed} · {condition.label} · {framework}"
             run, finals[framework] = train(
                 framework, condition, seed, profile.epochs, data, problems[rate],
-                lambda e, what=what: progress.epoch(what, e, profile.epochs),
+                lambda e, what=what: progress.start(f"{what}  epoch {e}/{profile.epochs}"),
             )  # fmt: skip
-            progress.finished(what, run)
+            progress.done(what, note=(
+                f"{run.seconds:5.1f} s  train {run.final('train_acc'):.1%}  "
+                f"val {run.final('val_acc'):.1%}  zeros {run.final('zero_frac'):.1%}"
+            ))  # fmt: skip
             runs.append(run)
         apart = distance(finals["torch"], finals["jax"])
         agreements.append(Agreement(**asdict(apart), condition=condition.name, seed=seed))
@@ -122,18 +97,19 @@ def train_all(
 ) -> StudyRun:
     """Every condition × seed × framework; the study record."""
     data = load_digits()
-    progress = Progress(len(conditions) * len(profile.seeds) * len(FRAMEWORKS), stream)
+    total = len(conditions) * len(profile.seeds) * len(FRAMEWORKS)
     started = datetime.now(timezone.utc)
     commit = machine.git_commit()
     runs, agreements, contrasts = [], [], []
-    for seed in profile.seeds:
-        found = train_seed(seed, conditions, profile, data, progress)
-        for into, part in zip((runs, agreements, contrasts), found, strict=True):
-            into += part
+    with Progress(total, "xbench study", stream=stream) as progress:
+        for seed in profile.seeds:
+            found = train_seed(seed, conditions, profile, data, progress)
+            for into, part in zip((runs, agreements, contrasts), found, strict=True):
+                into += part
     return StudyRun(
         profile=profile.name,
         datetime=started.strftime(study_run.DATETIME),
-        seconds=round(time.perf_counter() - progress.start, 1),
+        seconds=round(progress.elapsed, 1),
         settings=settings(profile, data),
         conditions=tuple(c.info() for c in conditions),
         machine_info={

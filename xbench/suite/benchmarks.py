@@ -60,12 +60,20 @@ def require(framework: str) -> None:
         pytest.skip(f"{framework} is not installed")
 
 
+def describe(benchmark, bench_case: BenchCase, group: str | None = None) -> None:
+    """Say what ``benchmark`` times: its group (what it is compared with in pytest-benchmark's
+    tables), its parameters as JSON values, and its case in ``extra_info``."""
+    benchmark.group = group or bench_case.group
+    benchmark.params = bench_case.labels
+    benchmark.extra_info.update(bench_run.case_info(bench_case))
+
+
 def timed(benchmark, bench_case: BenchCase, budget: float) -> Timed:
     """Build, time and record ``bench_case``; the Timed it built."""
     if bench_case.kind != "reference":
         require(bench_case.framework)
     built = build(bench_case)
-    benchmark.extra_info.update(bench_run.case_info(bench_case))
+    describe(benchmark, bench_case)
     benchmark.extra_info.update(bench_run.built_info(bench_case, built))
     if bench_case.kind == "reference":
         benchmark.extra_info.update(bench_run.timing_info(time_with(benchmark, built.call, budget)))
@@ -121,7 +129,7 @@ def test_overhead(benchmark, bench_case):
     """
     require(bench_case.framework)
     built = build(bench_case)
-    benchmark.extra_info.update(bench_run.case_info(bench_case))
+    describe(benchmark, bench_case)
     benchmark.extra_info.update(compile_seconds=built.compile_seconds)
     if benchmark.disabled:
         benchmark.pedantic(built.call)  # disabled: pytest-benchmark calls it once
@@ -153,9 +161,10 @@ def test_overhead_check_fails_on_a_slower_harness(benchmark):
             pass
 
     rounds, iterations = rounds_and_iterations(per_call, OVERHEAD_SECONDS / 2)
-    benchmark.extra_info.update(bench_run.case_info(bench_case))
+    describe(benchmark, bench_case, group=bench_run.SELF_TEST)
+    benchmark.params = {**bench_case.labels, "kind": bench_run.SELF_TEST_KIND}
     benchmark.extra_info.update(
-        kind="overhead_perturbed",
+        kind=bench_run.SELF_TEST_KIND,
         id=f"{bench_case.id}-perturbed",
         perturbation="+10% busy wait per timed call",
         rounds=rounds,

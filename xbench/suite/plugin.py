@@ -8,7 +8,11 @@ from ``xbench.records.bench_run``.
 from __future__ import annotations
 
 import os
+import sys
 
+import pytest
+
+from xbench.present.progress import Progress
 from xbench.records import bench_run, machine
 from xbench.run.threads import available_cpus, set_threads
 from xbench.spec.benchmarks import SWEEP_PROFILES
@@ -24,6 +28,12 @@ def pytest_addoption(parser):
     )
     group.addoption("--xbench-device", default="cpu", help="cpu, cuda or cuda:N")
     group.addoption(
+        "--xbench-progress",
+        action="store_true",
+        help="a progress bar (a line per benchmark when stderr is not a terminal) instead of "
+        "pytest's own per-test output",
+    )
+    group.addoption(
         "--xbench-threads",
         type=int,
         default=int(os.environ.get("XBENCH_THREADS", 0)) or available_cpus(),
@@ -32,8 +42,49 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    if config.getoption("--xbench-progress"):
+        config.pluginmanager.register(SweepProgress(), "xbench-progress")
     config.xbench_threads = set_threads(config.getoption("--xbench-threads"))
     config.xbench_commit = machine.git_commit()  # the code as it was when the run started
+
+
+class SweepProgress:
+    """``--xbench-progress``: a bar over the benchmarks (a line per benchmark when stderr is
+    not a terminal, as in CI logs) instead of pytest's own per-test output."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+
+    def pytest_collection_finish(self, session):
+        self.bar = Progress(len(session.items), "xbench bench: sweep", stream=sys.stderr)
+        self.bar.__enter__()
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        if self.bar is not None:
+            self.bar.start(benchmark_id(nodeid))
+
+    def pytest_runtest_logreport(self, report):
+        ended = report.when == "call" or (report.when == "setup" and not report.passed)
+        if self.bar is not None and ended:
+            note = "" if report.passed else report.outcome.upper()
+            self.bar.done(benchmark_id(report.nodeid), note)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report, config):
+        if report.when == "call" and report.passed:  # the bar says it; pytest: the rest
+            return "passed", "", ""
+        return None
+
+    def pytest_sessionfinish(self, session):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def benchmark_id(nodeid: str) -> str:
+    """``update-adamw-...-1e6-one`` from ``...::test_update[update-adamw-...-1e6-one]``."""
+    name = nodeid.rsplit("::", 1)[-1]
+    return name[name.index("[") + 1 : -1] if name.endswith("]") else name
 
 
 def pytest_benchmark_update_commit_info(config, commit_info):

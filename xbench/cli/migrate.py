@@ -1,0 +1,33 @@
+"""``xbench migrate``: a results folder from an older xbench, in the current layout."""
+
+from __future__ import annotations
+
+import argparse
+
+from xbench.cli import options
+from xbench.records.migrate import migrate, plan
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "migrate",
+        help="rename and move results written by an older xbench into the current layout",
+        description="Bench runs named <time>_<profile>_<commit>.json become "
+        "NNNN_<commit>_<profile>_<time>.json (numbered in time order, as pytest-benchmark's "
+        "storage numbers runs), each benchmark gets its group and JSON params; published "
+        "checks move to <results>/checks/<label>/. No number in any file changes.",
+    )
+    options.add_results(p)
+    p.add_argument("--dry-run", action="store_true", help="only list what would move")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        for move in plan(args.results):
+            print(f"{move.old} -> {move.new}")
+        return 0
+    moves = migrate(args.results)
+    print(f"xbench migrate: {len(moves)} file(s) moved" if moves else
+          f"xbench migrate: {args.results} is already in the current layout")  # fmt: skip
+    return 0

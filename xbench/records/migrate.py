@@ -1,0 +1,81 @@
+"""Bring a results folder written by an older xbench to the current layout
+(``records.layout``), losing nothing:
+
+- bench runs named ``<time>_<profile>_<commit>.json`` (in ``results/<label>/`` and
+  ``results/stability/<label>/``) are renamed ``NNNN_<commit>_<profile>_<time>.json``,
+  numbered in time order after the folder's numbered runs, and each benchmark gets its
+  ``group`` and JSON ``params`` (the harness self-test moves to ``harness_self_test``);
+  every number in them stays as it was;
+- published checks (``<time>_check_<commit>.json`` in ``results/<label>/``) move to
+  ``results/checks/<label>/`` unchanged.
+
+Each file is written whole under its new name before the old one is removed; a name
+already taken stops the migration with nothing of that file changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbench.errors import UsageError
+from xbench.records import layout
+from xbench.records.bench_run import labelled
+from xbench.records.files import read_json
+from xbench.records.storage import write_atomically
+
+OLD_NAME = re.compile(r"^(\d{8}T\d{6}Z)_([^_]+)_([^_]+?)(?:-(\d+))?\.json$")
+
+
+@dataclass(frozen=True)
+class Move:
+    old: Path
+    new: Path
+    relabel: bool  # a bench run: group and params are filled in
+
+
+def plan(results: Path) -> list[Move]:
+    """Every file of ``results`` to move, in the order to move them."""
+    if not results.is_dir():
+        raise UsageError(f"{results}: no such folder")
+    folders = [p for p in sorted(results.iterdir()) if p.is_dir() and p.name not in
+               layout.RESERVED]  # fmt: skip
+    stability = results / "stability"
+    if stability.is_dir():
+        folders += [p for p in sorted(stability.iterdir()) if p.is_dir()]
+    moves = []
+    for folder in folders:
+        old = sorted((p for p in folder.glob("*.json") if OLD_NAME.match(p.name)),
+                     key=layout.name_order)  # fmt: skip
+        runs = layout.bench_runs(folder)
+        number = layout.run_number(runs[-1]) if runs else 0
+        for path in old:
+            when, kind, commit, _ = OLD_NAME.match(path.name).groups()
+            if kind == layout.CHECK_KIND:
+                target = results / layout.CHECKS / folder.name / path.name
+                moves.append(Move(path, target, relabel=False))
+                continue
+            number += 1
+            moves.append(Move(path, folder / f"{number:04d}_{commit}_{kind}_{when}.json", True))
+    return moves
+
+
+def migrate(results: Path, log=print) -> list[Move]:
+    """Carry out ``plan(results)``; the moves made."""
+    moves = plan(results)
+    for move in moves:
+        if move.new.exists():
+            raise UsageError(f"cannot move {move.old} to {move.new}: a file is there")
+    for move in moves:
+        move.new.parent.mkdir(parents=True, exist_ok=True)
+        if move.relabel:
+            doc = labelled(read_json(move.old))
+            data = (json.dumps(doc, indent=4) + "\n").encode()
+        else:
+            data = move.old.read_bytes()
+        write_atomically(move.new, lambda f, d=data: f.write(d), exclusive=True)
+        move.old.unlink()
+        log(f"{move.old} -> {move.new}")
+    return moves
