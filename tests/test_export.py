@@ -96,10 +96,15 @@ def test_the_csv_has_one_typed_row_per_benchmark():
 def test_to_frame_is_a_dataframe_with_one_row_per_benchmark():
     pandas = pytest.importorskip("pandas")
     run = load_run(RUN)
-    frame = run.to_frame()
+    frame = load_run(str(RUN)).to_frame()  # a path as text works too
     assert isinstance(frame, pandas.DataFrame) and len(frame) == len(run.benchmarks)
     assert frame["name"].is_unique
-    assert frame["median_s"].dtype.kind == "f" and frame["params"].dtype.kind == "i"
+    assert (frame["size"] == frame["params"]).all()
+    assert set(frame.loc[frame["kind"] == "update", "mechanism"]) == {
+        "none",
+        "coupled decay",
+        "decoupled decay",
+    }
     fastest = frame.loc[frame["median_s"].idxmin()]
     assert fastest["median_s"] == min(r.median for r in run.benchmarks)
     csv_frame = pandas.read_csv(io.StringIO(to_text(run, "csv")))

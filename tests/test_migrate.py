@@ -57,8 +57,9 @@ def test_migrate_renames_labels_and_moves_without_changing_a_number(capsys, tmp_
     assert [b["extra_info"]["kind"] for b in new[SELF_TEST]] == [SELF_TEST_KIND]
     assert len(load_run(runs[1]).results) == 3  # the self-test still reads back
 
-    code, out, _ = run_cli(capsys, "migrate", "--results", str(results))
-    assert code == 0 and "already in the current layout" in out
+    for dry in ([], ["--dry-run"]):
+        code, out, _ = run_cli(capsys, "migrate", "--results", str(results), *dry)
+        assert code == 0 and "already in the current layout" in out
 
 
 def test_a_dry_run_moves_nothing_and_a_taken_name_stops_it_before_any_move(capsys, tmp_path):

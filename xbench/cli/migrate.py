@@ -12,10 +12,12 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "migrate",
         help="rename and move results written by an older xbench into the current layout",
-        description="Bench runs named <time>_<profile>_<commit>.json become "
-        "NNNN_<commit>_<profile>_<time>.json (numbered in time order, as pytest-benchmark's "
-        "storage numbers runs), each benchmark gets its group and JSON params; published "
-        "checks move to <results>/checks/<label>/. No number in any file changes.",
+        description="Bench runs named <time>_<profile>_<commit>.json (in <results>/<label>/ "
+        "and <results>/stability/<label>/) become NNNN_<commit>_<profile>_<time>.json "
+        "(numbered in time order, as pytest-benchmark's storage numbers runs); each benchmark "
+        "gets its group and JSON params, and the harness self-test moves out of the "
+        "benchmarks to harness_self_test; published checks move to <results>/checks/<label>/. "
+        "No number in any file changes.",
     )
     options.add_results(p)
     p.add_argument("--dry-run", action="store_true", help="only list what would move")
@@ -24,8 +26,11 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.dry_run:
-        for move in plan(args.results):
+        moves = plan(args.results)
+        for move in moves:
             print(f"{move.old} -> {move.new}")
+        if not moves:
+            print(f"xbench migrate: {args.results} is already in the current layout")
         return 0
     moves = migrate(args.results)
     print(f"xbench migrate: {len(moves)} file(s) moved" if moves else

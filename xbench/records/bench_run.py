@@ -47,6 +47,7 @@ from xbench.records.machine import machine_label, short_commit
 from xbench.run.roofline import achieved_gbps, limit_for, standalone_limits
 from xbench.run.timing import Timed, Timing
 from xbench.spec.benchmarks import BenchCase, benchmark_group
+from xbench.spec.cases import mechanism
 
 KIND, VERSION = "bench", 1
 NOISY_SPREAD = 0.10  # a result whose IQR is more than this fraction of its median is noisy
@@ -191,8 +192,10 @@ class BenchRun:
         for r in self.benchmarks:
             row = {**run, "name": r.id, "group": r.group, "kind": r.kind,
                    "framework": r.framework, "implementation": r.implementation,
-                   "optimizer": r.optimizer, "rule": r.rule, "model": r.model,
-                   "params": r.params, "tensors": r.tensors, "device": r.device}  # fmt: skip
+                   "optimizer": r.optimizer, "rule": r.rule,
+                   "mechanism": mechanism(r.optimizer, r.rule) if r.optimizer else "",
+                   "model": r.model, "size": r.params, "params": r.params,
+                   "tensors": r.tensors, "device": r.device}  # fmt: skip
             for key, value in r.stats.items():
                 row[key if key in NOT_SECONDS else f"{key}_s"] = value
             for key, value in _flat(r.extra).items():
@@ -228,12 +231,13 @@ class BenchRun:
 # ----------------------------------------------------------------------------- reading
 
 
-def load(path: Path, folder_label: str | None = None) -> BenchRun:
+def load(path: Path | str, folder_label: str | None = None) -> BenchRun:
     """A pytest-benchmark JSON written by ``xbench bench``, or a one-line UsageError.
 
     ``folder_label``: the machine folder it was found in under results/, which names its
     machine (a run made with ``--label``); otherwise the label comes from its machine_info.
     """
+    path = Path(path)
     doc = read_json(path)
     if is_check_document(doc):
         raise UsageError(f"{path}: is an `xbench check --json` file, not a bench run")

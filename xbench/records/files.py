@@ -22,6 +22,7 @@ def format_name(kind: str, version: int) -> str:
 
 def read_json(path: Path, what: str = "result JSON") -> object:
     """The parsed file, or a UsageError naming ``path`` and what is wrong with it."""
+    path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if path.is_dir():

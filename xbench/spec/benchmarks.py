@@ -78,7 +78,8 @@ def benchmark_group(
     """What a benchmark is compared with side by side in pytest-benchmark's tables: every
     implementation of both frameworks at one optimizer × decay mechanism × size × layout
     (``update/adamw/decoupled decay/1e6/one``; torch ``weight_decay`` and optax
-    ``add_decayed_weights`` share ``coupled decay``); the reference kernels by size."""
+    ``add_decayed_weights`` share ``coupled decay``, except AdamW's decoupled
+    ``weight_decay``); the reference kernels by size."""
     size = [size_label(params), "one" if tensors == 1 else f"x{tensors}"]
     on = [] if device == "cpu" else [device]
     if kind == "reference":
