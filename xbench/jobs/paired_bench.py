@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xbench.analysis.grouping import by_model, framework_ratios
@@ -39,7 +39,7 @@ from xbench.jobs.ab import (
     time_sides,
 )
 from xbench.present.progress import Progress
-from xbench.records.bench_run import Result
+from xbench.records.bench_run import Result, case_of
 from xbench.spec.benchmarks import PAIRED_FROM, BenchCase
 from xbench.spec.cases import mechanism
 
@@ -66,11 +66,6 @@ class Cell:
     jax: BenchCase
 
 
-def bench_case(result: Result) -> BenchCase:
-    """The BenchCase a result of the sweep timed (its ``extra_info`` holds the fields)."""
-    return BenchCase(**{f.name: result.extra[f.name] for f in fields(BenchCase)})
-
-
 def cells(results: list[Result]) -> list[Cell]:
     """Every model × optimizer × mechanism × size timed in both frameworks, with the fastest
     implementation of each (torch.compile'd steps left out: SLOW_TO_BUILD). Comparisons
@@ -94,8 +89,8 @@ def cells(results: list[Result]) -> list[Cell]:
                             row.optimizer,
                             mechanism(row.optimizer, torch.rule),
                             params,
-                            bench_case(torch),
-                            bench_case(jax),
+                            case_of(torch.extra),
+                            case_of(jax.extra),
                         )  # fmt: skip
                     )
     return found

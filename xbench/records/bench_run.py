@@ -494,11 +494,11 @@ def labelled(doc: dict) -> dict:
         if info.get("kind") == SELF_TEST_KIND:
             self_test.append(bench)
             continue
-        case = _case(info)
+        case = case_of(info)
         bench["group"], bench["params"] = case.group, case.labels
         benchmarks.append(bench)
     for bench in self_test:
-        labels = _case({**bench["extra_info"], "kind": "overhead"}).labels
+        labels = case_of({**bench["extra_info"], "kind": "overhead"}).labels
         bench["group"], bench["params"] = SELF_TEST, {**labels, "kind": SELF_TEST_KIND}
     doc["benchmarks"] = benchmarks
     if self_test:
@@ -506,5 +506,6 @@ def labelled(doc: dict) -> dict:
     return doc
 
 
-def _case(info: dict) -> BenchCase:
+def case_of(info: dict) -> BenchCase:
+    """The BenchCase a benchmark timed, from its ``extra_info`` (``case_info`` wrote it)."""
     return BenchCase(**{f.name: info[f.name] for f in fields(BenchCase)})
