@@ -67,6 +67,52 @@ def flatten(tree: dict) -> dict:
     return {f"{layer}/{kind}": v for layer, leaves in tree.items() for kind, v in leaves.items()}
 
 
+def learning_rate(case: Case):
+    """η, or the optax schedule that gives η_t (xbench.spec.schedules has the formulas)."""
+    lr, steps = case.lr, case.steps
+    if case.schedule == "linear":
+        return optax.linear_schedule(lr, 0.0, steps)
+    if case.schedule == "cosine":
+        return optax.cosine_decay_schedule(lr, steps, alpha=0.0)
+    if case.schedule == "warmup_cosine":
+        return optax.warmup_cosine_decay_schedule(0.0, lr, case.warmup_steps, steps, 0.0)
+    return lr
+
+
+def base_optimizer(case: Case, mask, lam) -> optax.GradientTransformation:
+    """The optimizer itself, every hyper-parameter explicit (except, under variant
+    optax_defaults, those that variant leaves to optax)."""
+    lr, momentum = learning_rate(case), case.momentum or None
+    if case.optimizer == "adamw":
+        opt_decay = lam if case.rule == "weight_decay" else 0.0
+        return optax.adamw(
+            lr, case.beta1, case.beta2, case.eps, eps_root=0.0, weight_decay=opt_decay, mask=mask
+        )
+    if case.optimizer == "adam":
+        return optax.adam(lr, case.beta1, case.beta2, case.eps, eps_root=0.0)
+    defaults = case.variant == "optax_defaults"
+    if case.optimizer == "rmsprop" and defaults:
+        return optax.rmsprop(lr, centered=case.centered, momentum=momentum)
+    if case.optimizer == "rmsprop":
+        return optax.rmsprop(
+            lr,
+            decay=case.alpha,
+            eps=case.eps,
+            initial_scale=0.0,
+            eps_in_sqrt=case.eps_in_sqrt,
+            centered=case.centered,
+            momentum=momentum,
+            nesterov=False,
+            bias_correction=False,
+        )
+    if case.optimizer == "adagrad":
+        if defaults:
+            return optax.adagrad(lr)
+        return optax.adagrad(lr, initial_accumulator_value=case.initial_accumulator, eps=case.eps)
+    momentum = None if case.optimizer == "sgd" else case.momentum
+    return optax.sgd(lr, momentum=momentum, nesterov=case.optimizer == "nesterov")
+
+
 def make_transform(case: Case, mask: dict, decayed=None) -> optax.GradientTransformation:
     """optax with every hyper-parameter explicit.
 
@@ -75,31 +121,35 @@ def make_transform(case: Case, mask: dict, decayed=None) -> optax.GradientTransf
     ``add_decayed_weights``: chain(add_decayed_weights(λ), opt) is g + λ·w before the optimizer;
     variant after_lr chains it after the learning rate: update = −η·d + λ·w (grows weights).
     ``l1_prox``: the optimizer's step, then ``soft_threshold(η·λ)`` on the masked leaves.
+    ``clip_norm``: ``clip_by_global_norm`` first, so a decay chained after it is not clipped;
+    variant decay_before_clip chains add_decayed_weights before the clip.
 
     ``decayed`` (for ``flat_transform``): instead of a mask tree, a vector of 1 where a
     parameter is regularized and 0 where not, for parameters flattened into one vector; λ
     becomes λ·decayed, elementwise.
     """
-    lr, lam = case.lr, case.weight_decay
+    lam = case.weight_decay
     if decayed is not None:
         lam, mask = lam * decayed, None
-    if case.optimizer == "adamw":
-        opt_decay = lam if case.rule == "weight_decay" else 0.0
-        base = optax.adamw(
-            lr, case.beta1, case.beta2, case.eps, eps_root=0.0, weight_decay=opt_decay, mask=mask
-        )
-    elif case.optimizer == "adam":
-        base = optax.adam(lr, case.beta1, case.beta2, case.eps, eps_root=0.0)
-    else:
-        momentum = None if case.optimizer == "sgd" else case.momentum
-        base = optax.sgd(lr, momentum=momentum, nesterov=case.optimizer == "nesterov")
+    base = base_optimizer(case, mask, lam)
     if case.rule == "l1_prox":
-        shrink = soft_threshold(lr * lam)
-        return optax.chain(base, shrink if mask is None else optax.masked(shrink, mask))
+        shrink = soft_threshold(case.lr * lam)
+        return clipped(case, base, shrink if mask is None else optax.masked(shrink, mask))
     if case.rule != "add_decayed_weights":
-        return base
+        return clipped(case, base)
     decay = optax.add_decayed_weights(lam, mask=mask)
-    return optax.chain(base, decay) if case.variant == "after_lr" else optax.chain(decay, base)
+    if case.variant == "after_lr":
+        return clipped(case, base, decay)
+    if case.variant == "decay_before_clip":
+        return optax.chain(decay, optax.clip_by_global_norm(case.clip_norm), base)
+    return clipped(case, decay, base)
+
+
+def clipped(case: Case, *parts) -> optax.GradientTransformation:
+    """``parts`` chained, after ``clip_by_global_norm`` when the case clips."""
+    if case.clipped:
+        parts = (optax.clip_by_global_norm(case.clip_norm), *parts)
+    return parts[0] if len(parts) == 1 else optax.chain(*parts)
 
 
 def flat_transform(case: Case, mask: dict, params: dict) -> optax.GradientTransformation:
@@ -223,9 +273,8 @@ class JaxAdapter:
         self.problem, self.case = problem, case
         self.device = jax_device(case.device)
         self.dtype = jnp.dtype(case.dtype)
-        names = list(problem.params)
-        decayed = decayed_names(names, case)
-        self.mask = nest({n: n in decayed for n in names})
+        decayed = decayed_names(problem.params, case)
+        self.mask = nest({n: n in decayed for n in problem.params})
         self.tree = self.to_native(problem.params)
         if implementation in FLAT:
             self.tx = flat_transform(case, self.mask, self.tree)

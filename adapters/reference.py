@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbench.spec.cases import Case, decayed_names
+from xbench.spec.cases import LOSS_RULES, Case, decayed_names
 from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Model, Tanh
 from xbench.spec.problems import Problem
+from xbench.spec.schedules import lr_at
 
 # ---------------------------------------------------------------- model: forward and backward
 
@@ -166,30 +167,35 @@ def regularizer_gradient(case: Case, w: np.ndarray, lam: float) -> np.ndarray:
 @dataclass
 class OptimizerState:
     count: int  # steps taken so far
-    trace: dict[str, np.ndarray]  # momentum buffer, or Adam's first moment
-    second: dict[str, np.ndarray]  # Adam's second moment (empty otherwise)
+    trace: dict[str, np.ndarray]  # momentum buffer, Adam's first moment, RMSprop's buffer
+    second: dict[str, np.ndarray]  # Adam's/RMSprop's second moment, Adagrad's sum of squares
+    mean: dict[str, np.ndarray]  # centered RMSprop's running mean of g (empty otherwise)
 
 
 def direction(case: Case, state: OptimizerState, g: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The step direction d (w ← w − η·d), updating ``state`` in place.
 
     sgd:       d = g
-    momentum:  b ← μ·b + g;  d = b          (b starts at 0, so the first b is g)
+    momentum:  b ← g on the first step, then b ← μ·b + (1 − τ)·g (τ dampening);  d = b
     nesterov:  b ← μ·b + g;  d = g + μ·b
     adam(w):   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;
                d = m̂ / (√v̂ + ε), with m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ)
+    rmsprop, adagrad: see ``scaled``
     """
     state.count += 1
     opt = case.optimizer
     if opt == "sgd":
         return dict(g)
     if opt in ("momentum", "nesterov"):
-        mu = case.momentum
+        mu, keep = case.momentum, 1.0 - case.dampening
         for n in g:
-            state.trace[n] = mu * state.trace[n] + g[n]
+            first = state.count == 1
+            state.trace[n] = g[n] if first else mu * state.trace[n] + keep * g[n]
         if opt == "momentum":
             return dict(state.trace)
         return {n: g[n] + mu * state.trace[n] for n in g}
+    if opt in ("rmsprop", "adagrad"):
+        return scaled(case, state, g)
     b1, b2, t = case.beta1, case.beta2, state.count
     out = {}
     for n in g:
@@ -199,6 +205,50 @@ def direction(case: Case, state: OptimizerState, g: dict[str, np.ndarray]) -> di
         v_hat = state.second[n] / (1 - b2**t)
         out[n] = m_hat / (np.sqrt(v_hat) + case.eps)
     return out
+
+
+def scaled(case: Case, state: OptimizerState, g: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """RMSprop's and Adagrad's direction: g divided by a root of a running sum of g².
+
+    rmsprop:  v ← α·v + (1 − α)·g²;  centered: ḡ ← α·ḡ + (1 − α)·g and v' = v − ḡ² (else v);
+              s = g / (√v' + ε), or g / √(v' + ε) with eps_in_sqrt;
+              momentum μ > 0: b ← μ·b + s, d = b; else d = s
+    adagrad:  v ← v + g² (v starts at the initial accumulator);  d = g / (√v + ε), or
+              g / √(v + ε) with eps_in_sqrt (0 where v = 0, as optax)
+    """
+    out = {}
+    for n in g:
+        if case.optimizer == "adagrad":
+            state.second[n] = state.second[n] + g[n] ** 2
+            v = state.second[n]
+        else:
+            a = case.alpha
+            state.second[n] = a * state.second[n] + (1 - a) * g[n] ** 2
+            v = state.second[n]
+            if case.centered:
+                state.mean[n] = a * state.mean[n] + (1 - a) * g[n]
+                v = v - state.mean[n] ** 2
+        if case.eps_in_sqrt:
+            with np.errstate(divide="ignore"):
+                out[n] = np.where(v > 0, g[n] / np.sqrt(v + case.eps), 0.0)
+        else:
+            out[n] = g[n] / (np.sqrt(v) + case.eps)
+        if case.optimizer == "rmsprop" and case.momentum > 0:
+            state.trace[n] = case.momentum * state.trace[n] + out[n]
+            out[n] = state.trace[n]
+    return out
+
+
+def clip_by_global_norm(g: dict[str, np.ndarray], case: Case) -> dict[str, np.ndarray]:
+    """g·c/(‖g‖ + ε) when that factor is below 1, ‖g‖ the norm of every gradient together.
+
+    ε is ``clip_eps``: torch's clip_grad_norm_ adds 1e-6, optax's clip_by_global_norm 0.
+    """
+    norm = np.sqrt(sum(float(np.sum(v * v)) for v in g.values()))
+    scale = case.clip_norm / (norm + case.clip_eps)
+    if scale >= 1.0:
+        return g
+    return {n: v * scale for n, v in g.items()}
 
 
 class ReferenceAdapter:
@@ -221,8 +271,8 @@ class ReferenceAdapter:
         self.w = {n: np.array(v, dtype=np.float64) for n, v in problem.params.items()}
         self.decayed = decayed_names(self.w, case)
         zeros = {n: np.zeros_like(v) for n, v in self.w.items()}
-        adam = case.optimizer in ("adam", "adamw")
-        self.state = OptimizerState(0, dict(zeros), dict(zeros) if adam else {})
+        start = {n: np.full_like(v, case.initial_accumulator) for n, v in self.w.items()}
+        self.state = OptimizerState(0, dict(zeros), start, dict(zeros))
 
     def step(self, index: int) -> float:
         p = self.problem
@@ -232,25 +282,34 @@ class ReferenceAdapter:
         return float(loss)
 
     def update(self, grads: dict[str, np.ndarray]) -> None:
-        """w ← w − η·d(g + coupled term); AdamW also −η·λ·w; after_lr adds +λ·w;
-        l1_prox then soft-thresholds: w ← sign(w)·max(|w| − ηλ, 0)."""
-        case = self.case
-        lam = case.weight_decay if self.state.count >= self.decay_delay else 0.0
-        g = {
-            n: grads[n] + regularizer_gradient(case, self.w[n], lam)
-            if n in self.decayed
-            else grads[n]
+        """w ← w − η_t·d(g + coupled term); AdamW also −η_t·λ·w; after_lr adds +λ·w;
+        l1_prox then soft-thresholds: w ← sign(w)·max(|w| − ηλ, 0).
+
+        With clipping, a penalty in the loss (and add_decayed_weights chained before the
+        clip) is clipped with g; an optimizer's decay is added after the clip. Adagrad's
+        lr_decay divides η_t by 1 + t·lr_decay.
+        """
+        case, t = self.case, self.state.count
+        lam = case.weight_decay if t >= self.decay_delay else 0.0
+        eta = lr_at(case, t) / (1.0 + t * case.lr_decay)
+        term = {
+            n: regularizer_gradient(case, self.w[n], lam) if n in self.decayed else 0.0
             for n in grads
         }
+        in_clip = case.rule in LOSS_RULES or case.variant == "decay_before_clip"
+        g = {n: grads[n] + term[n] if in_clip else grads[n] for n in grads}
+        if case.clipped:
+            g = clip_by_global_norm(g, case)
+        g = {n: g[n] if in_clip else g[n] + term[n] for n in g}
         d = direction(case, self.state, g)
         for n, w in self.w.items():
-            new = w - case.lr * d[n]
+            new = w - eta * d[n]
             if n in self.decayed and case.decoupled:
-                new = new - case.lr * lam * w
+                new = new - eta * lam * w
             if n in self.decayed and case.variant == "after_lr":
                 new = new + lam * w
             if n in self.decayed and case.rule == "l1_prox":
-                new = soft_threshold(new, case.lr * lam)
+                new = soft_threshold(new, eta * lam)
             self.w[n] = new
 
     def params(self) -> dict[str, np.ndarray]:

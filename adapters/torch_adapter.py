@@ -8,6 +8,7 @@ unless asked otherwise), never left to torch's device-dependent default.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -15,9 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case, decayed_names
+from xbench.spec.cases import EPOCH_STEPS, Case, decayed_names
 from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh
 from xbench.spec.problems import Problem
+from xbench.spec.schedules import factor
 
 IMPLEMENTATIONS = {
     "forloop": {"foreach": False},
@@ -55,13 +57,18 @@ def images_to_native(x: np.ndarray) -> np.ndarray:
     return np.moveaxis(x, -1, -3) if x.ndim >= 4 else x
 
 
+SGD_FAMILY = ("sgd", "momentum", "nesterov")
+
+
 def make_optimizer(case: Case, named: dict[str, torch.nn.Parameter], decayed, implementation):
     """torch.optim with every hyper-parameter explicit; decay only in the decayed group.
 
-    SGD/Adam ``weight_decay``: g ← g + λ·w before momentum/moments (coupled).
-    AdamW ``weight_decay``:    w ← w·(1 − ηλ), then Adam on the raw gradient (decoupled).
+    SGD/Adam/RMSprop/Adagrad ``weight_decay``: g ← g + λ·w before momentum/moments (coupled).
+    AdamW ``weight_decay`` (and Adam with ``decoupled_weight_decay=True``, variant
+    decoupled): w ← w·(1 − ηλ), then Adam on the raw gradient (decoupled).
     """
-    lam = case.weight_decay if case.rule == "weight_decay" and not case.variant else 0.0
+    by_hand = case.variant == "decoupled" and case.optimizer in SGD_FAMILY
+    lam = case.weight_decay if case.rule == "weight_decay" and not by_hand else 0.0
     groups = [
         {"params": [p for n, p in named.items() if n in decayed], "weight_decay": lam},
         {"params": [p for n, p in named.items() if n not in decayed], "weight_decay": 0.0},
@@ -72,20 +79,72 @@ def make_optimizer(case: Case, named: dict[str, torch.nn.Parameter], decayed, im
             f"unknown torch implementation {implementation!r}; valid: {', '.join(IMPLEMENTATIONS)}"
         )
     flags = IMPLEMENTATIONS[implementation]
-    if case.optimizer in ("sgd", "momentum", "nesterov"):
-        momentum = 0.0 if case.optimizer == "sgd" else case.momentum
-        return torch.optim.SGD(
+    if case.optimizer == "rmsprop" and "fused" in flags:
+        raise UsageError("torch RMSprop has no fused implementation; valid: forloop, foreach")
+    return OPTIMIZERS[case.optimizer](case, groups, flags)
+
+
+OPTIMIZERS = {
+    **{
+        name: lambda case, groups, flags: torch.optim.SGD(
             groups,
             lr=case.lr,
-            momentum=momentum,
-            dampening=0.0,
+            momentum=0.0 if case.optimizer == "sgd" else case.momentum,
+            dampening=case.dampening,
             nesterov=case.optimizer == "nesterov",
             **flags,
         )
-    cls = torch.optim.AdamW if case.optimizer == "adamw" else torch.optim.Adam
-    return cls(
+        for name in SGD_FAMILY
+    },
+    "adam": lambda case, groups, flags: torch.optim.Adam(
+        groups,
+        lr=case.lr,
+        betas=(case.beta1, case.beta2),
+        eps=case.eps,
+        amsgrad=False,
+        decoupled_weight_decay=case.variant == "decoupled",
+        **flags,
+    ),
+    "adamw": lambda case, groups, flags: torch.optim.AdamW(
         groups, lr=case.lr, betas=(case.beta1, case.beta2), eps=case.eps, amsgrad=False, **flags
-    )
+    ),
+    "rmsprop": lambda case, groups, flags: torch.optim.RMSprop(
+        groups,
+        lr=case.lr,
+        alpha=case.alpha,
+        eps=case.eps,
+        momentum=case.momentum,
+        centered=case.centered,
+        **flags,
+    ),
+    "adagrad": lambda case, groups, flags: torch.optim.Adagrad(
+        groups,
+        lr=case.lr,
+        lr_decay=case.lr_decay,
+        initial_accumulator_value=case.initial_accumulator,
+        eps=case.eps,
+        **flags,
+    ),
+}
+
+
+def make_scheduler(case: Case, optimizer: torch.optim.Optimizer):
+    """The schedule as torch users write it: LinearLR, CosineAnnealingLR, or LambdaLR for
+    warmup then cosine; None for a constant rate. Horizons count scheduler steps: the run's
+    steps, or its epochs under variant schedule_per_epoch."""
+    per = EPOCH_STEPS if case.variant == "schedule_per_epoch" else 1
+    horizon, warmup = case.steps // per, case.warmup_steps // per
+    if case.schedule == "linear":
+        return torch.optim.lr_scheduler.LinearLR(
+            optimizer, start_factor=1.0, end_factor=0.0, total_iters=horizon
+        )
+    if case.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=horizon, eta_min=0.0)
+    if case.schedule == "warmup_cosine":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda t: factor("warmup_cosine", t, horizon, warmup)
+        )
+    return None
 
 
 def penalty(case: Case, params) -> torch.Tensor | float:
@@ -160,7 +219,10 @@ class TorchAdapter:
         self.keep = [self._tensor(m) for m in problem.keep]
         self._data_loss = LOSSES[problem.loss]
         self._penalised = [p for n, p in self.named.items() if n in self._decayed]
-        self._decoupled = self._penalised if case.variant == "decoupled" else []
+        by_hand = case.variant == "decoupled" and case.optimizer in SGD_FAMILY
+        self._decoupled = self._penalised if by_hand else []
+        self.scheduler = make_scheduler(case, self.optimizer)
+        self._steps_taken = 0
         self.implementation = implementation
         self.implementation_flags = {
             **IMPLEMENTATIONS[implementation],
@@ -203,13 +265,29 @@ class TorchAdapter:
         return data_loss.detach()
 
     def _optimizer_step(self) -> None:
+        """clip_grad_norm_, the decay by hand (variant decoupled), optimizer.step(), the
+        proximal step (l1_prox), then scheduler.step() (before the step under variant
+        schedule_early; once per epoch under schedule_per_epoch)."""
+        case = self.case
+        if case.clipped:
+            torch.nn.utils.clip_grad_norm_(list(self.named.values()), case.clip_norm)
+        early = self.scheduler is not None and case.variant == "schedule_early"
+        if early:
+            with warnings.catch_warnings():  # "lr_scheduler.step() before optimizer.step()"
+                warnings.simplefilter("ignore", UserWarning)
+                self.scheduler.step()
+        lr = self.optimizer.param_groups[0]["lr"]
         if self._decoupled:  # variant decoupled: as torch's AdamW does it, w ← w·(1 − ηλ)
             with torch.no_grad():
                 for param in self._decoupled:
-                    param.mul_(1.0 - self.case.lr * self.case.weight_decay)
+                    param.mul_(1.0 - lr * case.weight_decay)
         self._step()
-        if self.case.rule == "l1_prox":
-            soft_threshold_(self._penalised, self.case.lr * self.case.weight_decay)
+        if case.rule == "l1_prox":
+            soft_threshold_(self._penalised, lr * case.weight_decay)
+        self._steps_taken += 1
+        per = EPOCH_STEPS if case.variant == "schedule_per_epoch" else 1
+        if self.scheduler is not None and not early and self._steps_taken % per == 0:
+            self.scheduler.step()
 
     def update(self, grads: dict[str, torch.Tensor]) -> None:
         for name, param in self.named.items():

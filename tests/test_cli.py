@@ -115,7 +115,7 @@ def test_trace_writes_the_spec_npz_and_never_overwrites(capsys, tmp_path):
         assert data["loss"].shape == (4,)
         assert data["params/conv0/kernel"].shape == (5, 3, 3, 1, 4)  # step 0 = initial, HWIO
         case = json.loads(str(data["case"]))
-        assert case["optimizer"] == "adamw" and case["mask"] is True and case["steps"] == 4
+        assert case["optimizer"] == "adamw" and case["mask"] == "kernels" and case["steps"] == 4
         before = data["params/out/kernel"].copy()
     mtime = out.stat().st_mtime_ns
     code, _, err = run_cli(capsys, *argv)

@@ -6,7 +6,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xbench.spec.cases import DTYPES, OPTIMIZERS, RULES, VARIANTS, Case, validate_device
+from xbench.spec.cases import (
+    DTYPES,
+    MASKS,
+    OPTIMIZERS,
+    RULES,
+    SCHEDULES,
+    VARIANTS,
+    Case,
+    validate_device,
+)
 from xbench.spec.models import MODELS
 
 RESULTS = Path("results")
@@ -70,17 +79,23 @@ def add_case(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--l1-ratio", type=float, default=d.l1_ratio, help="elastic net α (default %(default)s)"
     )
+    conventions = "; ".join(f"{k}: {v}" for k, v in MASKS.items() if k)
     p.add_argument(
         "--mask",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="exempt biases and norm parameters from decay (default off)",
+        nargs="?",
+        const="kernels",
+        default="",
+        metavar="CONVENTION",
+        help=f"exempt parameters from decay (default: none exempt); --mask alone is kernels. "
+        f"{conventions}",
     )
+    p.add_argument("--no-mask", dest="mask", action="store_const", const="", help=argparse.SUPPRESS)
     p.add_argument("--steps", type=int, default=d.steps, help="(default %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="(default %(default)s)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="(default %(default)s)")
     p.add_argument("--dtype", default=d.dtype, help=f"one of: {', '.join(DTYPES)}")
     add_device(p)
+    add_optimizer_flags(p)
     variants = ", ".join(f"{k} ({v})" for k, v in VARIANTS.items() if k)
     p.add_argument("--variant", default="", help=f"a known misconfiguration: {variants}")
     p.add_argument(
@@ -90,10 +105,52 @@ def add_case(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_optimizer_flags(p: argparse.ArgumentParser) -> None:
+    """RMSprop, Adagrad and SGD's own hyper-parameters, the schedule and clipping."""
+    d = Case()
+    p.add_argument(
+        "--alpha", type=float, default=d.alpha, help="RMSprop's smoothing α (default %(default)s)"
+    )
+    p.add_argument("--centered", action="store_true", help="centered RMSprop")
+    p.add_argument(
+        "--initial-accumulator",
+        type=float,
+        default=d.initial_accumulator,
+        help="Adagrad's starting sum of squares (default %(default)s, torch's)",
+    )
+    p.add_argument(
+        "--lr-decay", type=float, default=d.lr_decay, help="torch Adagrad's lr_decay (default 0)"
+    )
+    p.add_argument(
+        "--eps-in-sqrt",
+        action="store_true",
+        help="RMSprop/Adagrad: ε inside the square root, 1/√(v + ε) (optax's; default: outside)",
+    )
+    p.add_argument(
+        "--dampening", type=float, default=d.dampening, help="momentum dampening τ (default 0)"
+    )
+    p.add_argument(
+        "--schedule", default=d.schedule, help=f"learning-rate schedule: {', '.join(SCHEDULES)}"
+    )
+    p.add_argument(
+        "--warmup-steps", type=int, default=d.warmup_steps, help="warmup_cosine's warmup steps"
+    )
+    p.add_argument(
+        "--clip-norm", type=float, help="clip the global gradient norm to this (default: no clip)"
+    )
+    p.add_argument(
+        "--clip-eps",
+        type=float,
+        default=d.clip_eps,
+        help="clip factor c/(‖g‖ + ε): torch 1e-6 (default), optax 0",
+    )
+
+
 CASE_FIELDS = (
     "model", "optimizer", "rule", "lr", "weight_decay", "momentum", "beta1", "beta2", "eps",
     "l1_ratio", "mask", "steps", "seed", "batch_size", "dtype", "device", "variant",
-    "unused_param",
+    "unused_param", "alpha", "centered", "initial_accumulator", "lr_decay", "eps_in_sqrt",
+    "dampening", "schedule", "warmup_steps", "clip_norm", "clip_eps",
 )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from xbench.spec.models import MODELS
 FRAMEWORKS = ("torch", "jax")  # the frameworks compared
 REFERENCE = "reference"  # the float64 NumPy oracle
 RUNNERS = (*FRAMEWORKS, REFERENCE)  # whatever can run a Case: a framework or the reference
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 RULES = (
     "none",
     "weight_decay",
@@ -31,18 +31,40 @@ RULES = (
     "l1_prox",
 )
 DTYPES = ("float32", "float64")
+LOSS_RULES = ("l2_loss", "l1_loss", "elastic_net_loss")  # a penalty in the loss: autodiff adds it
+SCHEDULES = ("constant", "linear", "cosine", "warmup_cosine")
+EPOCH_STEPS = 5  # variant schedule_per_epoch: the scheduler steps once per this many steps
+# Mask conventions: which parameters a rule decays. "" decays all of them.
+MASKS = {
+    "": "every parameter is decayed",
+    "kernels": "only kernels (`*/kernel`): biases, norm parameters and embeddings exempt",
+    "hf": "no decay on biases and norm weights (Hugging Face's convention)",
+    "ndim2": "only tensors with 2 or more dimensions (nanoGPT's convention)",
+}
 
 # Deliberate misconfigurations that users make, kept runnable so the suite can show them.
 VARIANTS = {
     "": "as documented",
     "after_lr": "add_decayed_weights chained after the learning-rate scaling (grows weights)",
     "no_half": "l2_loss written as λ‖w‖² without the ½ (equals weight_decay=2λ)",
-    "decoupled": "weight_decay for sgd/momentum/nesterov as w ← w·(1 − ηλ) before the step",
+    "decoupled": "weight_decay as w ← w·(1 − ηλ) before the step: sgd/momentum/nesterov by "
+    "hand, torch Adam(decoupled_weight_decay=True)",
+    "decay_before_clip": "add_decayed_weights chained before clip_by_global_norm (clips λw too)",
+    "optax_defaults": "optax.rmsprop/adagrad with optax's defaults for decay, eps, its placement "
+    "and the initial accumulator",
+    "schedule_per_epoch": f"the torch scheduler stepped once per {EPOCH_STEPS} steps (an epoch), "
+    "its horizon in epochs",
+    "schedule_early": "scheduler.step() called before optimizer.step() (one step ahead)",
 }
 VARIANT_RULE = {
     "after_lr": "add_decayed_weights",
     "no_half": "l2_loss",
     "decoupled": "weight_decay",
+    "decay_before_clip": "add_decayed_weights",
+}
+VARIANT_OPTIMIZERS = {
+    "decoupled": ("sgd", "momentum", "nesterov", "adam"),
+    "optax_defaults": ("rmsprop", "adagrad"),
 }
 
 DECAYING_RULES = RULES[1:]
@@ -67,7 +89,7 @@ class Case:
     beta2: float = 0.999
     eps: float = 1e-8
     l1_ratio: float = 0.5
-    mask: bool = False
+    mask: str = ""  # a MASKS convention ("" decays everything); True means "kernels"
     steps: int = 20
     seed: int = 0
     batch_size: int = 16
@@ -75,8 +97,24 @@ class Case:
     device: str = "cpu"
     variant: str = ""
     unused_param: bool = False
+    # rmsprop: v ← α·v + (1 − α)·g²; centered subtracts the squared running mean of g
+    alpha: float = 0.99
+    centered: bool = False
+    # adagrad: the sum of squares starts here (torch 0, optax 0.1); torch's lr_decay
+    initial_accumulator: float = 0.0
+    lr_decay: float = 0.0
+    # rmsprop/adagrad: ε inside the square root, 1/√(v + ε) (optax's default, and optax.adagrad's
+    # only form), instead of torch's 1/(√v + ε)
+    eps_in_sqrt: bool = False
+    dampening: float = 0.0  # momentum: b ← μ·b + (1 − τ)·g after the first step (torch)
+    schedule: str = "constant"  # η_t = η·factor(t), over a horizon of ``steps``
+    warmup_steps: int = 0  # warmup_cosine: linear from 0 to η over this many steps
+    clip_norm: float | None = None  # clip the global gradient norm to this (None: no clipping)
+    clip_eps: float = 1e-6  # clip factor c/(‖g‖ + clip_eps): torch adds 1e-6, optax nothing
 
     def __post_init__(self) -> None:
+        if isinstance(self.mask, bool):  # records written before mask conventions: True, False
+            object.__setattr__(self, "mask", "kernels" if self.mask else "")
         validate(self)
 
     @property
@@ -85,6 +123,10 @@ class Case:
         return self.rule == "weight_decay" and (
             self.optimizer == "adamw" or self.variant == "decoupled"
         )
+
+    @property
+    def clipped(self) -> bool:
+        return self.clip_norm is not None
 
     def replace(self, **changes) -> Case:
         return dataclasses.replace(self, **changes)
@@ -102,7 +144,11 @@ class Case:
         if self.variant:
             parts.append(self.variant)
         if self.mask:
-            parts.append("mask")
+            parts.append(mask_label(self.mask))
+        if self.schedule != "constant":
+            parts.append(self.schedule)
+        if self.clipped:
+            parts.append("clip")
         if self.unused_param:
             parts.append("unused")
         return "-".join(parts)
@@ -121,6 +167,11 @@ def _finite_nonnegative(field: str, value: float, positive: bool = False) -> Non
         raise UsageError(f"invalid {field} {value!r}; must be {need}")
 
 
+def mask_label(mask: str) -> str:
+    """How a mask convention shows in labels and entry names: ``mask`` for kernels."""
+    return "mask" if mask == "kernels" else f"mask_{mask}"
+
+
 def validate(case: Case) -> None:
     """Raise UsageError naming the bad value and the valid ones."""
     _choice("model", case.model, tuple(MODELS))
@@ -128,10 +179,17 @@ def validate(case: Case) -> None:
     _choice("rule", case.rule, RULES)
     _choice("dtype", case.dtype, DTYPES)
     _choice("variant", case.variant, tuple(VARIANTS))
+    _choice("mask", case.mask, tuple(MASKS))
+    _choice("schedule", case.schedule, SCHEDULES)
     _finite_nonnegative("lr", case.lr, positive=True)
     _finite_nonnegative("weight-decay", case.weight_decay)
     _finite_nonnegative("eps", case.eps)
-    for field in ("momentum", "beta1", "beta2"):
+    _finite_nonnegative("initial-accumulator", case.initial_accumulator)
+    _finite_nonnegative("lr-decay", case.lr_decay)
+    _finite_nonnegative("clip-eps", case.clip_eps)
+    if case.clip_norm is not None:
+        _finite_nonnegative("clip-norm", case.clip_norm, positive=True)
+    for field in ("momentum", "beta1", "beta2", "alpha", "dampening"):
         value = getattr(case, field)
         if not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise UsageError(f"invalid {field} {value!r}; must be in [0, 1)")
@@ -149,16 +207,71 @@ def validate(case: Case) -> None:
             f"rule 'none' with weight-decay {case.weight_decay}; use a rule from: "
             + ", ".join(DECAYING_RULES)
         )
-    if case.variant and VARIANT_RULE[case.variant] != case.rule:
+    _validate_optimizer_fields(case)
+    _validate_schedule(case)
+    _validate_variant(case)
+
+
+def _only_for(case: Case, field: str, value, default, optimizers) -> None:
+    if value != default and case.optimizer not in optimizers:
         raise UsageError(
-            f"variant {case.variant!r} applies to rule {VARIANT_RULE[case.variant]!r}, "
-            f"not {case.rule!r}"
+            f"{field} {value!r} applies to optimizer {' or '.join(optimizers)}, "
+            f"not {case.optimizer!r}"
         )
-    if case.variant == "decoupled" and case.optimizer not in ("sgd", "momentum", "nesterov"):
+
+
+def _validate_optimizer_fields(case: Case) -> None:
+    """Each optimizer's own hyper-parameters are refused for the others (left at default)."""
+    d = Case.__dataclass_fields__
+    _only_for(case, "dampening", case.dampening, 0.0, ("momentum",))
+    _only_for(case, "centered", case.centered, False, ("rmsprop",))
+    _only_for(case, "alpha", case.alpha, d["alpha"].default, ("rmsprop",))
+    for field in ("initial_accumulator", "lr_decay"):
+        _only_for(case, field.replace("_", "-"), getattr(case, field), 0.0, ("adagrad",))
+    _only_for(case, "eps-in-sqrt", case.eps_in_sqrt, False, ("rmsprop", "adagrad"))
+
+
+def _validate_schedule(case: Case) -> None:
+    if not isinstance(case.warmup_steps, int) or case.warmup_steps < 0:
+        raise UsageError(f"invalid warmup-steps {case.warmup_steps!r}; must be an integer >= 0")
+    if case.warmup_steps and case.schedule != "warmup_cosine":
         raise UsageError(
-            f"variant 'decoupled' is for sgd, momentum and nesterov, not {case.optimizer!r}; "
-            "for Adam use optimizer adamw"
+            f"warmup-steps {case.warmup_steps} applies to schedule 'warmup_cosine', "
+            f"not {case.schedule!r}"
         )
+    if case.schedule == "warmup_cosine" and not 0 < case.warmup_steps < case.steps:
+        raise UsageError(
+            f"invalid warmup-steps {case.warmup_steps} for {case.steps} steps; "
+            f"warmup_cosine needs 1 to {case.steps - 1}"
+        )
+    if case.schedule != "constant" and case.rule == "l1_prox":
+        raise UsageError(
+            "rule 'l1_prox' takes a constant learning rate only (its threshold is η·λ); "
+            f"valid schedule: constant, not {case.schedule!r}"
+        )
+
+
+def _validate_variant(case: Case) -> None:
+    """A variant needs its rule, optimizer, schedule or clipping."""
+    v = case.variant
+    if v in VARIANT_RULE and VARIANT_RULE[v] != case.rule:
+        raise UsageError(f"variant {v!r} applies to rule {VARIANT_RULE[v]!r}, not {case.rule!r}")
+    if v in VARIANT_OPTIMIZERS and case.optimizer not in VARIANT_OPTIMIZERS[v]:
+        hint = "; for Adam's decoupled decay use optimizer adamw" if v == "decoupled" else ""
+        raise UsageError(
+            f"variant {v!r} is for {', '.join(VARIANT_OPTIMIZERS[v])}, "
+            f"not {case.optimizer!r}{hint}"
+        )
+    if v.startswith("schedule_") and case.schedule == "constant":
+        raise UsageError(f"variant {v!r} needs a schedule; valid: {', '.join(SCHEDULES[1:])}")
+    if v == "schedule_per_epoch" and (case.steps % EPOCH_STEPS or case.warmup_steps % EPOCH_STEPS):
+        raise UsageError(
+            f"variant 'schedule_per_epoch' needs steps and warmup-steps that are multiples of "
+            f"{EPOCH_STEPS} (epochs of {EPOCH_STEPS} steps), not {case.steps} and "
+            f"{case.warmup_steps}"
+        )
+    if v == "decay_before_clip" and not case.clipped:
+        raise UsageError("variant 'decay_before_clip' needs --clip-norm")
 
 
 def validate_device(device: str) -> None:
@@ -169,20 +282,64 @@ def validate_device(device: str) -> None:
 
 def not_applicable_reason(framework: str, case: Case) -> str | None:
     """Why ``framework`` cannot express ``case`` (and what to use instead), or None."""
-    if framework == "jax" and case.rule == "weight_decay" and case.optimizer != "adamw":
+    checks = {"jax": _jax_cannot, "torch": _torch_cannot, REFERENCE: _reference_cannot}
+    return checks[framework](case) if framework in checks else None
+
+
+OPTAX_NAME = {"momentum": "sgd", "nesterov": "sgd"}
+
+
+def _jax_cannot(case: Case) -> str | None:
+    optax_name = f"optax.{OPTAX_NAME.get(case.optimizer, case.optimizer)}"
+    if case.rule == "weight_decay" and case.optimizer != "adamw":
+        if case.variant == "decoupled" and case.optimizer == "adam":
+            return "optax.adam has no decoupled decay; optimizer adamw (optax.adamw) is it"
         return (
-            f"optax.{'adam' if case.optimizer == 'adam' else 'sgd'} has no weight_decay "
-            "argument; use rule add_decayed_weights (the same coupled g + λw) or l2_loss"
+            f"{optax_name} has no weight_decay argument; use rule add_decayed_weights "
+            "(the same coupled g + λw) or l2_loss"
         )
-    if framework == "jax" and case.variant == "decoupled":
-        return "optax.sgd has no decoupled decay; rule add_decayed_weights is the coupled form"
-    if framework == "torch" and case.rule == "add_decayed_weights":
+    if case.dampening:
+        return "optax.sgd has no dampening (its trace is b ← μ·b + g); use dampening 0"
+    if case.variant in ("schedule_per_epoch", "schedule_early"):
+        return "an optax schedule reads the optimizer's own step count; this is a torch mistake"
+    if case.optimizer == "adagrad" and case.lr_decay:
+        return "optax.adagrad has no lr_decay (torch's η/(1 + (t − 1)·lr_decay)); use lr-decay 0"
+    if case.optimizer == "adagrad" and not (case.eps_in_sqrt or case.variant):
+        return (
+            "optax.adagrad always puts ε inside the square root, 1/√(s + ε), unlike torch's "
+            "1/(√s + ε): use --eps-in-sqrt"
+        )
+    if case.clipped and case.clip_eps != 0:
+        return (
+            "optax.clip_by_global_norm scales by c/‖g‖ with no ε (torch's clip_grad_norm_ adds "
+            "1e-6): use --clip-eps 0"
+        )
+    return None
+
+
+def _torch_cannot(case: Case) -> str | None:
+    if case.rule == "add_decayed_weights":
         return (
             "torch optimizers have no gradient-transform chain; use rule weight_decay "
-            "(coupled g + λw for sgd, momentum, nesterov and adam) or l2_loss"
+            "(coupled g + λw for sgd, momentum, nesterov, adam, rmsprop and adagrad) or l2_loss"
         )
-    if framework == REFERENCE and case.device != "cpu":
+    if case.variant == "optax_defaults":
+        return "the variant is optax's defaults; torch's own are xbench's (no variant)"
+    if case.eps_in_sqrt:
+        return "torch RMSprop and Adagrad add ε outside the square root, 1/(√v + ε)"
+    if case.clipped and case.clip_eps != 1e-6:
+        return (
+            "torch.nn.utils.clip_grad_norm_ scales by c/(‖g‖ + 1e-6), its 1e-6 fixed: "
+            "use --clip-eps 1e-6"
+        )
+    return None
+
+
+def _reference_cannot(case: Case) -> str | None:
+    if case.device != "cpu":
         return "the float64 NumPy reference runs on the CPU only; use --device cpu"
+    if case.variant == "optax_defaults":
+        return "the reference follows torch's conventions; compare the variant with torch"
     return None
 
 
@@ -193,17 +350,22 @@ def check_applicable(framework: str, case: Case) -> None:
         raise NotApplicable(f"{framework} cannot run {case.optimizer} + {case.rule}: {reason}")
 
 
-def decayed_names(names, case: Case) -> frozenset[str]:
-    """The canonical parameters a rule decays: all of them, or with a mask only the kernels.
+def decayed_names(params, case: Case) -> frozenset[str]:
+    """The canonical parameters a rule decays, under the case's mask convention (MASKS).
 
-    Biases and norm scales/biases are exempt under a mask. Every adapter builds its torch
+    ``params``: canonical names mapped to arrays (or shapes). Every adapter builds its torch
     param groups or optax mask from this one function.
     """
     if case.rule == "none":
         return frozenset()
-    if not case.mask:
-        return frozenset(names)
-    return frozenset(n for n in names if n.endswith("/kernel"))
+    ndim = {n: len(v) if isinstance(v, tuple) else len(v.shape) for n, v in params.items()}
+    keep = {
+        "": lambda n: True,
+        "kernels": lambda n: n.endswith("/kernel"),
+        "hf": lambda n: not n.endswith(("/bias", "/scale")),
+        "ndim2": lambda n: ndim[n] >= 2,
+    }[case.mask]
+    return frozenset(n for n in params if keep(n))
 
 
 def mechanism(optimizer: str, rule: str) -> str:

@@ -18,10 +18,21 @@ from xbench.spec.cases import (
     REFERENCE,
     RULES,
     Case,
+    mask_label,
     not_applicable_reason,
 )
 
-CATALOGUE_LR = {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adam": 0.01, "adamw": 0.01}
+CATALOGUE_LR = {
+    "sgd": 0.05,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "adam": 0.01,
+    "adamw": 0.01,
+    "rmsprop": 0.001,  # unbiased v starts at (1 − α)·g²: the first steps are 10·η per element
+    "adagrad": 0.05,
+}
+# Each optimizer's own hyper-parameters where xbench's defaults are not torch's.
+CATALOGUE_EXTRA = {"rmsprop": {"momentum": 0.0}, "adagrad": {"eps": 1e-10}}
 CATALOGUE_DECAY = {
     "none": 0.0,
     "weight_decay": 0.1,
@@ -60,6 +71,7 @@ def case_for(model: str, optimizer: str, rule: str, dtype: str, **changes) -> Ca
         lr=CATALOGUE_LR[optimizer],
         weight_decay=CATALOGUE_DECAY[rule],
         dtype=dtype,
+        **CATALOGUE_EXTRA.get(optimizer, {}),
     )
     return Case(**(fields | changes))
 
@@ -67,14 +79,26 @@ def case_for(model: str, optimizer: str, rule: str, dtype: str, **changes) -> Ca
 def _label(case: Case, other: Case) -> str:
     """The fields by which ``case`` differs from ``other``, for a readable entry name."""
     parts = []
-    for field in ("optimizer", "rule", "variant", "weight_decay", "lr"):
+    for field in LABEL_FIELDS:
         if getattr(case, field) != getattr(other, field):
             value = getattr(case, field)
-            if field in ("weight_decay", "lr"):
+            if field in ("optimizer", "rule", "variant"):
+                parts.append(str(value or "plain"))
+            elif field == "mask":
+                parts.append(mask_label(value) if value else "no_mask")
+            elif isinstance(value, bool):
+                parts.append(field if value else f"no_{field}")
+            elif isinstance(value, float):
                 parts.append(f"{field}={value:g}")
             else:
-                parts.append(str(value or "plain"))
+                parts.append(f"{field}={value}")
     return ":".join(parts)
+
+
+LABEL_FIELDS = (
+    "optimizer", "rule", "variant", "weight_decay", "lr", "mask", "eps", "eps_in_sqrt",
+    "initial_accumulator", "dampening", "clip_eps", "schedule",
+)  # fmt: skip
 
 
 def _name(left: Side, right: Side) -> str:
@@ -84,12 +108,35 @@ def _name(left: Side, right: Side) -> str:
     ]
     if a.variant and a.variant == b.variant:
         common.append(a.variant)
-    common += ["mask"] * a.mask + ["unused"] * a.unused_param
+    if a.mask and a.mask == b.mask:
+        common.append(mask_label(a.mask))
+    common += ["unused"] * a.unused_param
+    if a.schedule != "constant" and a.schedule == b.schedule:
+        common.append(a.schedule)
+    if a.clipped and a.clip_norm == b.clip_norm:
+        common.append("clip")
+    common += _shared_settings(a, b)
     sides = []
     for run, other in ((left, right), (right, left)):
         label = _label(run.case, other.case)
         sides.append(run.framework + (f"[{label}]" if label else ""))
     return "-".join([*common, sides[0], "vs", sides[1], a.dtype])
+
+
+SHARED_FIELDS = ("centered", "momentum", "dampening", "eps_in_sqrt", "lr_decay", "eps")
+SHARED_FIELDS += ("initial_accumulator",)
+
+
+def _shared_settings(a: Case, b: Case) -> list[str]:
+    """Settings both sides share that differ from the catalogue's own for the optimizer."""
+    usual = case_for(a.model, a.optimizer, a.rule, a.dtype)
+    out = []
+    for field in SHARED_FIELDS:
+        value = getattr(a, field)
+        if value != getattr(b, field) or value == getattr(usual, field):
+            continue
+        out.append(field if value is True else f"{field}={value:g}")
+    return out
 
 
 def entry(left: Side, right: Side, expect_equal: bool, reason: str, exact: bool = False) -> Entry:
@@ -112,6 +159,8 @@ def default_catalogue() -> list[Entry]:
     entries: list[Entry] = []
     for dtype in DTYPES:
         entries += _rule_table(dtype) + _spec_table(dtype) + _known_differences(dtype)
+        entries += _rmsprop(dtype) + _adagrad(dtype) + _sgd_and_adam_flags(dtype)
+        entries += _schedules(dtype) + _clipping(dtype)
     entries += _tiny_decay()
     names = [e.name for e in entries]
     assert len(names) == len(set(names)), "catalogue entry names must be unique"
@@ -271,6 +320,194 @@ def _tiny_decay() -> list[Entry]:
                 False,
                 "optax adds λw to the update (−η(d + λw)), so the tiny decay survives",
                 exact=True,
+            )
+        )
+    return out
+
+
+def _rmsprop(dtype: str) -> list[Entry]:
+    """torch RMSprop = optax.rmsprop mapped to torch's convention; optax's defaults differ."""
+    plain = case_for("mlp", "rmsprop", "none", dtype)
+    out = []
+    for changes in ({"centered": True}, {"momentum": 0.9}, {"centered": True, "momentum": 0.9}):
+        out += versus_reference(plain.replace(**changes))
+    out += versus_reference(plain.replace(eps_in_sqrt=True))  # optax's default placement
+    mapped = "optax.rmsprop(decay=α, eps_in_sqrt=False, initial_scale=0) is torch's RMSprop"
+    for changes in ({}, {"centered": True, "momentum": 0.9}):
+        case = plain.replace(**changes)
+        out.append(entry(Side("torch", case), Side("jax", case), True, mapped))
+    out.append(
+        entry(
+            Side("jax", plain.replace(variant="optax_defaults")),
+            Side("torch", plain),
+            False,
+            "optax.rmsprop's defaults: decay 0.9 (torch's alpha 0.99) and ε inside the root",
+        )
+    )
+    return out
+
+
+ADAGRAD_MATCHED = {"initial_accumulator": 0.1, "eps": 1e-7}  # optax's defaults, in both
+
+
+def _adagrad(dtype: str) -> list[Entry]:
+    """optax.adagrad always divides by √(s + ε); torch by √s + ε. How far that matters."""
+    torch_case = case_for("mlp", "adagrad", "none", dtype)
+    optax_case = torch_case.replace(eps_in_sqrt=True)
+    out = versus_reference(optax_case)
+    out += versus_reference(torch_case.replace(lr_decay=0.01))
+    matched_torch = torch_case.replace(**ADAGRAD_MATCHED)
+    resolved = dtype == "float64"
+    out.append(
+        entry(
+            Side("jax", optax_case.replace(**ADAGRAD_MATCHED)),
+            Side("torch", matched_torch),
+            not resolved,
+            "s ≥ 0.1, ε = 1e-7: 1/√(s + ε) vs 1/(√s + ε) is ~ε/√s ≈ 3e-7 relative, "
+            + ("resolved in float64" if resolved else "below float32 resolution"),
+        )
+    )
+    out.append(
+        entry(
+            Side("jax", optax_case),
+            Side("torch", torch_case),
+            False,
+            "s starts at 0: where Σg² is near ε, 1/√(s + ε) is far from 1/(√s + ε)",
+        )
+    )
+    out.append(
+        entry(
+            Side("jax", torch_case.replace(variant="optax_defaults")),
+            Side("torch", torch_case),
+            False,
+            "optax.adagrad's defaults: accumulator 0.1 and ε 1e-7 (torch's 0 and 1e-10)",
+        )
+    )
+    return out
+
+
+def _sgd_and_adam_flags(dtype: str) -> list[Entry]:
+    """SGD dampening (torch's first step undampened); Adam(decoupled_weight_decay=True)."""
+    damped = case_for("mlp", "momentum", "none", dtype, dampening=0.5)
+    out = versus_reference(damped)
+    out.append(
+        entry(
+            Side("torch", damped),
+            Side("torch", damped.replace(dampening=0.0)),
+            False,
+            "dampening scales g by (1 − τ) in the buffer from step 2; step 1 uses g itself",
+        )
+    )
+    decoupled = case_for("mlp", "adam", "weight_decay", dtype, variant="decoupled")
+    out += versus_reference(decoupled)
+    adamw = case_for("mlp", "adamw", "weight_decay", dtype)
+    same = "Adam(decoupled_weight_decay=True) is AdamW: w·(1 − ηλ), then Adam"
+    out += [entry(Side("torch", decoupled), Side(fw, adamw), True, same) for fw in FRAMEWORKS]
+    return out
+
+
+SCHEDULE_WARMUP = {"warmup_cosine": 5}
+FLOAT32_SCHEDULES = ("linear", "warmup_cosine")  # optax evaluates these in float32 (int32 count)
+
+
+def _schedules(dtype: str) -> list[Entry]:
+    """torch schedulers stepped once per step = optax schedules; two torch port errors."""
+    out = []
+    for schedule in ("linear", "cosine", "warmup_cosine"):
+        warmup = SCHEDULE_WARMUP.get(schedule, 0)
+        for optimizer in ("sgd", "adam", "adamw"):
+            torch_case = case_for(
+                "mlp", optimizer, "weight_decay", dtype, schedule=schedule, warmup_steps=warmup
+            )
+            jax_rule = "weight_decay" if optimizer == "adamw" else "add_decayed_weights"
+            jax_case = torch_case.replace(rule=jax_rule)
+            same_rule = "same update rule (docs/rules.md)"
+            out.append(
+                entry(Side("torch", torch_case), Side(REFERENCE, torch_case), True, same_rule)
+            )
+            float32_lr = dtype == "float64" and schedule in FLOAT32_SCHEDULES
+            why = (
+                f"optax's {schedule} schedule computes η_t in float32 (int32 step count / int) "
+                "even with x64: ~1e-7 relative, resolved in float64"
+            )
+            for other in (Side(REFERENCE, jax_case), Side("torch", torch_case)):
+                reason = "the same η_t, stepped once per optimizer step"
+                out.append(
+                    entry(
+                        Side("jax", jax_case), other, not float32_lr, why if float32_lr else reason
+                    )
+                )
+    return out + _schedule_mistakes(dtype)
+
+
+def _schedule_mistakes(dtype: str) -> list[Entry]:
+    cosine = case_for("mlp", "sgd", "weight_decay", dtype, schedule="cosine")
+    optax_case = cosine.replace(rule="add_decayed_weights")
+    mistakes = {
+        "schedule_per_epoch": "the scheduler stepped once per epoch holds η for 5 steps; "
+        "optax's count moves every step",
+        "schedule_early": "scheduler.step() before optimizer.step() uses η_(t+1) at step t",
+    }
+    out = []
+    for variant, reason in mistakes.items():
+        out += versus_reference(cosine.replace(variant=variant))
+        out.append(
+            entry(
+                Side("torch", cosine.replace(variant=variant)),
+                Side("jax", optax_case),
+                False,
+                reason,
+            )
+        )
+    rms = case_for("mlp", "rmsprop", "none", dtype, momentum=0.9, schedule="cosine")
+    out.append(
+        entry(
+            Side("jax", rms),
+            Side("torch", rms),
+            False,
+            "optax.rmsprop scales by η_t before its momentum trace, torch after: with a "
+            "changing η the buffer keeps past rates",
+        )
+    )
+    return out
+
+
+CLIP_NORM = 0.5  # below every step's gradient norm (0.8 to 1.3) on mlp: clipping always acts
+
+
+def _clipping(dtype: str) -> list[Entry]:
+    """clip_grad_norm_ before step() = chain(clip_by_global_norm, ...); L2 is clipped too."""
+    out = []
+    for optimizer in ("sgd", "momentum", "adamw"):
+        torch_wd = case_for("mlp", optimizer, "weight_decay", dtype, clip_norm=CLIP_NORM)
+        jax_rule = "weight_decay" if optimizer == "adamw" else "add_decayed_weights"
+        jax_wd = torch_wd.replace(rule=jax_rule, clip_eps=0.0)
+        out += versus_reference(torch_wd) + versus_reference(jax_wd)
+        resolved = dtype == "float64"
+        reason = "torch's clip_grad_norm_ divides by ‖g‖ + 1e-6, optax's by ‖g‖: " + (
+            "~1e-6 relative, resolved in float64" if resolved else "below float32 resolution"
+        )
+        out.append(entry(Side("jax", jax_wd), Side("torch", torch_wd), not resolved, reason))
+        if optimizer == "adamw":
+            continue
+        torch_l2 = torch_wd.replace(rule="l2_loss")
+        out += versus_reference(torch_l2) + versus_reference(jax_wd.replace(rule="l2_loss"))
+        out.append(
+            entry(
+                Side("torch", torch_l2),
+                Side("torch", torch_wd),
+                False,
+                "with clipping, L2 in the loss is clipped with g; weight_decay adds λw after",
+            )
+        )
+        before = jax_wd.replace(variant="decay_before_clip")
+        out += versus_reference(before)
+        out.append(
+            entry(
+                Side("jax", before),
+                Side("jax", jax_wd.replace(rule="l2_loss")),
+                True,
+                "chain(add_decayed_weights, clip, ...) clips λw with g, as L2 in the loss",
             )
         )
     return out
