@@ -173,9 +173,13 @@ def _rule_table(dtype: str) -> list[Entry]:
     for optimizer in OPTIMIZERS:
         for rule in RULES:
             out += versus_reference(case_for("mlp", optimizer, rule, dtype))
-    for optimizer in ("sgd", "momentum", "adam", "adamw"):  # masks: biases, norm scales exempt
+    masked = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
+    for optimizer in masked:  # masks: biases, norm scales exempt
         for rule in RULES[1:]:
             out += versus_reference(case_for("mlp_norm", optimizer, rule, dtype, mask=True))
+    for rule in ("add_decayed_weights", "l2_loss"):  # optax.adagrad: ε inside the root
+        case = case_for("mlp_norm", "adagrad", rule, dtype, mask=True, eps_in_sqrt=True)
+        out += versus_reference(case)
     for model in ("linear", "cnn"):
         for optimizer, rule in (
             ("adamw", "weight_decay"),

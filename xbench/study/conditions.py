@@ -2,7 +2,7 @@
 frameworks, and the profiles (seeds × epochs).
 
 Model ``mlp_digits`` (64 → 64 → 64 → 10, tanh), softmax cross-entropy, float32. Every
-condition decays the kernels only (biases exempt, ``mask=True``). SGD with momentum for the
+condition decays the kernels only (biases exempt, ``mask="kernels"``). SGD with momentum for the
 L2, L1, ElasticNet and dropout conditions; Adam for the question whether L2 in Adam and
 AdamW's decay train the same model.
 """
@@ -87,7 +87,7 @@ class Condition:
             weight_decay=self.lam,
             momentum=MOMENTUM,
             l1_ratio=L1_RATIO,
-            mask=True,
+            mask="kernels",
             steps=steps,
             seed=seed,
             batch_size=BATCH_SIZE,
