@@ -10,6 +10,7 @@ never enters an equivalence run on a GPU.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -24,7 +25,16 @@ import optax  # noqa: E402
 
 from xbench.errors import UsageError  # noqa: E402
 from xbench.spec.cases import Case, decayed_names  # noqa: E402
-from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh  # noqa: E402
+from xbench.spec.models import (  # noqa: E402
+    LAYER_NORM_EPS,
+    Conv,
+    Dense,
+    Embedding,
+    Flatten,
+    LayerNorm,
+    Tanh,
+    TransformerBlock,
+)
 from xbench.spec.problems import Problem  # noqa: E402
 
 HIGHEST = jax.lax.Precision.HIGHEST
@@ -213,6 +223,38 @@ def penalty(case: Case, params: dict, mask: dict):
     return 0.0
 
 
+def layer_norm(x, p: dict):
+    """Over the last axis, biased variance, eps LAYER_NORM_EPS; then scale and bias."""
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    var = jnp.var(x, axis=-1, keepdims=True)
+    return (x - mean) / jnp.sqrt(var + LAYER_NORM_EPS) * p["scale"] + p["bias"]
+
+
+def dense(x, p: dict, precision=HIGHEST):
+    """x @ kernel (+ bias where the layer has one: a block's attn_k has none)."""
+    out = jnp.matmul(x, p["kernel"], precision=precision)
+    return out + p["bias"] if "bias" in p else out
+
+
+def causal_attention(params: dict, block: TransformerBlock, x, precision=HIGHEST):
+    """Single-head causal self-attention: softmax(q·kᵀ/√dim, j > i masked to −∞)·v, then o."""
+    q, k, v = (dense(x, params[block.part(n)], precision) for n in ("attn_q", "attn_k", "attn_v"))
+    scores = jnp.matmul(q, jnp.swapaxes(k, -1, -2), precision=precision) / math.sqrt(block.dim)
+    seq = x.shape[-2]
+    allowed = jnp.tril(jnp.ones((seq, seq), dtype=bool))
+    weights = jax.nn.softmax(jnp.where(allowed, scores, -jnp.inf), axis=-1)
+    context = jnp.matmul(weights, v, precision=precision)
+    return dense(context, params[block.part("attn_o")], precision)
+
+
+def transformer_block(params: dict, block: TransformerBlock, x, precision=HIGHEST):
+    """h = x + Attn(LN1(x)); out = h + tanh(LN2(h)·W1 + b1)·W2 + b2."""
+    h = x + causal_attention(params, block, layer_norm(x, params[block.part("ln1")]), precision)
+    c2 = layer_norm(h, params[block.part("ln2")])
+    t = jnp.tanh(dense(c2, params[block.part("mlp_in")], precision))
+    return h + dense(t, params[block.part("mlp_out")], precision)
+
+
 def forward(model, params: dict, x, precision=HIGHEST, keep=()):
     """The model's output; ``keep``: a dropout mask multiplied into each Tanh's output."""
     masks = iter(keep)
@@ -232,10 +274,12 @@ def forward(model, params: dict, x, precision=HIGHEST, keep=()):
             )
             x = x + p["bias"]
         elif isinstance(layer, LayerNorm):
+            x = layer_norm(x, params[layer.name])
+        elif isinstance(layer, Embedding):  # token ids, stored as floats
             p = params[layer.name]
-            mean = jnp.mean(x, axis=-1, keepdims=True)
-            var = jnp.var(x, axis=-1, keepdims=True)
-            x = (x - mean) / jnp.sqrt(var + LAYER_NORM_EPS) * p["scale"] + p["bias"]
+            x = jnp.take(p["token"], x.astype(jnp.int32), axis=0) + p["position"]
+        elif isinstance(layer, TransformerBlock):
+            x = transformer_block(params, layer, x, precision)
         elif isinstance(layer, Tanh):
             x = jnp.tanh(x)
             if keep:

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbench.spec.cases import LOSS_RULES, Case, decayed_names
-from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Model, Tanh
+from xbench.spec.models import (
+    LAYER_NORM_EPS,
+    Conv,
+    Dense,
+    Embedding,
+    Flatten,
+    LayerNorm,
+    Model,
+    Tanh,
+    TransformerBlock,
+)
 from xbench.spec.problems import Problem
 from xbench.spec.schedules import lr_at
 
@@ -30,6 +40,129 @@ def conv_valid(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
+def layer_norm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray):
+    """LayerNorm over the last axis, and (x̂, 1/σ) for its backward pass."""
+    mean = x.mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(x.var(axis=-1, keepdims=True) + LAYER_NORM_EPS)
+    xhat = (x - mean) * inv_std
+    return xhat * scale + bias, (xhat, inv_std)
+
+
+def layer_norm_backward(saved, scale: np.ndarray, d: np.ndarray):
+    """d loss / d (scale, bias, input); scale and bias sum over every axis but the last."""
+    xhat, inv_std = saved
+    n = xhat.shape[-1]
+    d_scale = (d * xhat).reshape(-1, n).sum(axis=0)
+    d_bias = d.reshape(-1, n).sum(axis=0)
+    d_xhat = d * scale
+    d_in = (
+        inv_std
+        / n
+        * (
+            n * d_xhat
+            - d_xhat.sum(axis=-1, keepdims=True)
+            - xhat * (d_xhat * xhat).sum(axis=-1, keepdims=True)
+        )
+    )
+    return d_scale, d_bias, d_in
+
+
+def dense_backward(saved: np.ndarray, kernel: np.ndarray, d: np.ndarray):
+    """d loss / d (kernel, bias, input) of x @ kernel + bias, over any leading axes."""
+    flat_in = saved.reshape(-1, saved.shape[-1])
+    flat_d = d.reshape(-1, d.shape[-1])
+    return flat_in.T @ flat_d, flat_d.sum(axis=0), d @ kernel.T
+
+
+def project(p: dict[str, np.ndarray], name: str, x: np.ndarray) -> np.ndarray:
+    """x @ ``<name>/kernel`` (+ ``<name>/bias`` where the projection has one)."""
+    out = x @ p[f"{name}/kernel"]
+    return out + p[f"{name}/bias"] if f"{name}/bias" in p else out
+
+
+def causal_mask(seq: int) -> np.ndarray:
+    """True where position i may attend to position j: j ≤ i."""
+    return np.tril(np.ones((seq, seq), dtype=bool))
+
+
+def attention(p: dict[str, np.ndarray], block: TransformerBlock, x: np.ndarray):
+    """Single-head causal self-attention on (batch, seq, dim), and what its backward needs.
+
+    scores = q·kᵀ/√dim, −∞ where j > i, softmax over j; out = (softmax · v)·Wo + bo.
+    """
+    q, k, v = (project(p, block.part(n), x) for n in ("attn_q", "attn_k", "attn_v"))
+    scores = q @ k.swapaxes(-1, -2) / np.sqrt(block.dim)
+    scores = np.where(causal_mask(x.shape[-2]), scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    context = weights @ v
+    out = project(p, block.part("attn_o"), context)
+    return out, (x, q, k, v, weights, context)
+
+
+def scores_backward(d_scores: np.ndarray, q: np.ndarray, k: np.ndarray, dim: int):
+    """d loss / d (q, k) from d loss / d scores, scores = q·kᵀ/√dim."""
+    d_scores = d_scores / np.sqrt(dim)
+    return d_scores @ k, d_scores.swapaxes(-1, -2) @ q
+
+
+def attention_backward(p, block: TransformerBlock, saved, d: np.ndarray, grads: dict):
+    """Gradients of the attention's projections into ``grads``; returns d loss / d input."""
+    x, q, k, v, weights, context = saved
+    o = block.part("attn_o")
+    grads[f"{o}/kernel"], grads[f"{o}/bias"], d_context = dense_backward(
+        context, p[f"{o}/kernel"], d
+    )
+    d_weights = d_context @ v.swapaxes(-1, -2)
+    d_v = weights.swapaxes(-1, -2) @ d_context
+    # softmax: masked weights are 0, so their scores get no gradient
+    d_scores = weights * (d_weights - (d_weights * weights).sum(axis=-1, keepdims=True))
+    d_q, d_k = scores_backward(d_scores, q, k, block.dim)
+    d_x = np.zeros_like(x)
+    for part, d_part in (("q", d_q), ("k", d_k), ("v", d_v)):
+        name = block.part(f"attn_{part}")
+        grads[f"{name}/kernel"], d_bias, d_in = dense_backward(x, p[f"{name}/kernel"], d_part)
+        if f"{name}/bias" in p:
+            grads[f"{name}/bias"] = d_bias
+        d_x = d_x + d_in
+    return d_x
+
+
+def block_forward(p: dict[str, np.ndarray], block: TransformerBlock, x: np.ndarray):
+    """h = x + Attn(LN1(x)); out = h + tanh(LN2(h)·W1 + b1)·W2 + b2; and the saved values."""
+    ln1, ln2 = block.part("ln1"), block.part("ln2")
+    mlp_in, mlp_out = block.part("mlp_in"), block.part("mlp_out")
+    c1, ln1_saved = layer_norm(x, p[f"{ln1}/scale"], p[f"{ln1}/bias"])
+    attended, attn_saved = attention(p, block, c1)
+    h = x + attended
+    c2, ln2_saved = layer_norm(h, p[f"{ln2}/scale"], p[f"{ln2}/bias"])
+    t = np.tanh(c2 @ p[f"{mlp_in}/kernel"] + p[f"{mlp_in}/bias"])
+    out = h + (t @ p[f"{mlp_out}/kernel"] + p[f"{mlp_out}/bias"])
+    return out, (ln1_saved, attn_saved, ln2_saved, c2, t)
+
+
+def block_backward(p, block: TransformerBlock, saved, d: np.ndarray, grads: dict):
+    """The block's parameter gradients into ``grads``; returns d loss / d input."""
+    ln1_saved, attn_saved, ln2_saved, c2, t = saved
+    ln1, ln2 = block.part("ln1"), block.part("ln2")
+    mlp_in, mlp_out = block.part("mlp_in"), block.part("mlp_out")
+    grads[f"{mlp_out}/kernel"], grads[f"{mlp_out}/bias"], d_t = dense_backward(
+        t, p[f"{mlp_out}/kernel"], d
+    )
+    grads[f"{mlp_in}/kernel"], grads[f"{mlp_in}/bias"], d_c2 = dense_backward(
+        c2, p[f"{mlp_in}/kernel"], d_t * (1.0 - t**2)
+    )
+    grads[f"{ln2}/scale"], grads[f"{ln2}/bias"], d_h = layer_norm_backward(
+        ln2_saved, p[f"{ln2}/scale"], d_c2
+    )
+    d_h = d + d_h  # the residual
+    d_c1 = attention_backward(p, block, attn_saved, d_h, grads)
+    grads[f"{ln1}/scale"], grads[f"{ln1}/bias"], d_x = layer_norm_backward(
+        ln1_saved, p[f"{ln1}/scale"], d_c1
+    )
+    return d_h + d_x
+
+
 def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, keep=()):
     """The model's output and the activations each layer's backward pass needs.
 
@@ -44,11 +177,14 @@ def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, keep=())
         elif isinstance(layer, Conv):
             x = conv_valid(x, params[f"{layer.name}/kernel"]) + params[f"{layer.name}/bias"]
         elif isinstance(layer, LayerNorm):
-            mean = x.mean(axis=-1, keepdims=True)
-            inv_std = 1.0 / np.sqrt(x.var(axis=-1, keepdims=True) + LAYER_NORM_EPS)
-            xhat = (x - mean) * inv_std
-            tape[-1] = (xhat, inv_std)
-            x = xhat * params[f"{layer.name}/scale"] + params[f"{layer.name}/bias"]
+            scale, bias = params[f"{layer.name}/scale"], params[f"{layer.name}/bias"]
+            x, tape[-1] = layer_norm(x, scale, bias)
+        elif isinstance(layer, Embedding):
+            ids = x.astype(int)
+            tape[-1] = ids
+            x = params[f"{layer.name}/token"][ids] + params[f"{layer.name}/position"]
+        elif isinstance(layer, TransformerBlock):
+            x, tape[-1] = block_forward(params, layer, x)
         elif isinstance(layer, Tanh):
             x = np.tanh(x)
             mask = next(masks) if keep else 1.0
@@ -59,6 +195,20 @@ def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, keep=())
     return x, tape
 
 
+def conv_backward(kernel: np.ndarray, saved: np.ndarray, d: np.ndarray):
+    """d loss / d (kernel, bias, input) of ``conv_valid(saved, kernel) + bias``."""
+    kh, kw = kernel.shape[:2]
+    ho, wo = d.shape[1], d.shape[2]
+    d_kernel = np.zeros_like(kernel)
+    d_in = np.zeros_like(saved)
+    for p in range(kh):
+        for q in range(kw):
+            window = saved[:, p : p + ho, q : q + wo, :]
+            d_kernel[p, q] = np.einsum("bijc,bijo->co", window, d)
+            d_in[:, p : p + ho, q : q + wo, :] += d @ kernel[p, q].T
+    return d_kernel, d.sum(axis=(0, 1, 2)), d_in
+
+
 def backward(model: Model, params, tape, d_out: np.ndarray) -> dict[str, np.ndarray]:
     """Gradients of the loss with respect to every parameter, given d loss / d output."""
     grads = {}
@@ -66,38 +216,27 @@ def backward(model: Model, params, tape, d_out: np.ndarray) -> dict[str, np.ndar
     for layer, saved in zip(reversed(model.layers), reversed(tape), strict=True):
         if isinstance(layer, Dense):
             kernel = params[f"{layer.name}/kernel"]
-            grads[f"{layer.name}/kernel"] = saved.T @ d
-            grads[f"{layer.name}/bias"] = d.sum(axis=0)
-            d = d @ kernel.T
+            grads[f"{layer.name}/kernel"], grads[f"{layer.name}/bias"], d = dense_backward(
+                saved, kernel, d
+            )
         elif isinstance(layer, Conv):
             kernel = params[f"{layer.name}/kernel"]
-            kh, kw = kernel.shape[:2]
-            ho, wo = d.shape[1], d.shape[2]
-            d_kernel = np.zeros_like(kernel)
-            d_in = np.zeros_like(saved)
-            for p in range(kh):
-                for q in range(kw):
-                    window = saved[:, p : p + ho, q : q + wo, :]
-                    d_kernel[p, q] = np.einsum("bijc,bijo->co", window, d)
-                    d_in[:, p : p + ho, q : q + wo, :] += d @ kernel[p, q].T
-            grads[f"{layer.name}/kernel"] = d_kernel
-            grads[f"{layer.name}/bias"] = d.sum(axis=(0, 1, 2))
-            d = d_in
-        elif isinstance(layer, LayerNorm):
-            xhat, inv_std = saved
-            grads[f"{layer.name}/scale"] = (d * xhat).sum(axis=0)
-            grads[f"{layer.name}/bias"] = d.sum(axis=0)
-            d_xhat = d * params[f"{layer.name}/scale"]
-            n = xhat.shape[-1]
-            d = (
-                inv_std
-                / n
-                * (
-                    n * d_xhat
-                    - d_xhat.sum(axis=-1, keepdims=True)
-                    - xhat * (d_xhat * xhat).sum(axis=-1, keepdims=True)
-                )
+            grads[f"{layer.name}/kernel"], grads[f"{layer.name}/bias"], d = conv_backward(
+                kernel, saved, d
             )
+        elif isinstance(layer, LayerNorm):
+            scale = params[f"{layer.name}/scale"]
+            grads[f"{layer.name}/scale"], grads[f"{layer.name}/bias"], d = layer_norm_backward(
+                saved, scale, d
+            )
+        elif isinstance(layer, Embedding):
+            d_token = np.zeros_like(params[f"{layer.name}/token"])
+            np.add.at(d_token, saved, d)  # a token used twice gets both contributions
+            grads[f"{layer.name}/token"] = d_token
+            grads[f"{layer.name}/position"] = d.sum(axis=0)
+            d = None  # token ids have no gradient
+        elif isinstance(layer, TransformerBlock):
+            d = block_backward(params, layer, saved, d, grads)
         elif isinstance(layer, Tanh):
             t, mask = saved
             d = d * mask * (1.0 - t**2)

@@ -7,6 +7,7 @@ unless asked otherwise), never left to torch's device-dependent default.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -17,7 +18,16 @@ import torch.nn.functional as F
 
 from xbench.errors import UsageError
 from xbench.spec.cases import EPOCH_STEPS, Case, decayed_names
-from xbench.spec.models import LAYER_NORM_EPS, Conv, Dense, Flatten, LayerNorm, Tanh
+from xbench.spec.models import (
+    LAYER_NORM_EPS,
+    Conv,
+    Dense,
+    Embedding,
+    Flatten,
+    LayerNorm,
+    Tanh,
+    TransformerBlock,
+)
 from xbench.spec.problems import Problem
 from xbench.spec.schedules import factor
 
@@ -36,7 +46,8 @@ def torch_device(name: str) -> torch.device:
 
 
 def kernel_to_native(name: str, value: np.ndarray) -> np.ndarray:
-    """Canonical (in, out) -> torch (out, in); HWIO -> OIHW; vectors unchanged."""
+    """Canonical (in, out) -> torch (out, in); HWIO -> OIHW; vectors unchanged. Embeddings
+    (``/token`` (vocab, dim), ``/position`` (seq, dim)) are already F.embedding's layout."""
     if value.ndim == 2 and name.endswith("/kernel"):
         return value.T
     if value.ndim == 4:
@@ -199,6 +210,31 @@ def memory_kernel(kernel: str, elements: int, dtype: str, device: str):
     return run, f"torch.Tensor.{op.__name__}"
 
 
+def causal_attention(p: dict, block: TransformerBlock, x: torch.Tensor) -> torch.Tensor:
+    """Single-head causal self-attention: softmax(q·kᵀ/√dim, j > i masked to −∞)·v, then o."""
+    q, k, v = (
+        F.linear(x, p[f"{block.part(n)}/kernel"], p.get(f"{block.part(n)}/bias"))
+        for n in ("attn_q", "attn_k", "attn_v")  # attn_k has no bias
+    )
+    scores = q @ k.transpose(-2, -1) / math.sqrt(block.dim)
+    seq = x.shape[-2]
+    future = torch.ones(seq, seq, dtype=torch.bool, device=x.device).triu(diagonal=1)
+    weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+    o = block.part("attn_o")
+    return F.linear(weights @ v, p[f"{o}/kernel"], p[f"{o}/bias"])
+
+
+def transformer_block(p: dict, block: TransformerBlock, x: torch.Tensor) -> torch.Tensor:
+    """h = x + Attn(LN1(x)); out = h + tanh(LN2(h)·W1 + b1)·W2 + b2."""
+    ln1, ln2 = block.part("ln1"), block.part("ln2")
+    mlp_in, mlp_out = block.part("mlp_in"), block.part("mlp_out")
+    c1 = F.layer_norm(x, (block.dim,), p[f"{ln1}/scale"], p[f"{ln1}/bias"], eps=LAYER_NORM_EPS)
+    h = x + causal_attention(p, block, c1)
+    c2 = F.layer_norm(h, (block.dim,), p[f"{ln2}/scale"], p[f"{ln2}/bias"], eps=LAYER_NORM_EPS)
+    t = torch.tanh(F.linear(c2, p[f"{mlp_in}/kernel"], p[f"{mlp_in}/bias"]))
+    return h + F.linear(t, p[f"{mlp_out}/kernel"], p[f"{mlp_out}/bias"])
+
+
 class TorchAdapter:
     framework = "torch"
     memory_kernel = staticmethod(memory_kernel)  # the roofline kernels, for timing
@@ -248,12 +284,18 @@ class TorchAdapter:
             elif isinstance(layer, LayerNorm):
                 weight, bias = p[f"{layer.name}/scale"], p[f"{layer.name}/bias"]
                 x = F.layer_norm(x, (layer.size,), weight, bias, eps=LAYER_NORM_EPS)
+            elif isinstance(layer, Embedding):  # token ids, stored as floats
+                token, position = p[f"{layer.name}/token"], p[f"{layer.name}/position"]
+                x = F.embedding(x.long(), token) + position
+            elif isinstance(layer, TransformerBlock):
+                x = transformer_block(p, layer, x)
             elif isinstance(layer, Tanh):
                 x = torch.tanh(x)
                 if keep:
                     x = x * next(masks)
-            elif isinstance(layer, Flatten):  # canonical order is NHWC
-                x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+            elif isinstance(layer, Flatten):  # canonical order is NHWC: images are permuted
+                x = x.permute(0, 2, 3, 1) if x.ndim == 4 else x
+                x = x.reshape(x.shape[0], -1)
         return x
 
     def step(self, index: int) -> torch.Tensor:

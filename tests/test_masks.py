@@ -45,3 +45,13 @@ def test_an_inverted_mask_is_caught():
         layer: {k: not v for k, v in leaves.items()} for layer, leaves in adapter.mask.items()
     }
     assert adapter.decayed_names() != decayed_by("torch", case)
+
+
+def test_mask_on_the_transformer_exempts_embeddings_biases_and_norms():
+    case = Case(
+        model="transformer", optimizer="adamw", rule="weight_decay", weight_decay=0.1, mask=True
+    )
+    kernels = {f"block0_{p}/kernel" for p in ("attn_q", "attn_k", "attn_v", "attn_o")}
+    kernels |= {"block0_mlp_in/kernel", "block0_mlp_out/kernel", "head/kernel"}
+    for framework in ("torch", "jax", "reference"):
+        assert decayed_by(framework, case) == kernels, framework

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from adapters_under_test import jax_loss_and_grads, torch_loss_and_grads
 from conftest import FRAMEWORKS, adapter_class
+from xbench_adapters import reference
 from xbench_adapters.reference import loss_and_grads
 
 from xbench.spec.cases import Case
@@ -64,22 +65,27 @@ def test_forward_and_gradients_match_reference(framework, model):
         )
 
 
+def numeric_gradient(problem, name, index, h=1e-6):
+    """d loss / d params[name][index] by central differences, on the first batch."""
+    x, y = problem.x[0], problem.y[0]
+    plus = {k: v.copy() for k, v in problem.params.items()}
+    minus = {k: v.copy() for k, v in problem.params.items()}
+    plus[name][index] += h
+    minus[name][index] -= h
+    return (loss_and_grads(problem.model, plus, x, y)[0]
+            - loss_and_grads(problem.model, minus, x, y)[0]) / (2 * h)  # fmt: skip
+
+
 @pytest.mark.parametrize("model", MODEL_NAMES)
 def test_reference_gradients_match_finite_differences(model):
     problem = make_problem(Case(model=model))
     x, y = problem.x[0], problem.y[0]
     _, grads = loss_and_grads(problem.model, problem.params, x, y)
     rng = np.random.default_rng(1)
-    h = 1e-6
-    for name, value in problem.params.items():
+    for name, value in problem.params.items():  # every tensor, three elements of each
         for _ in range(3):
             index = tuple(rng.integers(s) for s in value.shape)
-            plus = {k: v.copy() for k, v in problem.params.items()}
-            minus = {k: v.copy() for k, v in problem.params.items()}
-            plus[name][index] += h
-            minus[name][index] -= h
-            numeric = (loss_and_grads(problem.model, plus, x, y)[0]
-                       - loss_and_grads(problem.model, minus, x, y)[0]) / (2 * h)  # fmt: skip
+            numeric = numeric_gradient(problem, name, index)
             assert grads[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-9), (name, index)
 
 
@@ -94,3 +100,94 @@ def test_finite_difference_check_catches_a_wrong_gradient():
         - loss_and_grads(problem.model, problem.params, x, y)[0]
     ) / 1e-6
     assert 1.5 * grads["dense0/bias"][0] != pytest.approx(numeric, rel=1e-4)
+
+
+# ----------------------------------------------------------------------------- the transformer
+
+
+def test_torch_native_layout_keeps_embeddings_and_transposes_kernels():
+    case = Case(model="transformer")
+    problem = make_problem(case)
+    native = adapter_class("torch")(problem, case).to_native(problem.params)
+    for name in ("embed/token", "embed/position"):  # F.embedding's (rows, dim) already
+        np.testing.assert_array_equal(native[name].numpy(), problem.params[name], err_msg=name)
+    assert tuple(native["block0_mlp_in/kernel"].shape) == (16, 8)  # (out, in) from (8, 16)
+    q = problem.params["block0_attn_q/kernel"]  # square: values, not shapes, show the transpose
+    np.testing.assert_array_equal(native["block0_attn_q/kernel"].numpy(), q.T)
+
+
+def test_transformer_gives_every_parameter_a_gradient():
+    problem = make_problem(Case(model="transformer"))
+    assert set(np.unique(problem.x)) == set(range(16))  # token ids, every one of the vocabulary
+    _, grads = loss_and_grads(problem.model, problem.params, problem.x[0], problem.y[0])
+    for name, grad in grads.items():
+        assert np.abs(grad).max() > 1e-3, name
+
+
+def test_a_key_bias_would_get_no_gradient():
+    """Why attn_k has no bias: it shifts a whole row of scores, which the softmax ignores."""
+    problem = make_problem(Case(model="transformer"))
+    problem.params["block0_attn_k/bias"] = np.random.default_rng(2).normal(size=8)
+    _, grads = loss_and_grads(problem.model, problem.params, problem.x[0], problem.y[0])
+    np.testing.assert_allclose(grads["block0_attn_k/bias"], 0.0, atol=1e-15)
+    assert numeric_gradient(problem, "block0_attn_k/bias", (3,)) == pytest.approx(0.0, abs=1e-9)
+
+
+def transformer_outputs(framework, problem, case, x):
+    """(batch, seq, 2): each position's two outputs, from ``framework``'s forward pass."""
+    if framework == "reference":
+        out = reference.forward(problem.model, problem.params, x)[0]
+    elif framework == "torch":
+        adapter = adapter_class("torch")(problem, case)
+        out = adapter.forward(adapter._tensor(x)).detach().numpy()
+    else:
+        import jax.numpy as jnp
+
+        adapter = adapter_class("jax")(problem, case)
+        from xbench_adapters.jax_adapter import forward
+
+        out = np.asarray(forward(problem.model, adapter.tree, jnp.asarray(x)))
+    return out.reshape(x.shape[0], x.shape[1], -1)
+
+
+def changed_positions(framework, position):
+    """Per position, the largest change of the outputs when the token at ``position`` changes."""
+    case = Case(model="transformer")
+    problem = make_problem(case)
+    x = problem.x[0]
+    other = x.copy()
+    other[:, position] = (other[:, position] + 5) % 16
+    before = transformer_outputs(framework, problem, case, x)
+    after = transformer_outputs(framework, problem, case, other)
+    return np.abs(after - before).max(axis=(0, 2))
+
+
+@pytest.mark.parametrize("framework", ["reference", *FRAMEWORKS])
+def test_attention_is_causal(framework):
+    last = changed_positions(framework, 5)
+    np.testing.assert_array_equal(last[:5], 0.0)  # earlier positions never see the last token
+    assert last[5] > 1e-2
+    first = changed_positions(framework, 0)
+    assert (first > 1e-3).all(), first  # every later position sees the first token
+
+
+def test_causal_check_catches_a_missing_mask(monkeypatch):
+    monkeypatch.setattr(reference, "causal_mask", lambda seq: np.ones((seq, seq), dtype=bool))
+    assert (changed_positions("reference", 5)[:5] > 1e-3).all()
+
+
+def test_finite_differences_catch_a_backward_without_the_scale(monkeypatch):
+    """A backward pass that forgets the 1/√dim of the scores disagrees with the loss itself."""
+    problem = make_problem(Case(model="transformer"))
+    x, y = problem.x[0], problem.y[0]
+    name, index = "block0_attn_q/kernel", (1, 2)
+    numeric = numeric_gradient(problem, name, index)
+    assert loss_and_grads(problem.model, problem.params, x, y)[1][name][index] == pytest.approx(
+        numeric, rel=1e-5
+    )
+    monkeypatch.setattr(
+        reference, "scores_backward", lambda d, q, k, dim: (d @ k, d.swapaxes(-1, -2) @ q)
+    )
+    wrong = loss_and_grads(problem.model, problem.params, x, y)[1][name][index]
+    assert wrong != pytest.approx(numeric, rel=1e-2)
+    assert wrong == pytest.approx(numeric * np.sqrt(8), rel=1e-5)  # off by exactly √dim

@@ -4,6 +4,10 @@ A model is a tuple of layers. Parameters live in one canonical layout: NumPy arr
 ``<layer>/<kind>``, dense kernels ``(in, out)``, conv kernels ``HWIO``, images ``NHWC``.
 Adapters convert to their framework's layout and back; flattening always follows the NHWC
 order, so a torch adapter must permute NCHW activations before flattening.
+
+A model with a ``vocab`` reads token ids: its inputs are integers in [0, vocab), stored as
+floats like every other input (exact in float32), which adapters turn into indices. Its
+activations are (batch, seq, features); Dense and LayerNorm act on the last axis.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LAYER_NORM_EPS = 1e-5  # torch's default; the JAX adapter writes its own LayerNorm with it
+EMBEDDING_STD = 0.5  # token and position embeddings start at N(0, EMBEDDING_STD²)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,43 @@ class Vector:
 
 
 @dataclass(frozen=True)
+class Embedding:
+    """Token ids (batch, seq) -> ``<name>/token``[ids] + ``<name>/position``: (batch, seq, dim)."""
+
+    name: str
+    vocab: int
+    dim: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class TransformerBlock:
+    """A pre-LN block: h = x + Attn(LN1(x)); out = h + MLP(LN2(h)), on (batch, seq, dim).
+
+    Attn: single-head causal self-attention, q/k/v/o dense projections (dim, dim) with bias
+    (but k: see ``UNBIASED_PARTS``), scores q·kᵀ/√dim, positions j > i masked out before the
+    softmax. MLP: tanh(c·W1 + b1)·W2 + b2, hidden width ``hidden``. The LayerNorms are as
+    ``LayerNorm``. Its parameters are named ``<name>_<part>/<kind>``, parts as in
+    ``BLOCK_PARTS``.
+    """
+
+    name: str
+    dim: int
+    hidden: int
+
+    def part(self, part: str) -> str:
+        """The layer name of one of the block's parts, e.g. ``block0_attn_q``."""
+        return f"{self.name}_{part}"
+
+
+BLOCK_PARTS = ("ln1", "attn_q", "attn_k", "attn_v", "attn_o", "ln2", "mlp_in", "mlp_out")
+# The key projection has no bias: q·(k + b) adds the same q·b to a whole row of scores, which
+# the softmax ignores, so that bias's gradient is exactly 0 and only rounding noise (which
+# Adam scales up to full-size steps) would move it, differently in every framework.
+UNBIASED_PARTS = ("attn_k",)
+
+
+@dataclass(frozen=True)
 class Tanh:
     pass
 
@@ -60,7 +102,7 @@ class Flatten:
     pass
 
 
-Layer = Dense | Conv | LayerNorm | Vector | Tanh | Flatten
+Layer = Dense | Conv | LayerNorm | Vector | Embedding | TransformerBlock | Tanh | Flatten
 
 
 @dataclass(frozen=True)
@@ -69,6 +111,7 @@ class Model:
     input_shape: tuple[int, ...]  # one example, canonical layout (NHWC without N for images)
     output_size: int
     layers: tuple[Layer, ...]
+    vocab: int = 0  # > 0: inputs are token ids in [0, vocab)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Canonical parameter names and shapes, in the model's order."""
@@ -86,7 +129,30 @@ class Model:
                 shapes[f"{layer.name}/bias"] = (layer.size,)
             elif isinstance(layer, Vector):
                 shapes[f"{layer.name}/kernel"] = (layer.size,)
+            elif isinstance(layer, Embedding):
+                shapes[f"{layer.name}/token"] = (layer.vocab, layer.dim)
+                shapes[f"{layer.name}/position"] = (layer.seq, layer.dim)
+            elif isinstance(layer, TransformerBlock):
+                shapes.update(block_shapes(layer))
         return shapes
+
+
+def block_shapes(block: TransformerBlock) -> dict[str, tuple[int, ...]]:
+    """A TransformerBlock's parameter names and shapes, in ``BLOCK_PARTS`` order."""
+    dim, hidden = block.dim, block.hidden
+    fans = {"mlp_in": (dim, hidden), "mlp_out": (hidden, dim)}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for part in BLOCK_PARTS:
+        name = block.part(part)
+        if part.startswith("ln"):
+            shapes[f"{name}/scale"] = (dim,)
+            shapes[f"{name}/bias"] = (dim,)
+        else:
+            fan_in, fan_out = fans.get(part, (dim, dim))
+            shapes[f"{name}/kernel"] = (fan_in, fan_out)
+            if part not in UNBIASED_PARTS:
+                shapes[f"{name}/bias"] = (fan_out,)
+    return shapes
 
 
 UNUSED_PARAM = "unused/kernel"  # a parameter outside the forward pass: it never gets a gradient
@@ -141,12 +207,26 @@ MODELS: dict[str, Model] = {
                 Dense("out", 4 * 4 * 4, 4),
             ),
         ),
+        Model(  # token ids -> 2 outputs per position; vocab 16, d_model 8, seq 6, MLP 16
+            "transformer",
+            (6,),
+            6 * 2,
+            (
+                Embedding("embed", 16, 8, 6),
+                TransformerBlock("block0", 8, 16),
+                LayerNorm("norm_out", 8),
+                Dense("head", 8, 2),
+                Flatten(),
+            ),
+            vocab=16,
+        ),
     )
 }
 
 
 def init_params(model: Model, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """LeCun-normal kernels, zero biases, unit norm scales; float64, canonical layout.
+    """LeCun-normal kernels, zero biases, unit norm scales, N(0, 0.5²) embeddings (token and
+    position); float64, canonical layout, drawn in the model's order.
 
     Biases start at exactly zero on purpose: it is where |w|'s derivative differs between
     torch (0) and JAX (1), so an L1 rule that relies on autodiff shows up on the first step.
@@ -156,6 +236,8 @@ def init_params(model: Model, rng: np.random.Generator) -> dict[str, np.ndarray]
         if name.endswith("/kernel"):
             fan_in = math.prod(shape[:-1])
             params[name] = rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=shape)
+        elif name.endswith(("/token", "/position")):
+            params[name] = rng.normal(0.0, EMBEDDING_STD, size=shape)
         elif name.endswith("/scale"):
             params[name] = np.ones(shape)
         else:

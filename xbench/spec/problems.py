@@ -26,7 +26,7 @@ from xbench.spec.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE, Model, init_p
 class Problem:
     model: Model
     params: dict[str, np.ndarray]  # canonical layout, initial values
-    x: np.ndarray  # (steps, batch, *input_shape)
+    x: np.ndarray  # (steps, batch, *input_shape); token ids as floats when model.vocab
     y: np.ndarray  # (steps, batch, output_size)
     loss: str = "mse"  # or "cross_entropy" (y one-hot)
     keep: tuple[np.ndarray, ...] = ()  # dropout masks, one per Tanh layer: (steps, batch, width)
@@ -56,14 +56,19 @@ def make_problem(case: Case) -> Problem:
     """Initial parameters and batches from ``case.seed``, in ``case.dtype``.
 
     Targets come from a fixed random teacher (a linear map of the flattened input, then tanh,
-    plus noise), so the loss falls but never reaches zero.
+    plus noise), so the loss falls but never reaches zero. A model with a vocabulary gets
+    token ids in [0, vocab) as input, and the teacher reads those ids as numbers.
     """
     model = MODELS[case.model]
     rng = np.random.default_rng(case.seed)
     params = init_params(model, rng)
     if case.unused_param:
         params[UNUSED_PARAM] = rng.normal(0.0, 0.5, size=UNUSED_SHAPE)
-    x = rng.normal(size=(case.steps, case.batch_size, *model.input_shape))
+    shape = (case.steps, case.batch_size, *model.input_shape)
+    if model.vocab:  # token ids, as floats: small integers are exact in float32 and float64
+        x = rng.integers(0, model.vocab, size=shape).astype(np.float64)
+    else:
+        x = rng.normal(size=shape)
     flat = x.reshape(case.steps, case.batch_size, -1)
     teacher = rng.normal(
         0.0, 1.0 / np.sqrt(flat.shape[-1]), size=(flat.shape[-1], model.output_size)
