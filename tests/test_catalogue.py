@@ -87,6 +87,23 @@ def test_new_known_differences_start_at_the_documented_step(outcomes):
     assert checked == set(FIRST_STEP)
 
 
+@needs_both
+@pytest.mark.slow
+def test_the_transformer_mask_differences_start_where_their_reasons_say(outcomes):
+    """A port without a mask parts first on a norm weight or a bias; hf against kernels-only
+    on an embedding."""
+    where = {"decays every leaf": ("/scale", "/bias"), "decays the embeddings": ("embed/",)}
+    found = 0
+    for e in CATALOGUE:
+        for phrase, names in where.items():
+            if phrase in e.reason:
+                agreement = outcomes[e.name].agreement
+                assert agreement.first_divergent_step == 1, e.name
+                assert any(n in agreement.tensor for n in names), (e.name, agreement.tensor)
+                found += 1
+    assert found == 4  # two entries, two dtypes
+
+
 def test_every_difference_has_a_reason_and_names_are_unique():
     assert all(e.reason for e in CATALOGUE)
     assert len({e.name for e in CATALOGUE}) == len(CATALOGUE)

@@ -12,6 +12,11 @@ CASES = [
     for o in ("momentum", "adamw")
     for r in DECAYING_RULES
     for mask in (False, True)
+] + [
+    Case(model="transformer", optimizer=o, rule=r, weight_decay=0.1, mask=mask)
+    for o in ("momentum", "adamw", "rmsprop")
+    for r in ("weight_decay", "l2_loss", "add_decayed_weights")
+    for mask in ("hf", "ndim2")
 ]
 
 
@@ -55,3 +60,29 @@ def test_mask_on_the_transformer_exempts_embeddings_biases_and_norms():
     kernels |= {"block0_mlp_in/kernel", "block0_mlp_out/kernel", "head/kernel"}
     for framework in ("torch", "jax", "reference"):
         assert decayed_by(framework, case) == kernels, framework
+
+
+def test_hf_and_ndim2_conventions_on_the_transformer():
+    case = Case(
+        model="transformer", optimizer="adamw", rule="weight_decay", weight_decay=0.1, mask="hf"
+    )
+    params = make_problem(case).params
+    hf = decayed_names(params, case)
+    assert {"embed/token", "embed/position", "head/kernel"} <= hf
+    assert not any(n.endswith(("/bias", "/scale")) for n in hf)
+    assert decayed_names(params, case.replace(mask="ndim2")) == hf  # they coincide here
+    assert decayed_names(params, case.replace(mask="kernels")) == hf - {
+        "embed/token",
+        "embed/position",
+    }
+    for framework in ("torch", "jax", "reference"):
+        assert decayed_by(framework, case) == hf, framework
+
+
+def test_hf_and_ndim2_part_on_a_one_dimensional_weight_that_is_not_a_bias():
+    params = {"d/kernel": (3, 3), "d/bias": (3,), "n/scale": (3,), "v/kernel": (5,)}
+    case = Case(rule="weight_decay", weight_decay=0.1)
+    assert decayed_names(params, case.replace(mask="hf")) == {"d/kernel", "v/kernel"}
+    assert decayed_names(params, case.replace(mask="ndim2")) == {"d/kernel"}
+    assert decayed_names(params, case) == set(params)
+    assert decayed_names(params, case.replace(rule="none", weight_decay=0.0)) == set()

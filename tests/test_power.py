@@ -83,6 +83,7 @@ def test_every_decaying_rule_and_every_optimizer_has_a_power_test():
 # The new hyper-parameters: (framework, case, field). Each run is compared in float64 with the
 # reference of the unperturbed case; the field multiplied by 1.001 must be flagged.
 CLIPPED = case_for("mlp", "sgd", "weight_decay", "float64", clip_norm=0.5)
+TRANSFORMER = case_for("transformer", "adamw", "weight_decay", "float64", mask="hf", lr=1e-3)
 HYPER = [
     ("torch", case_for("mlp", "rmsprop", "none", "float64"), "alpha"),
     ("jax", case_for("mlp", "rmsprop", "none", "float64"), "alpha"),
@@ -98,6 +99,9 @@ HYPER = [
     ("torch", case_for("mlp", "sgd", "weight_decay", "float64", schedule="warmup_cosine",
                        warmup_steps=5), "lr"),
     ("jax", case_for("mlp", "adamw", "weight_decay", "float64", schedule="cosine"), "lr"),
+    ("torch", TRANSFORMER, "weight_decay"),
+    ("jax", TRANSFORMER, "weight_decay"),
+    ("torch", TRANSFORMER.replace(optimizer="momentum", rule="l2_loss", lr=0.05), "weight_decay"),
     ("torch", CLIPPED, "clip_norm"),
     ("jax", CLIPPED.replace(rule="add_decayed_weights", clip_eps=0.0), "clip_norm"),
 ]  # fmt: skip

@@ -259,8 +259,7 @@ def _validate_variant(case: Case) -> None:
     if v in VARIANT_OPTIMIZERS and case.optimizer not in VARIANT_OPTIMIZERS[v]:
         hint = "; for Adam's decoupled decay use optimizer adamw" if v == "decoupled" else ""
         raise UsageError(
-            f"variant {v!r} is for {', '.join(VARIANT_OPTIMIZERS[v])}, "
-            f"not {case.optimizer!r}{hint}"
+            f"variant {v!r} is for {', '.join(VARIANT_OPTIMIZERS[v])}, not {case.optimizer!r}{hint}"
         )
     if v.startswith("schedule_") and case.schedule == "constant":
         raise UsageError(f"variant {v!r} needs a schedule; valid: {', '.join(SCHEDULES[1:])}")
