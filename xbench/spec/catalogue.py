@@ -85,7 +85,7 @@ def _label(case: Case, other: Case) -> str:
             if field in ("optimizer", "rule", "variant"):
                 parts.append(str(value or "plain"))
             elif field == "mask":
-                parts.append(mask_label(value) if value else "no_mask")
+                parts.append(f"mask_{value}" if value else "no_mask")
             elif isinstance(value, bool):
                 parts.append(field if value else f"no_{field}")
             elif isinstance(value, float):
