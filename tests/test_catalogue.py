@@ -61,6 +61,7 @@ FIRST_STEP = {
     "≈ 3e-7 relative": 1,
     "accumulator 0.1 and ε 1e-7": 1,
     "dampening scales g": 2,
+    "optax has no dampening": 2,
     "optax's linear schedule": 1,
     "optax's warmup_cosine schedule": 2,
     "once per epoch": 2,

@@ -402,6 +402,14 @@ def _sgd_and_adam_flags(dtype: str) -> list[Entry]:
             "dampening scales g by (1 − τ) in the buffer from step 2; step 1 uses g itself",
         )
     )
+    out.append(
+        entry(
+            Side("torch", damped),
+            Side("jax", damped.replace(dampening=0.0)),
+            False,
+            "optax has no dampening: optax.sgd(momentum=μ), the nearest, is undampened",
+        )
+    )
     decoupled = case_for("mlp", "adam", "weight_decay", dtype, variant="decoupled")
     out += versus_reference(decoupled)
     adamw = case_for("mlp", "adamw", "weight_decay", dtype)
