@@ -5,11 +5,14 @@ then asserts its own entry, so a failure names the entry, its step and its tenso
 """
 
 import dataclasses
+from collections import Counter
 
 import pytest
 
-from xbench.run.check import entry_verdict, run_catalogue
+from xbench.errors import NotApplicable
+from xbench.run.check import Filters, entry_verdict, run_catalogue
 from xbench.run.equivalence import Agreement
+from xbench.run.parallel import model_size, run_many, run_order
 from xbench.run.registry import framework_available
 from xbench.spec.catalogue import Entry, Side, case_for, default_catalogue
 
@@ -135,3 +138,57 @@ def test_a_wrong_expectation_fails_the_check():
     wrong = dataclasses.replace(right, name="wrong", expect_equal=False)
     held = {o.entry.name: o.held for o in run_catalogue([right, off, wrong])}
     assert held == {"ok": True, "off": False, "wrong": False}
+
+
+LINEAR = [e for e in CATALOGUE if Filters(model=("linear",)).keep(e)]
+
+
+def distinct_runs(entries):
+    return list(dict.fromkeys((s.framework, s.case) for e in entries for s in (e.left, e.right)))
+
+
+def bits(t):
+    """Everything a trajectory holds, each array as its dtype, shape and bytes."""
+    arrays = {"loss": t.loss, "x": t.x, "y": t.y, **t.params}
+    return t.framework, t.case, {n: (v.dtype, v.shape, v.tobytes()) for n, v in arrays.items()}
+
+
+@needs_both
+def test_workers_give_the_same_trajectories_and_outcomes_bit_for_bit():
+    keys = distinct_runs(LINEAR)
+    calls = []
+    in_workers = run_many(keys, jobs=2, done=lambda *call: calls.append(call))
+    here = run_many(keys, jobs=1)
+    assert list(in_workers) == keys  # in the order asked, whatever the order they ended in
+    assert all(bits(in_workers[k]) == bits(here[k]) for k in keys)
+    assert Counter(key for _, _, key in calls) == Counter(keys)  # once per run, as it ends
+    assert [(finished, total) for finished, total, _ in calls] == [
+        (n, len(keys)) for n in range(1, len(keys) + 1)
+    ]
+    assert run_catalogue(LINEAR, jobs=2) == run_catalogue(LINEAR, jobs=1)
+
+
+def test_progress_is_called_once_per_run_in_this_process():
+    sgd, momentum = (case_for("linear", o, "none", "float64") for o in ("sgd", "momentum"))
+    entries = [Entry("e", Side("reference", sgd), Side("reference", momentum), False, "why")] * 2
+    calls = []
+    run_catalogue(entries, progress=lambda *call: calls.append(call))
+    assert calls == [(1, 2, ("reference", sgd)), (2, 2, ("reference", momentum))]
+
+
+@needs_both
+def test_an_error_in_a_worker_reaches_the_caller():
+    inapplicable = ("jax", case_for("linear", "sgd", "weight_decay", "float64"))
+    with pytest.raises(NotApplicable, match="optax.sgd has no weight_decay"):
+        run_many([("reference", inapplicable[1]), inapplicable], jobs=2)
+
+
+def test_workers_take_jax_runs_longest_first_and_eager_runs_spread_among_them():
+    keys = distinct_runs(CATALOGUE)
+    order = run_order(keys)
+    assert Counter(order) == Counter(keys)
+    sizes = [model_size(k) for k in order if k[0] == "jax"]
+    assert sizes == sorted(sizes, reverse=True)  # JAX compiles every case: the longest runs
+    eager = [i for i, k in enumerate(order) if k[0] != "jax"]
+    quarters = Counter(4 * i // len(order) for i in eager)
+    assert all(abs(quarters[q] - len(eager) / 4) <= 2 for q in range(4)), quarters

@@ -150,6 +150,13 @@ def test_check_bad_filters(capsys, flag, value):
     assert code == 2 and repr(value) in err
 
 
+@pytest.mark.parametrize("jobs", ["0", "-2"])
+def test_check_refuses_fewer_than_one_job(capsys, jobs):
+    code, out, err = run_cli(capsys, "check", "--model", "linear", "--jobs", jobs)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"--jobs {jobs}" in err and ">= 1" in err
+
+
 def test_check_list_and_a_filtered_run(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "check", "--model", "linear", "--list")
     assert code == 0 and "linear-adamw-weight_decay-torch-vs-jax-float64" in out

@@ -11,6 +11,7 @@ from xbench.errors import UsageError
 from xbench.jobs.check import CheckRequest, run_check, selected
 from xbench.present import check_text
 from xbench.run.check import FILTER_CHOICES, Filters
+from xbench.run.threads import resolve_jobs
 
 
 def add_parser(sub) -> None:
@@ -41,19 +42,35 @@ def add_parser(sub) -> None:
     options.add_results(p, "with --publish ")
     options.add_label(p, "(with --publish) results folder name (default: as `xbench bench`)")
     options.add_list(p, "list the selected entries, run nothing")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="run the trajectories in N worker processes; 1: one after another in this "
+        "process (default: one per usable CPU, at most one per run; 1 with a CUDA --device). "
+        "The same numbers either way",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     filters = Filters(*(tuple(getattr(args, f)) for f in FILTER_CHOICES))
     options.device(args.device)
+    resolve_jobs(args.jobs)
     if not args.publish and (args.label or args.results != options.RESULTS):
         raise UsageError("--label and --results go with --publish")
     if args.list:
         print("\n".join(check_text.entry_lines(selected(filters))))
         return 0
     request = CheckRequest(
-        filters, args.device, args.json, args.overwrite, args.publish, args.results, args.label
+        filters,
+        args.device,
+        args.json,
+        args.overwrite,
+        args.publish,
+        args.results,
+        args.label,
+        jobs=args.jobs,
     )
     record, written = run_check(request)
     print(check_text.outcome_table(record))

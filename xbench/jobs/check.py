@@ -15,7 +15,7 @@ from xbench.records.check_run import CheckRun
 from xbench.records.storage import ensure_writable, write_atomically
 from xbench.run.check import Filters, run_catalogue
 from xbench.run.registry import build
-from xbench.run.threads import available_cpus
+from xbench.run.threads import available_cpus, resolve_jobs
 from xbench.spec.cases import REFERENCE, Case
 from xbench.spec.catalogue import Entry, default_catalogue
 
@@ -29,6 +29,7 @@ class CheckRequest:
     publish: bool = False  # also publish it under results/<label>/
     results: Path = Path("results")
     label: str | None = None
+    jobs: int | None = None  # worker processes (None: one per usable CPU, 1 on a GPU; 1: here)
 
 
 def selected(filters: Filters) -> list[Entry]:
@@ -45,12 +46,12 @@ def require_device(device: str, frameworks: set[str]) -> None:
 
 
 def announce(bar: Progress):
-    """``run_catalogue``'s progress callback (called before each trajectory) on ``bar``."""
+    """``run_catalogue``'s progress callback (called as each trajectory ends) on ``bar``."""
 
-    def step(index: int, total: int, key) -> None:
+    def step(finished: int, total: int, key) -> None:
         framework, case = key
         bar.set_total(total)
-        bar.next(f"{framework} {case.label} {case.dtype}")
+        bar.done(f"{framework} {case.label} {case.dtype}")
 
     return step
 
@@ -67,6 +68,8 @@ def run_check(request: CheckRequest, stream=None) -> tuple[CheckRun, list[Path]]
             "--publish saves the whole catalogue only (the report shows the newest one); "
             "drop the filters, or write a filtered check with --json"
         )
+    # on a GPU each worker would hold CUDA contexts beside this process's: one run at a time
+    jobs = resolve_jobs(1 if request.jobs is None and request.device != "cpu" else request.jobs)
     entries = selected(request.filters)
     if request.json:
         ensure_writable(request.json, request.overwrite)
@@ -79,7 +82,7 @@ def run_check(request: CheckRequest, stream=None) -> tuple[CheckRun, list[Path]]
     commit = machine.git_commit()  # as of the start, as `xbench bench` records it
     started, when = time.perf_counter(), datetime.datetime.now(datetime.timezone.utc)
     with Progress(0, "xbench check", stream=stream) as bar:
-        outcomes = run_catalogue(entries, device=request.device, progress=announce(bar))
+        outcomes = run_catalogue(entries, request.device, announce(bar), jobs)
     record = check_run.from_outcomes(
         outcomes, time.perf_counter() - started, request.device, commit
     )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from xbench.errors import UsageError
 from xbench.run.equivalence import EXACT, TOLERANCES, Agreement, compare
-from xbench.run.registry import framework_available, run_case
-from xbench.run.trajectory import Trajectory
+from xbench.run.parallel import run_many
+from xbench.run.registry import framework_available
 from xbench.spec.cases import DTYPES, FRAMEWORKS, OPTIMIZERS, REFERENCE, RULES, Case
 from xbench.spec.catalogue import Entry, Side
 from xbench.spec.models import MODELS
@@ -89,11 +89,12 @@ Progress = Callable[[int, int, tuple[str, Case]], None]
 
 
 def run_catalogue(
-    entries: list[Entry], device: str = "cpu", progress: Progress | None = None
+    entries: list[Entry], device: str = "cpu", progress: Progress | None = None, jobs: int = 1
 ) -> list[Outcome]:
-    """Every entry's outcome. Each distinct (framework, case) runs once, in entry order;
-    ``progress(index, total, (framework, case))`` before each. Entries needing a framework
-    that is not installed are skipped, and say so."""
+    """Every entry's outcome. Each distinct (framework, case) runs once: in entry order in
+    this process, or with ``jobs`` > 1 in that many worker processes (``run.parallel``; the
+    same numbers); ``progress(finished, total, (framework, case))`` as each run ends. Entries
+    needing a framework that is not installed are skipped, and say so."""
     entries = [
         dataclasses.replace(e, left=on_device(e.left, device), right=on_device(e.right, device))
         for e in entries
@@ -105,11 +106,7 @@ def run_catalogue(
             key = (run.framework, run.case)
             if run.framework not in missing and key not in needed:
                 needed.append(key)
-    trajectories: dict[tuple[str, Case], Trajectory] = {}
-    for index, key in enumerate(needed):
-        if progress:
-            progress(index, len(needed), key)
-        trajectories[key] = run_case(*key)
+    trajectories = run_many(needed, jobs, progress)
     outcomes = []
     for e in entries:
         absent = {e.left.framework, e.right.framework} & missing

@@ -43,3 +43,11 @@ def set_threads(threads: int) -> dict:
         report["torch"] = torch.get_num_threads()
     report["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "")
     return report
+
+
+def resolve_jobs(jobs: int | None) -> int:
+    """``jobs`` worker processes, or one per usable CPU when None; a UsageError below 1."""
+    jobs = available_cpus() if jobs is None else jobs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise UsageError(f"invalid --jobs {jobs}; must be an integer >= 1")
+    return jobs

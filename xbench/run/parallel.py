@@ -1,0 +1,142 @@
+"""Many trajectories at once (``xbench check --jobs N``): in this process one after another,
+or in N worker processes.
+
+Workers are spawned (never forked: torch and JAX must not be forked once imported), import
+the frameworks once each, and run one (framework, Case) at a time; a Trajectory (NumPy
+arrays) comes back by pickling. The longest runs start first, so the workers finish together
+(``run_order``): JAX compiles every case, which is most of a check's time; torch and the
+reference run eagerly.
+
+A worker's numbers are the same, bit for bit, as the same run's in this process
+(``tests/test_catalogue.py`` compares them), because:
+
+- torch and XLA get the threads they would get here: a worker inherits this process's CPU
+  affinity and environment. (Not one thread each: torch's mlp_norm runs, float32 and
+  float64, and its float32 cnn runs change in the last bit with 1 intra-op thread instead
+  of 2.) Only how idle OpenMP threads wait changes (``OMP_WAIT_POLICY``);
+- JAX's persistent compilation cache, in a temporary folder of the run's own, deleted at its
+  end, hands back the executable XLA compiled, not a new compilation. Cases whose programs
+  are identical (22 of the catalogue's 126 JAX runs) compile once; JAX compiles about 1/4
+  less. ``--jobs 1`` leaves JAX's configuration as it is.
+
+Ctrl-C reaches the whole process group; workers ignore it and the parent cancels what has
+not started, waits for the runs in flight (a few seconds at most) and re-raises. A worker
+whose parent is gone (killed) exits by itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from xbench.run.registry import framework_available, load_adapter, run_case
+from xbench.run.trajectory import Trajectory
+from xbench.spec.cases import RUNNERS, Case
+from xbench.spec.models import MODELS
+
+Key = tuple[str, Case]
+Done = Callable[[int, int, Key], None]  # (finished so far, total, the run just finished)
+
+COMPILED = ("jax",)  # compiles every case: ~0.1-1 s a run on a CPU core, against ~10 ms eager
+CACHE_LIMIT = 16 * 2**30  # bytes: never reached (the whole catalogue writes ~5 MB)
+
+
+def model_size(key: Key) -> int:
+    """A run's relative duration among runs of the same kind: its model's layer count."""
+    model = MODELS.get(key[1].model)
+    return len(model.layers) if model is not None else 1
+
+
+def run_order(keys: list[Key]) -> list[Key]:
+    """The order workers take ``keys`` in: the compiled runs longest first, so the workers
+    finish together, with the eager runs (torch, the reference) spread evenly among them,
+    so the count of finished runs keeps pace with the time (the progress line's estimate)."""
+    compiled = [k for k in keys if k[0] in COMPILED]
+    eager = [k for k in keys if k[0] not in COMPILED]
+    place = {}
+    for group in (compiled, eager):
+        for index, key in enumerate(sorted(group, key=model_size, reverse=True)):
+            place[key] = (index + 0.5) / len(group)
+    return sorted(keys, key=place.__getitem__)
+
+
+def run_many(keys: list[Key], jobs: int = 1, done: Done | None = None) -> dict[Key, Trajectory]:
+    """Every key's trajectory, in ``keys``' order; ``done(finished, total, key)`` as each run
+    ends. ``jobs`` > 1 runs them in that many worker processes (at most one per run)."""
+    jobs = min(jobs, len(keys))
+    if jobs <= 1:
+        return _in_this_process(keys, done)
+    return _in_workers(keys, jobs, done)
+
+
+def _in_this_process(keys: list[Key], done: Done | None) -> dict[Key, Trajectory]:
+    trajectories = {}
+    for key in keys:
+        trajectories[key] = run_case(*key)
+        if done:
+            done(len(trajectories), len(keys), key)
+    return trajectories
+
+
+def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> dict[Key, Trajectory]:
+    trajectories: dict[Key, Trajectory] = {}
+    with tempfile.TemporaryDirectory(prefix="xbench-jax-cache-") as cache:
+        pool = ProcessPoolExecutor(
+            jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+            initargs=(cache, os.getpid()),
+        )
+        try:
+            running = {pool.submit(run_case, *key): key for key in run_order(keys)}
+            for future in as_completed(running):
+                key = running[future]
+                trajectories[key] = future.result()
+                if done:
+                    done(len(trajectories), len(keys), key)
+        finally:  # an error or Ctrl-C: nothing new starts; the runs in flight end first
+            pool.shutdown(wait=True, cancel_futures=True)
+    return {key: trajectories[key] for key in keys}
+
+
+def start_worker(cache: str, parent: int) -> None:
+    """A worker's set-up, before it imports torch or JAX: see the module's docstring."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone handles Ctrl-C
+    os.environ.update(cache_settings(Path(cache), os.getpid()))
+    os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # workers may share one GPU
+    # OpenMP threads that spin while they wait starve the other worker: torch's CPU time grew
+    # tenfold with 2 workers. How they wait changes no result.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    threading.Thread(target=_exit_without, args=(parent,), daemon=True).start()
+    for framework in RUNNERS:
+        if framework_available(framework):
+            load_adapter(framework)
+
+
+def cache_settings(folder: Path, worker: int) -> dict[str, str]:
+    """JAX's persistent compilation cache for one worker, as environment variables: every
+    compilation kept (none is too quick), in ``folder``. Workers share it when JAX can lock
+    it (a size limit turns on its file lock, with ``filelock``); else one folder each, as an
+    unlocked entry can be read while another worker still writes it."""
+    settings = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    if importlib.util.find_spec("filelock") is not None:
+        settings["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(CACHE_LIMIT)
+    else:
+        folder = folder / str(worker)
+    settings["JAX_COMPILATION_CACHE_DIR"] = str(folder)
+    return settings
+
+
+def _exit_without(parent: int) -> None:
+    """End this worker once ``parent`` is gone (this process then has another parent)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
