@@ -324,7 +324,9 @@ class JaxAdapter:
             self.tx = flat_transform(case, self.mask, self.tree)
         else:
             self.tx = make_transform(case, self.mask)
-        self.opt_state = self.tx.init(self.tree)
+        # optax makes some state (Adam's count) with jnp.zeros, uncommitted to a device; jit
+        # would compile train_step again at step 2, when the state comes back committed
+        self.opt_state = jax.device_put(self.tx.init(self.tree), self.device)
         self.x = jax.device_put(jnp.asarray(problem.x, self.dtype), self.device)
         self.y = jax.device_put(jnp.asarray(problem.y, self.dtype), self.device)
         self.keep = tuple(

@@ -14,6 +14,7 @@ from xbench.run.check import Filters, entry_verdict, run_catalogue
 from xbench.run.equivalence import Agreement
 from xbench.run.parallel import model_size, run_many, run_order
 from xbench.run.registry import framework_available
+from xbench.run.threads import available_cpus
 from xbench.spec.catalogue import Entry, Side, case_for, default_catalogue
 
 CATALOGUE = default_catalogue()
@@ -24,7 +25,9 @@ needs_both = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def outcomes():
-    return {o.entry.name: o for o in run_catalogue(CATALOGUE)}
+    """In worker processes, as `xbench check` runs it (the sequential path is compared with
+    this one on the linear entries below)."""
+    return {o.entry.name: o for o in run_catalogue(CATALOGUE, jobs=available_cpus())}
 
 
 @needs_both
