@@ -103,7 +103,7 @@ def test_the_transformer_mask_differences_start_where_their_reasons_say(outcomes
     found = 0
     for e in CATALOGUE:
         for phrase, names in where.items():
-            if phrase in e.reason:
+            if phrase in e.reason and e.left.case.model == "transformer":
                 agreement = outcomes[e.name].agreement
                 assert agreement.first_divergent_step == 1, e.name
                 assert any(n in agreement.tensor for n in names), (e.name, agreement.tensor)
