@@ -259,6 +259,9 @@ class TorchAdapter:
         self._decoupled = self._penalised if by_hand else []
         self.scheduler = make_scheduler(case, self.optimizer)
         self._steps_taken = 0
+        self._plain = not (
+            case.clipped or self.scheduler or self._decoupled or case.rule == "l1_prox"
+        )
         self.implementation = implementation
         self.implementation_flags = {
             **IMPLEMENTATIONS[implementation],
@@ -310,6 +313,9 @@ class TorchAdapter:
         """clip_grad_norm_, the decay by hand (variant decoupled), optimizer.step(), the
         proximal step (l1_prox), then scheduler.step() (before the step under variant
         schedule_early; once per epoch under schedule_per_epoch)."""
+        if self._plain:  # the timed path: nothing around optimizer.step()
+            self._step()
+            return
         case = self.case
         if case.clipped:
             torch.nn.utils.clip_grad_norm_(list(self.named.values()), case.clip_norm)
