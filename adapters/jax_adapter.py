@@ -100,9 +100,9 @@ def base_optimizer(case: Case, mask, lam) -> optax.GradientTransformation:
         )
     if case.optimizer == "adam":
         return optax.adam(lr, case.beta1, case.beta2, case.eps, eps_root=0.0)
-    defaults = case.variant == "optax_defaults"
+    defaults = case.variant == "optax_defaults"  # the case holds those values (validated)
     if case.optimizer == "rmsprop" and defaults:
-        return optax.rmsprop(lr, centered=case.centered, momentum=momentum)
+        return optax.rmsprop(lr, centered=case.centered)
     if case.optimizer == "rmsprop":
         return optax.rmsprop(
             lr,

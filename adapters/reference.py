@@ -367,9 +367,11 @@ def scaled(case: Case, state: OptimizerState, g: dict[str, np.ndarray]) -> dict[
             if case.centered:
                 state.mean[n] = a * state.mean[n] + (1 - a) * g[n]
                 v = v - state.mean[n] ** 2
-        if case.eps_in_sqrt:
+        if case.eps_in_sqrt and case.optimizer == "adagrad":
             with np.errstate(divide="ignore"):
                 out[n] = np.where(v > 0, g[n] / np.sqrt(v + case.eps), 0.0)
+        elif case.eps_in_sqrt:
+            out[n] = g[n] / np.sqrt(v + case.eps)
         else:
             out[n] = g[n] / (np.sqrt(v) + case.eps)
         if case.optimizer == "rmsprop" and case.momentum > 0:

@@ -35,6 +35,10 @@ from xbench.spec.schedules import factor, lr_at
         ({"rule": "add_decayed_weights", "weight_decay": 0.1, "variant": "decay_before_clip"},
          ["decay_before_clip", "--clip-norm"]),
         ({"optimizer": "adam", "variant": "optax_defaults"}, ["optax_defaults", "rmsprop"]),
+        ({"optimizer": "rmsprop", "variant": "optax_defaults"}, ["--alpha 0.9", "--eps-in-sqrt"]),
+        ({"optimizer": "adagrad", "rule": "l1_prox", "weight_decay": 0.1, "lr_decay": 0.1},
+         ["l1_prox", "lr-decay"]),
+        ({"steps": 1, "schedule": "warmup_cosine"}, ["warmup-steps", "at least 2 steps"]),
         ({"rule": "l1_prox", "weight_decay": 0.1, "schedule": "linear"}, ["l1_prox", "constant"]),
     ],
 )  # fmt: skip
@@ -53,6 +57,8 @@ def test_bad_values_are_refused_naming_the_value_and_the_valid_ones(changes, wor
         ("jax", {"optimizer": "momentum", "dampening": 0.5}, ["no dampening"]),
         ("jax", {"optimizer": "adagrad", "lr_decay": 0.1, "eps_in_sqrt": True}, ["lr_decay"]),
         ("jax", {"optimizer": "adagrad"}, ["inside the square root", "--eps-in-sqrt"]),
+        ("jax", {"optimizer": "adagrad", "rule": "add_decayed_weights", "weight_decay": 0.1,
+                 "variant": "after_lr"}, ["--eps-in-sqrt"]),
         ("jax", {"clip_norm": 1.0}, ["c/‖g‖", "--clip-eps 0"]),
         ("jax", {"schedule": "cosine", "variant": "schedule_early"}, ["step count"]),
         ("jax", {"optimizer": "rmsprop", "rule": "weight_decay", "weight_decay": 0.1},
@@ -61,8 +67,8 @@ def test_bad_values_are_refused_naming_the_value_and_the_valid_ones(changes, wor
                  "variant": "decoupled"}, ["adamw"]),
         ("torch", {"optimizer": "rmsprop", "eps_in_sqrt": True}, ["outside the square root"]),
         ("torch", {"clip_norm": 1.0, "clip_eps": 0.0}, ["1e-6", "--clip-eps 1e-6"]),
-        ("torch", {"optimizer": "adagrad", "variant": "optax_defaults"}, ["optax's"]),
-        ("reference", {"optimizer": "adagrad", "variant": "optax_defaults"}, ["torch"]),
+        ("torch", {"optimizer": "adagrad", "variant": "optax_defaults", "eps": 1e-7,
+                   "eps_in_sqrt": True, "initial_accumulator": 0.1}, ["optax's"]),
     ],
 )  # fmt: skip
 def test_what_a_framework_cannot_express_is_refused_with_the_reason(framework, changes, words):
@@ -84,6 +90,12 @@ def test_what_each_framework_can_express_is_accepted():
     ]
     for framework, case in ok:
         assert not_applicable_reason(framework, case) is None, (framework, case.label)
+
+
+def test_defaults_follow_torch_per_optimizer():
+    assert Case(optimizer="rmsprop").momentum == 0.0 and Case(optimizer="momentum").momentum == 0.9
+    assert Case(optimizer="adagrad").eps == 1e-10 and Case(optimizer="adam").eps == 1e-8
+    assert Case(optimizer="rmsprop", momentum=0.5).momentum == 0.5  # given values stay
 
 
 def test_records_written_before_mask_conventions_still_load():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from xbench.errors import UsageError
 from xbench.spec.cases import (
     DTYPES,
     MASKS,
@@ -72,13 +73,15 @@ def add_case(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rule", default=d.rule, help=f"one of: {', '.join(RULES)}")
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate η (default %(default)s)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="λ (default 0)")
-    p.add_argument("--momentum", type=float, default=d.momentum, help="μ (default %(default)s)")
-    p.add_argument("--beta1", type=float, default=d.beta1, help="(default %(default)s)")
-    p.add_argument("--beta2", type=float, default=d.beta2, help="(default %(default)s)")
-    p.add_argument("--eps", type=float, default=d.eps, help="Adam ε (default %(default)s)")
     p.add_argument(
-        "--l1-ratio", type=float, default=d.l1_ratio, help="elastic net α (default %(default)s)"
+        "--momentum", type=float, help="μ: momentum, nesterov, rmsprop (default 0.9; rmsprop 0)"
     )
+    p.add_argument("--beta1", type=float, help=f"adam, adamw (default {d.beta1})")
+    p.add_argument("--beta2", type=float, help=f"adam, adamw (default {d.beta2})")
+    p.add_argument(
+        "--eps", type=float, help="ε: adam, adamw, rmsprop, adagrad (default 1e-8; adagrad 1e-10)"
+    )
+    p.add_argument("--l1-ratio", type=float, help=f"elastic_net_loss's α (default {d.l1_ratio})")
     conventions = "; ".join(f"{k}: {v}" for k, v in MASKS.items() if k)
     p.add_argument(
         "--mask",
@@ -108,9 +111,7 @@ def add_case(p: argparse.ArgumentParser) -> None:
 def add_optimizer_flags(p: argparse.ArgumentParser) -> None:
     """RMSprop, Adagrad and SGD's own hyper-parameters, the schedule and clipping."""
     d = Case()
-    p.add_argument(
-        "--alpha", type=float, default=d.alpha, help="RMSprop's smoothing α (default %(default)s)"
-    )
+    p.add_argument("--alpha", type=float, help=f"RMSprop's smoothing α (default {d.alpha})")
     p.add_argument("--centered", action="store_true", help="centered RMSprop")
     p.add_argument(
         "--initial-accumulator",
@@ -136,13 +137,14 @@ def add_optimizer_flags(p: argparse.ArgumentParser) -> None:
         "--warmup-steps", type=int, default=d.warmup_steps, help="warmup_cosine's warmup steps"
     )
     p.add_argument(
-        "--clip-norm", type=float, help="clip the global gradient norm to this (default: no clip)"
+        "--clip-norm",
+        type=float,
+        help="clip the global gradient norm to this (default: no clip; JAX needs --clip-eps 0)",
     )
     p.add_argument(
         "--clip-eps",
         type=float,
-        default=d.clip_eps,
-        help="clip factor c/(‖g‖ + ε): torch 1e-6 (default), optax 0",
+        help=f"clip factor c/(‖g‖ + ε): torch {d.clip_eps} (default), optax 0",
     )
 
 
@@ -154,6 +156,30 @@ CASE_FIELDS = (
 )  # fmt: skip
 
 
+# Flags with no default of their own (None when not given): what each applies to. A flag
+# given where it does nothing is refused rather than silently ignored.
+APPLIES = {
+    "momentum": ("optimizer", ("momentum", "nesterov", "rmsprop")),
+    "beta1": ("optimizer", ("adam", "adamw")),
+    "beta2": ("optimizer", ("adam", "adamw")),
+    "eps": ("optimizer", ("adam", "adamw", "rmsprop", "adagrad")),
+    "alpha": ("optimizer", ("rmsprop",)),
+    "l1_ratio": ("rule", ("elastic_net_loss",)),
+}
+
+
 def case_from(args: argparse.Namespace) -> Case:
-    """The Case the flags of ``add_case`` describe (validated)."""
-    return Case(**{field: getattr(args, field) for field in CASE_FIELDS})
+    """The Case the flags of ``add_case`` describe (validated); a flag that the case would
+    ignore is a UsageError."""
+    for field, (kind, valid) in APPLIES.items():
+        if getattr(args, field) is not None and getattr(args, kind) not in valid:
+            raise UsageError(
+                f"--{field.replace('_', '-')} applies to {kind} {', '.join(valid)}, "
+                f"not {getattr(args, kind)!r}"
+            )
+    if args.clip_eps is not None and args.clip_norm is None:
+        raise UsageError("--clip-eps goes with --clip-norm")
+    if args.mask and args.rule == "none":
+        raise UsageError(f"--mask {args.mask} needs a decaying rule, not 'none'")
+    given = {field: getattr(args, field) for field in CASE_FIELDS}
+    return Case(**{k: v for k, v in given.items() if v is not None or k == "clip_norm"})

@@ -16,8 +16,7 @@ A worker's numbers are the same, bit for bit, as the same run's in this process
   of 2.) Only how idle OpenMP threads wait changes (``OMP_WAIT_POLICY``);
 - JAX's persistent compilation cache, in a temporary folder of the run's own, deleted at its
   end, hands back the executable XLA compiled, not a new compilation. Cases whose programs
-  are identical (22 of the catalogue's 126 JAX runs) compile once; JAX compiles about 1/4
-  less. ``--jobs 1`` leaves JAX's configuration as it is.
+  are identical compile once. ``--jobs 1`` leaves JAX's configuration as it is.
 
 Ctrl-C reaches the whole process group; workers ignore it and the parent cancels what has
 not started, waits for the runs in flight (a few seconds at most) and re-raises. A worker
@@ -50,9 +49,10 @@ CACHE_LIMIT = 16 * 2**30  # bytes: never reached (the whole catalogue writes ~5 
 
 
 def model_size(key: Key) -> int:
-    """A run's relative duration among runs of the same kind: its model's layer count."""
+    """A run's relative duration among runs of the same kind: its model's parameter tensors
+    (a proxy for the operations XLA compiles: a transformer block counts for its 15)."""
     model = MODELS.get(key[1].model)
-    return len(model.layers) if model is not None else 1
+    return len(model.param_shapes()) if model is not None else 1
 
 
 def run_order(keys: list[Key]) -> list[Key]:

@@ -68,6 +68,15 @@ VARIANT_OPTIMIZERS = {
 }
 
 DECAYING_RULES = RULES[1:]
+# Defaults that depend on the optimizer, torch's: RMSprop without momentum, Adagrad's ε 1e-10
+# (everything else 0.9 and 1e-8). A Case given None takes these.
+MOMENTUM = {"rmsprop": 0.0}
+EPS = {"adagrad": 1e-10}
+# optax.rmsprop(η) and optax.adagrad(η) as called with nothing else (variant optax_defaults)
+OPTAX_DEFAULTS = {
+    "rmsprop": {"alpha": 0.9, "eps": 1e-8, "eps_in_sqrt": True, "momentum": 0.0},
+    "adagrad": {"initial_accumulator": 0.1, "eps": 1e-7, "eps_in_sqrt": True},
+}
 DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
@@ -84,10 +93,10 @@ class Case:
     rule: str = "none"
     lr: float = 0.05
     weight_decay: float = 0.0
-    momentum: float = 0.9
+    momentum: float | None = None  # None: torch's default for the optimizer (MOMENTUM)
     beta1: float = 0.9
     beta2: float = 0.999
-    eps: float = 1e-8
+    eps: float | None = None  # None: torch's default for the optimizer (EPS)
     l1_ratio: float = 0.5
     mask: str = ""  # a MASKS convention ("" decays everything); True means "kernels"
     steps: int = 20
@@ -115,6 +124,10 @@ class Case:
     def __post_init__(self) -> None:
         if isinstance(self.mask, bool):  # records written before mask conventions: True, False
             object.__setattr__(self, "mask", "kernels" if self.mask else "")
+        if self.momentum is None:
+            object.__setattr__(self, "momentum", MOMENTUM.get(self.optimizer, 0.9))
+        if self.eps is None:
+            object.__setattr__(self, "eps", EPS.get(self.optimizer, 1e-8))
         validate(self)
 
     @property
@@ -145,10 +158,12 @@ class Case:
             parts.append(self.variant)
         if self.mask:
             parts.append(mask_label(self.mask))
+        parts += [f for f in ("centered", "eps_in_sqrt") if getattr(self, f)]
+        parts += [f"{f}{getattr(self, f):g}" for f in ("dampening", "lr_decay") if getattr(self, f)]
         if self.schedule != "constant":
             parts.append(self.schedule)
         if self.clipped:
-            parts.append("clip")
+            parts.append(f"clip{self.clip_norm:g}")
         if self.unused_param:
             parts.append("unused")
         return "-".join(parts)
@@ -179,7 +194,8 @@ def validate(case: Case) -> None:
     _choice("rule", case.rule, RULES)
     _choice("dtype", case.dtype, DTYPES)
     _choice("variant", case.variant, tuple(VARIANTS))
-    _choice("mask", case.mask, tuple(MASKS))
+    if case.mask:  # "" (no mask) is always valid
+        _choice("mask", case.mask, tuple(m for m in MASKS if m))
     _choice("schedule", case.schedule, SCHEDULES)
     _finite_nonnegative("lr", case.lr, positive=True)
     _finite_nonnegative("weight-decay", case.weight_decay)
@@ -214,9 +230,9 @@ def validate(case: Case) -> None:
 
 def _only_for(case: Case, field: str, value, default, optimizers) -> None:
     if value != default and case.optimizer not in optimizers:
+        shown = f"--{field}" if isinstance(value, bool) else f"{field} {value!r}"
         raise UsageError(
-            f"{field} {value!r} applies to optimizer {' or '.join(optimizers)}, "
-            f"not {case.optimizer!r}"
+            f"{shown} applies to optimizer {' or '.join(optimizers)}, not {case.optimizer!r}"
         )
 
 
@@ -240,14 +256,16 @@ def _validate_schedule(case: Case) -> None:
             f"not {case.schedule!r}"
         )
     if case.schedule == "warmup_cosine" and not 0 < case.warmup_steps < case.steps:
+        valid = f"1 to {case.steps - 1}" if case.steps > 1 else "at least 2 steps"
         raise UsageError(
             f"invalid warmup-steps {case.warmup_steps} for {case.steps} steps; "
-            f"warmup_cosine needs 1 to {case.steps - 1}"
+            f"warmup_cosine needs {valid}"
         )
-    if case.schedule != "constant" and case.rule == "l1_prox":
+    if case.rule == "l1_prox" and (case.schedule != "constant" or case.lr_decay):
+        changing = f"schedule {case.schedule!r}" if case.lr_decay == 0 else "lr-decay"
         raise UsageError(
             "rule 'l1_prox' takes a constant learning rate only (its threshold is η·λ); "
-            f"valid schedule: constant, not {case.schedule!r}"
+            f"not {changing}: use schedule constant and lr-decay 0"
         )
 
 
@@ -257,7 +275,8 @@ def _validate_variant(case: Case) -> None:
     if v in VARIANT_RULE and VARIANT_RULE[v] != case.rule:
         raise UsageError(f"variant {v!r} applies to rule {VARIANT_RULE[v]!r}, not {case.rule!r}")
     if v in VARIANT_OPTIMIZERS and case.optimizer not in VARIANT_OPTIMIZERS[v]:
-        hint = "; for Adam's decoupled decay use optimizer adamw" if v == "decoupled" else ""
+        adam_like = v == "decoupled" and case.optimizer == "adamw"
+        hint = "; adamw's weight_decay is already decoupled" if adam_like else ""
         raise UsageError(
             f"variant {v!r} is for {', '.join(VARIANT_OPTIMIZERS[v])}, not {case.optimizer!r}{hint}"
         )
@@ -271,6 +290,21 @@ def _validate_variant(case: Case) -> None:
         )
     if v == "decay_before_clip" and not case.clipped:
         raise UsageError("variant 'decay_before_clip' needs --clip-norm")
+    if v == "optax_defaults":
+        wrong = {
+            f: value
+            for f, value in OPTAX_DEFAULTS[case.optimizer].items()
+            if getattr(case, f) != value
+        }
+        if wrong:
+            want = ", ".join(
+                f"--{f.replace('_', '-')}" + ("" if value is True else f" {value:g}")
+                for f, value in wrong.items()
+            )
+            raise UsageError(
+                f"variant 'optax_defaults' runs optax.{case.optimizer}'s defaults, so the case "
+                f"must say so: {want}"
+            )
 
 
 def validate_device(device: str) -> None:
@@ -298,12 +332,15 @@ def _jax_cannot(case: Case) -> str | None:
             "(the same coupled g + λw) or l2_loss"
         )
     if case.dampening:
-        return "optax.sgd has no dampening (its trace is b ← μ·b + g); use dampening 0"
+        return "optax.sgd has no dampening (its trace is b ← μ·b + g); use --dampening 0"
     if case.variant in ("schedule_per_epoch", "schedule_early"):
         return "an optax schedule reads the optimizer's own step count; this is a torch mistake"
     if case.optimizer == "adagrad" and case.lr_decay:
-        return "optax.adagrad has no lr_decay (torch's η/(1 + (t − 1)·lr_decay)); use lr-decay 0"
-    if case.optimizer == "adagrad" and not (case.eps_in_sqrt or case.variant):
+        return (
+            "optax.adagrad has no lr_decay (torch's η/(1 + (t − 1)·lr_decay)); use --lr-decay 0 "
+            "and, for a decaying rate, a --schedule"
+        )
+    if case.optimizer == "adagrad" and not case.eps_in_sqrt:
         return (
             "optax.adagrad always puts ε inside the square root, 1/√(s + ε), unlike torch's "
             "1/(√s + ε): use --eps-in-sqrt"
@@ -325,7 +362,10 @@ def _torch_cannot(case: Case) -> str | None:
     if case.variant == "optax_defaults":
         return "the variant is optax's defaults; torch's own are xbench's (no variant)"
     if case.eps_in_sqrt:
-        return "torch RMSprop and Adagrad add ε outside the square root, 1/(√v + ε)"
+        return (
+            "torch RMSprop and Adagrad add ε outside the square root, 1/(√v + ε): "
+            "drop --eps-in-sqrt"
+        )
     if case.clipped and case.clip_eps != 1e-6:
         return (
             "torch.nn.utils.clip_grad_norm_ scales by c/(‖g‖ + 1e-6), its 1e-6 fixed: "
@@ -337,8 +377,6 @@ def _torch_cannot(case: Case) -> str | None:
 def _reference_cannot(case: Case) -> str | None:
     if case.device != "cpu":
         return "the float64 NumPy reference runs on the CPU only; use --device cpu"
-    if case.variant == "optax_defaults":
-        return "the reference follows torch's conventions; compare the variant with torch"
     return None
 
 

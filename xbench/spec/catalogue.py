@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from xbench.spec.cases import (
     DTYPES,
     FRAMEWORKS,
+    OPTAX_DEFAULTS,
     OPTIMIZERS,
     REFERENCE,
     RULES,
@@ -31,8 +32,7 @@ CATALOGUE_LR = {
     "rmsprop": 0.001,  # unbiased v starts at (1 − α)·g²: the first steps are 10·η per element
     "adagrad": 0.05,
 }
-# Each optimizer's own hyper-parameters where xbench's defaults are not torch's.
-CATALOGUE_EXTRA = {"rmsprop": {"momentum": 0.0}, "adagrad": {"eps": 1e-10}}
+
 CATALOGUE_DECAY = {
     "none": 0.0,
     "weight_decay": 0.1,
@@ -71,7 +71,6 @@ def case_for(model: str, optimizer: str, rule: str, dtype: str, **changes) -> Ca
         lr=CATALOGUE_LR[optimizer],
         weight_decay=CATALOGUE_DECAY[rule],
         dtype=dtype,
-        **CATALOGUE_EXTRA.get(optimizer, {}),
     )
     return Case(**(fields | changes))
 
@@ -96,7 +95,7 @@ def _label(case: Case, other: Case) -> str:
 
 
 LABEL_FIELDS = (
-    "optimizer", "rule", "variant", "weight_decay", "lr", "mask", "eps", "eps_in_sqrt",
+    "optimizer", "rule", "variant", "weight_decay", "lr", "mask", "alpha", "eps", "eps_in_sqrt",
     "initial_accumulator", "dampening", "clip_eps", "schedule",
 )  # fmt: skip
 
@@ -123,8 +122,10 @@ def _name(left: Side, right: Side) -> str:
     return "-".join([*common, sides[0], "vs", sides[1], a.dtype])
 
 
-SHARED_FIELDS = ("centered", "momentum", "dampening", "eps_in_sqrt", "lr_decay", "eps")
-SHARED_FIELDS += ("initial_accumulator",)
+SHARED_FIELDS = (
+    "centered", "momentum", "alpha", "dampening", "eps_in_sqrt", "lr_decay", "eps",
+    "initial_accumulator",
+)  # fmt: skip
 
 
 def _shared_settings(a: Case, b: Case) -> list[str]:
@@ -340,9 +341,11 @@ def _rmsprop(dtype: str) -> list[Entry]:
     for changes in ({}, {"centered": True, "momentum": 0.9}):
         case = plain.replace(**changes)
         out.append(entry(Side("torch", case), Side("jax", case), True, mapped))
+    defaults = plain.replace(variant="optax_defaults", **OPTAX_DEFAULTS["rmsprop"])
+    out += versus_reference(defaults)
     out.append(
         entry(
-            Side("jax", plain.replace(variant="optax_defaults")),
+            Side("jax", defaults),
             Side("torch", plain),
             False,
             "optax.rmsprop's defaults: decay 0.9 (torch's alpha 0.99) and ε inside the root",
@@ -358,7 +361,9 @@ def _adagrad(dtype: str) -> list[Entry]:
     """optax.adagrad always divides by √(s + ε); torch by √s + ε. How far that matters."""
     torch_case = case_for("mlp", "adagrad", "none", dtype)
     optax_case = torch_case.replace(eps_in_sqrt=True)
-    out = versus_reference(optax_case)
+    out = []
+    for rule in RULES:  # the rule table's cases, as JAX can run them
+        out += versus_reference(case_for("mlp", "adagrad", rule, dtype, eps_in_sqrt=True))
     out += versus_reference(torch_case.replace(lr_decay=0.01))
     matched_torch = torch_case.replace(**ADAGRAD_MATCHED)
     resolved = dtype == "float64"
@@ -367,8 +372,8 @@ def _adagrad(dtype: str) -> list[Entry]:
             Side("jax", optax_case.replace(**ADAGRAD_MATCHED)),
             Side("torch", matched_torch),
             not resolved,
-            "s ≥ 0.1, ε = 1e-7: 1/√(s + ε) vs 1/(√s + ε) is ~ε/√s ≈ 3e-7 relative, "
-            + ("resolved in float64" if resolved else "below float32 resolution"),
+            "s ≥ 0.1, ε = 1e-7: 1/√(s + ε) vs 1/(√s + ε) is ε·(1/√s − 1/(2s)) ≤ 2e-7 relative, "
+            + ("resolved in float64" if resolved else "within float32's tolerance"),
         )
     )
     out.append(
@@ -379,9 +384,11 @@ def _adagrad(dtype: str) -> list[Entry]:
             "s starts at 0: where Σg² is near ε, 1/√(s + ε) is far from 1/(√s + ε)",
         )
     )
+    defaults = torch_case.replace(variant="optax_defaults", **OPTAX_DEFAULTS["adagrad"])
+    out += versus_reference(defaults)
     out.append(
         entry(
-            Side("jax", torch_case.replace(variant="optax_defaults")),
+            Side("jax", defaults),
             Side("torch", torch_case),
             False,
             "optax.adagrad's defaults: accumulator 0.1 and ε 1e-7 (torch's 0 and 1e-10)",
