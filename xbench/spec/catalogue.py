@@ -361,9 +361,10 @@ def _adagrad(dtype: str) -> list[Entry]:
     """optax.adagrad always divides by √(s + ε); torch by √s + ε. How far that matters."""
     torch_case = case_for("mlp", "adagrad", "none", dtype)
     optax_case = torch_case.replace(eps_in_sqrt=True)
-    out = []
-    for rule in RULES:  # the rule table's cases, as JAX can run them
-        out += versus_reference(case_for("mlp", "adagrad", rule, dtype, eps_in_sqrt=True))
+    out = versus_reference(optax_case)
+    for rule in RULES:  # the rule table's cases as optax.adagrad runs them, with its s₀ and ε
+        case = case_for("mlp", "adagrad", rule, dtype, eps_in_sqrt=True, **ADAGRAD_MATCHED)
+        out += versus_reference(case)
     out += versus_reference(torch_case.replace(lr_decay=0.01))
     matched_torch = torch_case.replace(**ADAGRAD_MATCHED)
     resolved = dtype == "float64"
