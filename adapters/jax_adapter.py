@@ -92,7 +92,7 @@ def learning_rate(case: Case):
 def base_optimizer(case: Case, mask, lam) -> optax.GradientTransformation:
     """The optimizer itself, every hyper-parameter explicit (except, under variant
     optax_defaults, those that variant leaves to optax)."""
-    lr, momentum = learning_rate(case), case.momentum or None
+    lr = learning_rate(case)
     if case.optimizer == "adamw":
         opt_decay = lam if case.rule == "weight_decay" else 0.0
         return optax.adamw(
@@ -111,7 +111,7 @@ def base_optimizer(case: Case, mask, lam) -> optax.GradientTransformation:
             initial_scale=0.0,
             eps_in_sqrt=case.eps_in_sqrt,
             centered=case.centered,
-            momentum=momentum,
+            momentum=case.momentum or None,  # optax's trace only when μ > 0
             nesterov=False,
             bias_correction=False,
         )

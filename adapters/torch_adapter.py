@@ -78,8 +78,7 @@ def make_optimizer(case: Case, named: dict[str, torch.nn.Parameter], decayed, im
     AdamW ``weight_decay`` (and Adam with ``decoupled_weight_decay=True``, variant
     decoupled): w ← w·(1 − ηλ), then Adam on the raw gradient (decoupled).
     """
-    by_hand = case.variant == "decoupled" and case.optimizer in SGD_FAMILY
-    lam = case.weight_decay if case.rule == "weight_decay" and not by_hand else 0.0
+    lam = case.weight_decay if case.rule == "weight_decay" and not decays_by_hand(case) else 0.0
     groups = [
         {"params": [p for n, p in named.items() if n in decayed], "weight_decay": lam},
         {"params": [p for n, p in named.items() if n not in decayed], "weight_decay": 0.0},
@@ -93,6 +92,17 @@ def make_optimizer(case: Case, named: dict[str, torch.nn.Parameter], decayed, im
     if case.optimizer == "rmsprop" and "fused" in flags:
         raise UsageError("torch RMSprop has no fused implementation; valid: forloop, foreach")
     return OPTIMIZERS[case.optimizer](case, groups, flags)
+
+
+def decays_by_hand(case: Case) -> bool:
+    """Variant decoupled for the SGD family: torch's SGD has no such option, so the adapter
+    multiplies w by (1 − ηλ) itself (torch's Adam has ``decoupled_weight_decay``)."""
+    return case.variant == "decoupled" and case.optimizer in SGD_FAMILY
+
+
+def steps_per_scheduler_step(case: Case) -> int:
+    """How many optimizer steps one scheduler step spans: an epoch under schedule_per_epoch."""
+    return EPOCH_STEPS if case.variant == "schedule_per_epoch" else 1
 
 
 OPTIMIZERS = {
@@ -143,7 +153,7 @@ def make_scheduler(case: Case, optimizer: torch.optim.Optimizer):
     """The schedule as torch users write it: LinearLR, CosineAnnealingLR, or LambdaLR for
     warmup then cosine; None for a constant rate. Horizons count scheduler steps: the run's
     steps, or its epochs under variant schedule_per_epoch."""
-    per = EPOCH_STEPS if case.variant == "schedule_per_epoch" else 1
+    per = steps_per_scheduler_step(case)
     horizon, warmup = case.steps // per, case.warmup_steps // per
     if case.schedule == "linear":
         return torch.optim.lr_scheduler.LinearLR(
@@ -255,8 +265,7 @@ class TorchAdapter:
         self.keep = [self._tensor(m) for m in problem.keep]
         self._data_loss = LOSSES[problem.loss]
         self._penalised = [p for n, p in self.named.items() if n in self._decayed]
-        by_hand = case.variant == "decoupled" and case.optimizer in SGD_FAMILY
-        self._decoupled = self._penalised if by_hand else []
+        self._decoupled = self._penalised if decays_by_hand(case) else []
         self.scheduler = make_scheduler(case, self.optimizer)
         self._steps_taken = 0
         self._plain = not (
@@ -333,7 +342,7 @@ class TorchAdapter:
         if case.rule == "l1_prox":
             soft_threshold_(self._penalised, lr * case.weight_decay)
         self._steps_taken += 1
-        per = EPOCH_STEPS if case.variant == "schedule_per_epoch" else 1
+        per = steps_per_scheduler_step(case)
         if self.scheduler is not None and not early and self._steps_taken % per == 0:
             self.scheduler.step()
 

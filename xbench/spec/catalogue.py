@@ -144,6 +144,9 @@ def entry(left: Side, right: Side, expect_equal: bool, reason: str, exact: bool 
     return Entry(_name(left, right), left, right, expect_equal, reason, exact)
 
 
+SAME_RULE = "same update rule (docs/rules.md)"
+
+
 def versus_reference(case: Case, reason_if_different: str | None = None) -> list[Entry]:
     """Each framework that can express ``case`` against the float64 reference."""
     out = []
@@ -151,7 +154,7 @@ def versus_reference(case: Case, reason_if_different: str | None = None) -> list
         if not_applicable_reason(framework, case) is None:
             ref = Side(REFERENCE, case)
             differs = reason_if_different if framework == "torch" else None
-            reason = differs or "same update rule (docs/rules.md)"
+            reason = differs or SAME_RULE
             out.append(entry(Side(framework, case), ref, differs is None, reason))
     return out
 
