@@ -10,6 +10,7 @@ never enters an equivalence run on a GPU.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -24,9 +25,11 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 from xbench.errors import UsageError  # noqa: E402
-from xbench.spec.cases import Case, decayed_names  # noqa: E402
+from xbench.spec.cases import Case, decayed_names, running_stat_weight  # noqa: E402
 from xbench.spec.models import (  # noqa: E402
+    BATCH_NORM_EPS,
     LAYER_NORM_EPS,
+    BatchNorm,
     Conv,
     Dense,
     Embedding,
@@ -34,6 +37,7 @@ from xbench.spec.models import (  # noqa: E402
     LayerNorm,
     Tanh,
     TransformerBlock,
+    init_stats,
 )
 from xbench.spec.problems import Problem  # noqa: E402
 
@@ -255,13 +259,67 @@ def transformer_block(params: dict, block: TransformerBlock, x, precision=HIGHES
     return h + dense(t, params[block.part("mlp_out")], precision)
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchNormSettings:
+    """Training-mode BatchNorm as the case sets it: Flax's momentum ρ = 1 − the batch weight
+    (torch's momentum), and whether running_var averages the unbiased batch variance."""
+
+    flax_momentum: float
+    unbiased: bool
+
+    @classmethod
+    def of(cls, case: Case) -> BatchNormSettings:
+        return cls(1.0 - running_stat_weight(case), case.bn_running_var == "unbiased")
+
+
+def batch_norm(x, p: dict, running: dict, norm: BatchNormSettings | None):
+    """Flax's ``nn.BatchNorm`` (linen, its defaults, ``axis=-1``) on (batch, features); and the
+    running statistics after it.
+
+    Training mode (``norm`` given): the batch's mean μ and variance E[x²] − μ² clipped at 0
+    (Flax's ``use_fast_variance``), and running ← ρ·running + (1 − ρ)·batch with Flax's
+    momentum ρ; the running variance takes the biased batch variance, as Flax, or the
+    unbiased one, as torch (Flax has no such option: a port copies nn.BatchNorm and changes
+    that line). Evaluation mode (``norm`` None): the running statistics. Then
+    (x − μ)·(rsqrt(σ² + ε)·scale) + bias, Flax's order of operations.
+    """
+    if norm is None:
+        mean, var = running["running_mean"], running["running_var"]
+    else:
+        squares = jax.lax.square(x)  # first, as Flax: the order in which x's gradient sums
+        mean, mean_sq = x.mean((0,)), squares.mean((0,))
+        var = jnp.maximum(0.0, mean_sq - jax.lax.square(mean))
+        n, rho = x.shape[0], norm.flax_momentum
+        seen = var * (n / (n - 1)) if norm.unbiased else var
+        running = {
+            "running_mean": rho * running["running_mean"] + (1 - rho) * mean,
+            "running_var": rho * running["running_var"] + (1 - rho) * seen,
+        }
+    features = (1, x.shape[1])  # Flax broadcasts with explicit shapes; so do we, bit for bit
+    mul = jax.lax.rsqrt(jnp.expand_dims(var, (0,)) + BATCH_NORM_EPS)
+    mul = mul * p["scale"].reshape(features)
+    y = (x - jnp.expand_dims(mean, (0,))) * mul
+    return y + p["bias"].reshape(features), running
+
+
 def forward(model, params: dict, x, precision=HIGHEST, keep=()):
-    """The model's output; ``keep``: a dropout mask multiplied into each Tanh's output."""
+    """The model's output; ``keep``: a dropout mask multiplied into each Tanh's output. A
+    model with batch norm goes through ``apply`` instead, with its statistics."""
+    if model.stat_shapes():
+        raise ValueError(f"{model.name} has batch norm: call apply() with its statistics")
+    return apply(model, params, {}, x, precision, keep)[0]
+
+
+def apply(model, params: dict, stats: dict, x, precision=HIGHEST, keep=(), norm=None):
+    """The model's output and its running statistics after this pass (nested like params).
+    ``norm``: BatchNorm in training mode with these settings; None: evaluation mode."""
     masks = iter(keep)
+    stats = dict(stats)
     for layer in model.layers:
         if isinstance(layer, Dense):
-            p = params[layer.name]
-            x = jnp.matmul(x, p["kernel"], precision=precision) + p["bias"]
+            x = dense(x, params[layer.name], precision)
+        elif isinstance(layer, BatchNorm):
+            x, stats[layer.name] = batch_norm(x, params[layer.name], stats[layer.name], norm)
         elif isinstance(layer, Conv):
             p = params[layer.name]
             x = jax.lax.conv_general_dilated(
@@ -286,7 +344,7 @@ def forward(model, params: dict, x, precision=HIGHEST, keep=()):
                 x = x * next(masks)
         elif isinstance(layer, Flatten):
             x = x.reshape(x.shape[0], -1)
-    return x
+    return x, stats
 
 
 def compile_ahead(jitted, *args):
@@ -320,6 +378,7 @@ class JaxAdapter:
         decayed = decayed_names(problem.params, case)
         self.mask = nest({n: n in decayed for n in problem.params})
         self.tree = self.to_native(problem.params)
+        self.running = self.to_native(init_stats(problem.model))  # BatchNorm's statistics
         if implementation in FLAT:
             self.tx = flat_transform(case, self.mask, self.tree)
         else:
@@ -354,24 +413,37 @@ class JaxAdapter:
     def _make_train_step(self):
         model, case, mask, update = self.problem.model, self.case, self.mask, self._make_update()
         data_loss_fn = LOSSES[self.problem.loss]
+        norm = BatchNormSettings.of(case)
 
-        def loss_fn(params, x, y, keep):
-            data_loss = data_loss_fn(forward(model, params, x, keep=keep), y)
-            return data_loss + penalty(case, params, mask), data_loss
+        def loss_fn(params, x, y, keep, stats):
+            output, stats = apply(model, params, stats, x, keep=keep, norm=norm)
+            data_loss = data_loss_fn(output, y)
+            return data_loss + penalty(case, params, mask), (data_loss, stats)
 
-        def train_step(params, opt_state, x, y, keep=()):
-            (_, data_loss), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y, keep)
+        def train_step(params, opt_state, x, y, keep=(), stats=None):
+            """One step; BatchNorm's running statistics in and out (None without)."""
+            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+            (_, (data_loss, stats)), grads = grad_fn(params, x, y, keep, stats or {})
             params, opt_state = update(params, opt_state, grads)
-            return params, opt_state, data_loss
+            return params, opt_state, data_loss, stats or None
 
         return train_step
 
     def step(self, index: int):
         keep = tuple(m[index] for m in self.keep)
-        self.tree, self.opt_state, loss = self._train_step(
-            self.tree, self.opt_state, self.x[index], self.y[index], keep
+        self.tree, self.opt_state, loss, stats = self._train_step(
+            self.tree, self.opt_state, self.x[index], self.y[index], keep, self.running or None
         )
+        self.running = stats or {}
         return loss
+
+    def stats(self) -> dict[str, np.ndarray]:
+        return self.to_canonical(self.running)
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """The output on ``x`` in evaluation mode (running statistics, no dropout)."""
+        x = jax.device_put(jnp.asarray(x, self.dtype), self.device)
+        return np.array(apply(self.problem.model, self.tree, self.running, x)[0])
 
     def update(self, grads: dict) -> None:
         self.tree, self.opt_state = self._update(self.tree, self.opt_state, grads)
@@ -418,8 +490,8 @@ class JaxAdapter:
         x, y = self.x[0], self.y[0]
         step_fn, seconds = compile_ahead(self._train_step, self.tree, self.opt_state, x, y)
 
-        def step() -> None:
-            self.tree, self.opt_state, loss = step_fn(self.tree, self.opt_state, x, y)
+        def step() -> None:  # models with batch norm are not timed: no statistics here
+            self.tree, self.opt_state, loss, _ = step_fn(self.tree, self.opt_state, x, y)
             jax.block_until_ready((self.tree, self.opt_state, loss))
 
         step()

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbench.spec.cases import LOSS_RULES, Case, decayed_names
+from xbench.spec.cases import LOSS_RULES, Case, decayed_names, running_stat_weight
 from xbench.spec.models import (
+    BATCH_NORM_EPS,
     LAYER_NORM_EPS,
+    BatchNorm,
     Conv,
     Dense,
     Embedding,
@@ -22,6 +24,7 @@ from xbench.spec.models import (
     Model,
     Tanh,
     TransformerBlock,
+    init_stats,
 )
 from xbench.spec.problems import Problem
 from xbench.spec.schedules import lr_at
@@ -48,20 +51,41 @@ def layer_norm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray):
     return xhat * scale + bias, (xhat, inv_std)
 
 
-def layer_norm_backward(saved, scale: np.ndarray, d: np.ndarray):
-    """d loss / d (scale, bias, input); scale and bias sum over every axis but the last."""
+def batch_norm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray):
+    """Training mode: each feature normalised over the batch (axis 0) with the batch's mean
+    and biased variance; and (x̂, 1/σ) for the backward pass, and that mean and variance."""
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    inv_std = 1.0 / np.sqrt(var + BATCH_NORM_EPS)
+    xhat = (x - mean) * inv_std
+    return xhat * scale + bias, (xhat, inv_std), mean, var
+
+
+def running_update(case: Case, running: dict, name: str, mean, var, batch: int) -> None:
+    """running ← (1 − m)·running + m·batch statistic, m = ``running_stat_weight(case)``; the
+    variance unbiased (×n/(n − 1), torch's) or biased (Flax's) per ``case.bn_running_var``."""
+    m = running_stat_weight(case)
+    if case.bn_running_var == "unbiased":
+        var = var * batch / (batch - 1)
+    for stat, value in (("running_mean", mean), ("running_var", var)):
+        key = f"{name}/{stat}"
+        running[key] = (1.0 - m) * running[key] + m * value
+
+
+def layer_norm_backward(saved, scale: np.ndarray, d: np.ndarray, axis: int = -1):
+    """d loss / d (scale, bias, input) of a normalisation over ``axis`` (-1: LayerNorm, 0:
+    BatchNorm's batch); scale and bias sum over every axis but the last."""
     xhat, inv_std = saved
-    n = xhat.shape[-1]
-    d_scale = (d * xhat).reshape(-1, n).sum(axis=0)
-    d_bias = d.reshape(-1, n).sum(axis=0)
+    n, features = xhat.shape[axis], xhat.shape[-1]
+    d_scale = (d * xhat).reshape(-1, features).sum(axis=0)
+    d_bias = d.reshape(-1, features).sum(axis=0)
     d_xhat = d * scale
     d_in = (
         inv_std
         / n
         * (
             n * d_xhat
-            - d_xhat.sum(axis=-1, keepdims=True)
-            - xhat * (d_xhat * xhat).sum(axis=-1, keepdims=True)
+            - d_xhat.sum(axis=axis, keepdims=True)
+            - xhat * (d_xhat * xhat).sum(axis=axis, keepdims=True)
         )
     )
     return d_scale, d_bias, d_in
@@ -163,17 +187,28 @@ def block_backward(p, block: TransformerBlock, saved, d: np.ndarray, grads: dict
     return d_h + d_x
 
 
-def forward(model: Model, params: dict[str, np.ndarray], x: np.ndarray, keep=()):
+def forward(model: Model, params, x: np.ndarray, keep=(), running=None, observed=None):
     """The model's output and the activations each layer's backward pass needs.
 
     ``keep``: a dropout mask multiplied into each Tanh's output (the tape keeps both).
+    BatchNorm: with ``running`` (its statistics) evaluation mode; else training mode, and
+    each layer's batch (mean, variance) goes into ``observed`` when given.
     """
     tape = []
     masks = iter(keep)
     for layer in model.layers:
         tape.append(x)
         if isinstance(layer, Dense):
-            x = x @ params[f"{layer.name}/kernel"] + params[f"{layer.name}/bias"]
+            x = project(params, layer.name, x)
+        elif isinstance(layer, BatchNorm) and running is not None:
+            mean, var = running[f"{layer.name}/running_mean"], running[f"{layer.name}/running_var"]
+            scale, bias = params[f"{layer.name}/scale"], params[f"{layer.name}/bias"]
+            x = (x - mean) / np.sqrt(var + BATCH_NORM_EPS) * scale + bias
+        elif isinstance(layer, BatchNorm):
+            scale, bias = params[f"{layer.name}/scale"], params[f"{layer.name}/bias"]
+            x, tape[-1], mean, var = batch_norm(x, scale, bias)
+            if observed is not None:
+                observed[layer.name] = (mean, var)
         elif isinstance(layer, Conv):
             x = conv_valid(x, params[f"{layer.name}/kernel"]) + params[f"{layer.name}/bias"]
         elif isinstance(layer, LayerNorm):
@@ -216,18 +251,18 @@ def backward(model: Model, params, tape, d_out: np.ndarray) -> dict[str, np.ndar
     for layer, saved in zip(reversed(model.layers), reversed(tape), strict=True):
         if isinstance(layer, Dense):
             kernel = params[f"{layer.name}/kernel"]
-            grads[f"{layer.name}/kernel"], grads[f"{layer.name}/bias"], d = dense_backward(
-                saved, kernel, d
-            )
+            grads[f"{layer.name}/kernel"], d_bias, d = dense_backward(saved, kernel, d)
+            if layer.bias:
+                grads[f"{layer.name}/bias"] = d_bias
         elif isinstance(layer, Conv):
             kernel = params[f"{layer.name}/kernel"]
             grads[f"{layer.name}/kernel"], grads[f"{layer.name}/bias"], d = conv_backward(
                 kernel, saved, d
             )
-        elif isinstance(layer, LayerNorm):
-            scale = params[f"{layer.name}/scale"]
+        elif isinstance(layer, (LayerNorm, BatchNorm)):
+            scale, axis = params[f"{layer.name}/scale"], 0 if isinstance(layer, BatchNorm) else -1
             grads[f"{layer.name}/scale"], grads[f"{layer.name}/bias"], d = layer_norm_backward(
-                saved, scale, d
+                saved, scale, d, axis
             )
         elif isinstance(layer, Embedding):
             d_token = np.zeros_like(params[f"{layer.name}/token"])
@@ -250,13 +285,14 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def loss_and_grads(model: Model, params, x, y, loss: str = "mse", keep=()):
-    """The data loss and its gradient (zero for unused parameters).
+def loss_and_grads(model: Model, params, x, y, loss: str = "mse", keep=(), observed=None):
+    """The data loss and its gradient (zero for unused parameters); training mode, each
+    BatchNorm's batch statistics into ``observed``.
 
     mse: mean of (ŷ − y)² over all elements, d/dŷ = 2(ŷ − y)/size.
     cross_entropy: −mean over the batch of Σ y·log softmax(ŷ), d/dŷ = (softmax(ŷ) − y)/batch.
     """
-    prediction, tape = forward(model, params, x, keep)
+    prediction, tape = forward(model, params, x, keep, observed=observed)
     if loss == "cross_entropy":
         log_p = log_softmax(prediction)
         value = -np.mean(np.sum(y * log_p, axis=-1))
@@ -403,9 +439,12 @@ class ReferenceAdapter:
     log_softmax = staticmethod(log_softmax)
 
     @staticmethod
-    def outputs(model: Model, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-        """The model's output for ``x`` (no dropout): for evaluation outside training."""
-        return forward(model, params, x)[0]
+    def outputs(model: Model, params, x: np.ndarray, stats=None) -> np.ndarray:
+        """The model's output for ``x`` (no dropout), in evaluation mode: BatchNorm layers
+        read ``stats`` (their running statistics). For evaluation outside training."""
+        if stats is None and model.stat_shapes():
+            raise ValueError(f"{model.name} has batch norm: its evaluation needs the statistics")
+        return forward(model, params, x, running=stats or {})[0]
 
     def __init__(self, problem: Problem, case: Case, decay_delay: int = 0) -> None:
         self.problem, self.case, self.decay_delay = problem, case, decay_delay
@@ -414,11 +453,15 @@ class ReferenceAdapter:
         zeros = {n: np.zeros_like(v) for n, v in self.w.items()}
         start = {n: np.full_like(v, case.initial_accumulator) for n, v in self.w.items()}
         self.state = OptimizerState(0, dict(zeros), start, dict(zeros))
+        self.running = init_stats(problem.model)
 
     def step(self, index: int) -> float:
         p = self.problem
-        keep = tuple(m[index] for m in p.keep)
-        loss, grads = loss_and_grads(p.model, self.w, p.x[index], p.y[index], p.loss, keep)
+        keep, observed = tuple(m[index] for m in p.keep), {}
+        x = p.x[index]
+        loss, grads = loss_and_grads(p.model, self.w, x, p.y[index], p.loss, keep, observed)
+        for name, (mean, var) in observed.items():
+            running_update(self.case, self.running, name, mean, var, x.shape[0])
         self.update(grads)
         return float(loss)
 
@@ -455,6 +498,12 @@ class ReferenceAdapter:
 
     def params(self) -> dict[str, np.ndarray]:
         return {n: v.copy() for n, v in self.w.items()}
+
+    def stats(self) -> dict[str, np.ndarray]:
+        return {n: v.copy() for n, v in self.running.items()}
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        return self.outputs(self.problem.model, self.w, np.asarray(x, np.float64), self.running)
 
     def to_native(self, canonical):
         return {n: np.array(v, dtype=np.float64) for n, v in canonical.items()}

@@ -17,9 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from xbench.errors import UsageError
-from xbench.spec.cases import EPOCH_STEPS, Case, decayed_names
+from xbench.spec.cases import EPOCH_STEPS, Case, decayed_names, running_stat_weight
 from xbench.spec.models import (
+    BATCH_NORM_EPS,
     LAYER_NORM_EPS,
+    BatchNorm,
     Conv,
     Dense,
     Embedding,
@@ -27,6 +29,7 @@ from xbench.spec.models import (
     LayerNorm,
     Tanh,
     TransformerBlock,
+    init_stats,
 )
 from xbench.spec.problems import Problem
 from xbench.spec.schedules import factor
@@ -258,6 +261,8 @@ class TorchAdapter:
             torch.backends.cudnn.allow_tf32 = False
         self.model = problem.model
         self.named = {n: torch.nn.Parameter(t) for n, t in self.to_native(problem.params).items()}
+        # BatchNorm's running statistics, updated in place by F.batch_norm (buffers, not params)
+        self.running = {n: self._tensor(v) for n, v in init_stats(problem.model).items()}
         self._decayed = decayed_names(self.named, case)
         self.optimizer = make_optimizer(case, self.named, self._decayed, implementation)
         self.x = self._tensor(images_to_native(problem.x))
@@ -284,13 +289,23 @@ class TorchAdapter:
         # torch.tensor copies: parameters updated in place must not alias the Problem's arrays
         return torch.tensor(np.ascontiguousarray(value), dtype=self.dtype, device=self.device)
 
-    def forward(self, x: torch.Tensor, keep: tuple[torch.Tensor, ...] = ()) -> torch.Tensor:
-        """The model's output; ``keep``: a dropout mask multiplied into each Tanh's output."""
+    def forward(self, x: torch.Tensor, keep=(), training: bool = True) -> torch.Tensor:
+        """The model's output; ``keep``: a dropout mask multiplied into each Tanh's output.
+
+        BatchNorm is torch's ``F.batch_norm`` (as ``nn.BatchNorm1d`` calls it): in training
+        mode it updates the running statistics in place, with the unbiased batch variance.
+        """
         p = self.named
         masks = iter(keep)
         for layer in self.model.layers:
             if isinstance(layer, Dense):
-                x = F.linear(x, p[f"{layer.name}/kernel"], p[f"{layer.name}/bias"])
+                x = F.linear(x, p[f"{layer.name}/kernel"], p.get(f"{layer.name}/bias"))
+            elif isinstance(layer, BatchNorm):
+                weight, bias = p[f"{layer.name}/scale"], p[f"{layer.name}/bias"]
+                mean = self.running[f"{layer.name}/running_mean"]
+                var = self.running[f"{layer.name}/running_var"]
+                m = running_stat_weight(self.case)
+                x = F.batch_norm(x, mean, var, weight, bias, training, m, BATCH_NORM_EPS)
             elif isinstance(layer, Conv):
                 x = F.conv2d(x, p[f"{layer.name}/kernel"], p[f"{layer.name}/bias"])
             elif isinstance(layer, LayerNorm):
@@ -353,6 +368,15 @@ class TorchAdapter:
 
     def params(self) -> dict[str, np.ndarray]:
         return self.to_canonical(self.named)
+
+    def stats(self) -> dict[str, np.ndarray]:
+        return self.to_canonical(self.running)
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """The output on ``x`` in evaluation mode (running statistics, no dropout)."""
+        with torch.no_grad():
+            out = self.forward(self._tensor(images_to_native(x)), training=False)
+        return out.cpu().numpy()
 
     def to_native(self, canonical: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {n: self._tensor(kernel_to_native(n, v)) for n, v in canonical.items()}

@@ -24,10 +24,12 @@ def jax_loss_and_grads(problem, case, x, y):
     from xbench.run.registry import load_adapter
 
     adapter = load_adapter("jax")(problem, case)
-    from xbench_adapters.jax_adapter import flatten, forward
+    from xbench_adapters.jax_adapter import BatchNormSettings, apply, flatten
 
-    def loss_fn(params):
-        return jnp.mean((forward(problem.model, params, jnp.asarray(x)) - jnp.asarray(y)) ** 2)
+    def loss_fn(params):  # training mode: batch norm normalises with the batch's statistics
+        norm = BatchNormSettings.of(case)
+        output = apply(problem.model, params, adapter.running, jnp.asarray(x), norm=norm)[0]
+        return jnp.mean((output - jnp.asarray(y)) ** 2)
 
     loss, grads = jax.value_and_grad(loss_fn)(adapter.tree)
     return float(loss), {n: np.asarray(v) for n, v in flatten(grads).items()}

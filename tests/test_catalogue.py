@@ -49,7 +49,8 @@ def test_catalogue_covers_the_spec_non_equivalences():
     for phrase in ("before the moments", "after scale_by_learning_rate", "without the ½",
                    ".grad is None", "tiny decay survives", "optax.rmsprop's defaults",
                    "optax.adagrad's defaults", "dampening", "once per epoch", "η_(t+1)",
-                   "clipped with g", "in float32 (int32", "1e-6"):  # fmt: skip
+                   "clipped with g", "in float32 (int32", "1e-6", "Flax's 0.9",
+                   "biased batch variance", "decayed in JAX only"):  # fmt: skip
         assert phrase in reasons
     tiny_torch = [
         e
@@ -109,6 +110,28 @@ def test_the_transformer_mask_differences_start_where_their_reasons_say(outcomes
                 assert any(n in agreement.tensor for n in names), (e.name, agreement.tensor)
                 found += 1
     assert found == 4  # two entries, two dtypes
+
+
+@needs_both
+@pytest.mark.slow
+def test_the_batch_norm_port_mistakes_part_at_step_1_on_the_tensor_their_reasons_name(outcomes):
+    """The momentum word: the running mean (it moves 9× too far); the variance: only the
+    running variance (training never reads it); a missing mask: a norm's scale or bias."""
+    where = {
+        "Flax's 0.9": "/running_mean",
+        "biased batch variance": "/running_var",
+        "decayed in JAX only": ("/scale", "/bias"),
+    }
+    found = 0
+    for e in CATALOGUE:
+        for phrase, names in where.items():
+            if phrase in e.reason and not e.expect_equal:
+                agreement = outcomes[e.name].agreement
+                assert agreement.first_divergent_step == 1, e.name
+                tensor = agreement.tensor
+                assert tensor.startswith("bn") and tensor.endswith(names), (e.name, tensor)
+                found += 1
+    assert found == 6  # three mistakes, two dtypes
 
 
 def test_every_difference_has_a_reason_and_names_are_unique():

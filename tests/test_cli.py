@@ -246,7 +246,7 @@ def test_python_m_xbench_has_no_traceback_for_user_errors():
     assert proc.returncode == 2
     assert (
         proc.stderr.strip() == "xbench trace: error: unknown model 'nope'; "
-        "valid: linear, mlp, mlp_digits, mlp_norm, cnn, transformer"
+        "valid: linear, mlp, mlp_digits, mlp_norm, mlp_bn, mlp_digits_bn, cnn, transformer"
     )
     assert (
         subprocess.run([sys.executable, "-m", "xbench", "--help"], capture_output=True).returncode

@@ -84,6 +84,7 @@ def test_every_decaying_rule_and_every_optimizer_has_a_power_test():
 # reference of the unperturbed case; the field multiplied by 1.001 must be flagged.
 CLIPPED = case_for("mlp", "sgd", "weight_decay", "float64", clip_norm=0.5)
 TRANSFORMER = case_for("transformer", "adamw", "weight_decay", "float64", mask="hf", lr=1e-3)
+BATCH_NORM = case_for("mlp_bn", "sgd", "weight_decay", "float64")
 HYPER = [
     ("torch", case_for("mlp", "rmsprop", "none", "float64"), "alpha"),
     ("jax", case_for("mlp", "rmsprop", "none", "float64"), "alpha"),
@@ -104,6 +105,11 @@ HYPER = [
     ("torch", TRANSFORMER.replace(optimizer="momentum", rule="l2_loss", lr=0.05), "weight_decay"),
     ("torch", CLIPPED, "clip_norm"),
     ("jax", CLIPPED.replace(rule="add_decayed_weights", clip_eps=0.0), "clip_norm"),
+    ("torch", BATCH_NORM, "bn_momentum"),
+    ("jax", BATCH_NORM.replace(rule="add_decayed_weights"), "bn_momentum"),
+    ("jax", BATCH_NORM.replace(rule="add_decayed_weights", bn_running_var="biased"),
+     "bn_momentum"),
+    ("torch", BATCH_NORM, "weight_decay"),  # on the norm's scale and bias too (no mask)
 ]  # fmt: skip
 
 
@@ -131,5 +137,6 @@ def first_affected_step(case: Case, field: str) -> int:
 def test_every_new_hyper_parameter_has_a_power_test():
     fields = {field for _, _, field in HYPER}
     assert {"alpha", "initial_accumulator", "lr_decay", "dampening", "clip_norm"} <= fields
+    assert "bn_momentum" in fields
     schedules = {case.schedule for _, case, field in HYPER if field == "lr"}
     assert schedules == {"linear", "cosine", "warmup_cosine"}

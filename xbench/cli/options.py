@@ -12,6 +12,7 @@ from xbench.spec.cases import (
     MASKS,
     OPTIMIZERS,
     RULES,
+    RUNNING_VARS,
     SCHEDULES,
     VARIANTS,
     Case,
@@ -146,13 +147,27 @@ def add_optimizer_flags(p: argparse.ArgumentParser) -> None:
         type=float,
         help=f"clip factor c/(‖g‖ + ε): torch {d.clip_eps} (default), optax 0",
     )
+    p.add_argument(
+        "--bn-momentum",
+        type=float,
+        default=d.bn_momentum,
+        help="batch norm: the batch statistic's weight in each running average, torch's "
+        "momentum (default %(default)s; Flax's momentum is 1 − this)",
+    )
+    p.add_argument(
+        "--bn-running-var",
+        default=d.bn_running_var,
+        help=f"batch norm's running variance: {', '.join(RUNNING_VARS)} (torch's, the "
+        "default; Flax's is biased)",
+    )
 
 
 CASE_FIELDS = (
     "model", "optimizer", "rule", "lr", "weight_decay", "momentum", "beta1", "beta2", "eps",
     "l1_ratio", "mask", "steps", "seed", "batch_size", "dtype", "device", "variant",
     "unused_param", "alpha", "centered", "initial_accumulator", "lr_decay", "eps_in_sqrt",
-    "dampening", "schedule", "warmup_steps", "clip_norm", "clip_eps",
+    "dampening", "schedule", "warmup_steps", "clip_norm", "clip_eps", "bn_momentum",
+    "bn_running_var",
 )  # fmt: skip
 
 

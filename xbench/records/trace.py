@@ -3,7 +3,9 @@
 The file holds ``x`` and ``y`` (the batch of every step, leading axis = step),
 ``params/<name>`` (canonical layout, leading axis = step, index 0 = initial values),
 ``loss`` (the data loss before each update, one value per step), ``case`` (the Case as JSON
-text) and ``framework``.
+text) and ``framework``. A model with batch norm adds ``stats/<name>`` (its running
+statistics, indexed as the parameters) and ``evaluation`` (the evaluation-mode output on the
+held-out batch after the last step).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def save_npz(trajectory: Trajectory, path: str | os.PathLike, overwrite: bool = 
     ensure_writable(path, overwrite)
     arrays = {"x": trajectory.x, "y": trajectory.y, "loss": trajectory.loss}
     arrays |= {f"params/{name}": value for name, value in trajectory.params.items()}
+    arrays |= {f"stats/{name}": value for name, value in trajectory.stats.items()}
+    if trajectory.evaluation is not None:
+        arrays["evaluation"] = trajectory.evaluation
     arrays["case"] = np.array(trajectory.case.to_json())
     arrays["framework"] = np.array(trajectory.framework)
     return write_atomically(path, lambda f: np.savez(f, **arrays))
@@ -32,6 +37,7 @@ def save_npz(trajectory: Trajectory, path: str | os.PathLike, overwrite: bool = 
 def load_npz(path: str | os.PathLike) -> Trajectory:
     with np.load(path) as data:
         params = {k.removeprefix("params/"): data[k] for k in data.files if k.startswith("params/")}
+        stats = {k.removeprefix("stats/"): data[k] for k in data.files if k.startswith("stats/")}
         return Trajectory(
             framework=str(data["framework"]),
             case=Case.from_json(str(data["case"])),
@@ -39,4 +45,6 @@ def load_npz(path: str | os.PathLike) -> Trajectory:
             loss=data["loss"],
             x=data["x"],
             y=data["y"],
+            stats=stats,
+            evaluation=data["evaluation"] if "evaluation" in data.files else None,
         )

@@ -51,22 +51,33 @@ class Agreement:
         return f"differs from step {self.first_divergent_step} in {self.tensor}"
 
 
+EVALUATION = "evaluation"  # the evaluation-mode output on the held-out batch (batch norm)
+
+
 def _series(t: Trajectory) -> dict[str, np.ndarray]:
-    """Every compared quantity as (steps, n): the loss and each parameter after each step."""
+    """Every compared quantity as (steps, n): the loss, each parameter and running statistic
+    after each step, and the evaluation output (at the last step; zeros before it)."""
     steps = len(t.loss)
     out = {"loss": t.loss.reshape(steps, 1).astype(np.float64)}
-    for name, values in t.params.items():
+    for name, values in (*t.params.items(), *t.stats.items()):
         out[name] = values[1:].reshape(steps, -1).astype(np.float64)
+    if t.evaluation is not None:
+        series = np.zeros((steps, t.evaluation.size))
+        series[-1] = t.evaluation.ravel()
+        out[EVALUATION] = series
     return out
 
 
 def compare(a: Trajectory, b: Trajectory, tolerance: Tolerance) -> Agreement:
     """Compare ``a`` against ``b`` at every step; report the first step and tensor that differ."""
-    if set(a.params) != set(b.params) or a.loss.shape != b.loss.shape:
+    names_a, names_b = sorted([*a.params, *a.stats]), sorted([*b.params, *b.stats])
+    if names_a != names_b or a.loss.shape != b.loss.shape:
         raise ValueError(
-            f"trajectories are not comparable: {sorted(a.params)} over {a.loss.shape[0]} steps "
-            f"vs {sorted(b.params)} over {b.loss.shape[0]} steps"
+            f"trajectories are not comparable: {names_a} over {a.loss.shape[0]} steps "
+            f"vs {names_b} over {b.loss.shape[0]} steps"
         )
+    if (a.evaluation is None) != (b.evaluation is None):
+        raise ValueError("trajectories are not comparable: one has an evaluation output")
     diverged = [
         (s, side)
         for side, s in (("a", a.first_nonfinite_step()), ("b", b.first_nonfinite_step()))

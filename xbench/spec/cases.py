@@ -55,6 +55,8 @@ VARIANTS = {
     "schedule_per_epoch": f"the torch scheduler stepped once per {EPOCH_STEPS} steps (an epoch), "
     "its horizon in epochs",
     "schedule_early": "scheduler.step() called before optimizer.step() (one step ahead)",
+    "bn_momentum_verbatim": "torch's BatchNorm momentum passed unchanged to Flax's nn.BatchNorm "
+    "(where it is the weight of the running average, not of the batch)",
 }
 VARIANT_RULE = {
     "after_lr": "add_decayed_weights",
@@ -62,6 +64,9 @@ VARIANT_RULE = {
     "decoupled": "weight_decay",
     "decay_before_clip": "add_decayed_weights",
 }
+# BatchNorm's running variance: torch updates it with the unbiased batch variance (×n/(n − 1)),
+# Flax with the biased one; both normalise training batches with the biased one.
+RUNNING_VARS = ("unbiased", "biased")
 VARIANT_OPTIMIZERS = {
     "decoupled": ("sgd", "momentum", "nesterov", "adam"),
     "optax_defaults": ("rmsprop", "adagrad"),
@@ -120,6 +125,10 @@ class Case:
     warmup_steps: int = 0  # warmup_cosine: linear from 0 to η over this many steps
     clip_norm: float | None = None  # clip the global gradient norm to this (None: no clipping)
     clip_eps: float = 1e-6  # clip factor c/(‖g‖ + clip_eps): torch adds 1e-6, optax nothing
+    # BatchNorm models: the batch statistic's weight in each running average (torch's
+    # momentum; Flax's momentum is 1 − this), and the variance that running_var averages
+    bn_momentum: float = 0.1
+    bn_running_var: str = "unbiased"
 
     def __post_init__(self) -> None:
         if isinstance(self.mask, bool):  # records written before mask conventions: True, False
@@ -166,6 +175,10 @@ class Case:
             parts.append(f"clip{self.clip_norm:g}")
         if self.unused_param:
             parts.append("unused")
+        if self.bn_momentum != 0.1:
+            parts.append(f"bn_momentum{self.bn_momentum:g}")
+        if self.bn_running_var != "unbiased":
+            parts.append(f"bn_{self.bn_running_var}_var")
         return "-".join(parts)
 
 
@@ -225,6 +238,7 @@ def validate(case: Case) -> None:
         )
     _validate_optimizer_fields(case)
     _validate_schedule(case)
+    _validate_batch_norm(case)
     _validate_variant(case)
 
 
@@ -267,6 +281,34 @@ def _validate_schedule(case: Case) -> None:
             "rule 'l1_prox' takes a constant learning rate only (its threshold is η·λ); "
             f"not {changing}: use schedule constant and lr-decay 0"
         )
+
+
+def _validate_batch_norm(case: Case) -> None:
+    """BatchNorm's settings: only for a model with BatchNorm layers, momentum in (0, 1]."""
+    _choice("bn-running-var", case.bn_running_var, RUNNING_VARS)
+    m = case.bn_momentum
+    if not isinstance(m, (int, float)) or not 0 < m <= 1:
+        raise UsageError(f"invalid bn-momentum {m!r}; must be in (0, 1]")
+    changed = [
+        f for f, d in (("bn-momentum", 0.1), ("bn-running-var", "unbiased"))
+        if getattr(case, f.replace("-", "_")) != d
+    ]  # fmt: skip
+    if case.variant == "bn_momentum_verbatim":
+        changed.append("variant 'bn_momentum_verbatim'")
+    if changed and not MODELS[case.model].stat_shapes():
+        with_bn = ", ".join(n for n, m in MODELS.items() if m.stat_shapes())
+        raise UsageError(
+            f"{changed[0]} applies to a model with batch norm ({with_bn}), not {case.model!r}"
+        )
+
+
+def running_stat_weight(case: Case) -> float:
+    """m in running ← (1 − m)·running + m·batch: torch's ``momentum``, which is 1 − Flax's.
+
+    Under variant bn_momentum_verbatim torch's number reaches Flax's ``momentum``, which
+    weights the running average instead: m becomes 1 − bn_momentum.
+    """
+    return 1.0 - case.bn_momentum if case.variant == "bn_momentum_verbatim" else case.bn_momentum
 
 
 def _validate_variant(case: Case) -> None:
@@ -354,6 +396,13 @@ def _jax_cannot(case: Case) -> str | None:
 
 
 def _torch_cannot(case: Case) -> str | None:
+    if case.bn_running_var != "unbiased":
+        return (
+            "torch's BatchNorm always updates running_var with the unbiased batch variance "
+            "(×n/(n − 1)); use --bn-running-var unbiased"
+        )
+    if case.variant == "bn_momentum_verbatim":
+        return "the variant is a port to Flax that kept torch's number; torch runs it as given"
     if case.rule == "add_decayed_weights":
         return (
             "torch optimizers have no gradient-transform chain; use rule weight_decay "

@@ -96,7 +96,7 @@ def _label(case: Case, other: Case) -> str:
 
 LABEL_FIELDS = (
     "optimizer", "rule", "variant", "weight_decay", "lr", "mask", "alpha", "eps", "eps_in_sqrt",
-    "initial_accumulator", "dampening", "clip_eps", "schedule",
+    "initial_accumulator", "dampening", "clip_eps", "schedule", "bn_running_var",
 )  # fmt: skip
 
 
@@ -114,6 +114,8 @@ def _name(left: Side, right: Side) -> str:
         common.append(a.schedule)
     if a.clipped and a.clip_norm == b.clip_norm:
         common.append("clip")
+    if a.bn_running_var == b.bn_running_var != "unbiased":
+        common.append(f"bn_{a.bn_running_var}_var")
     common += _shared_settings(a, b)
     sides = []
     for run, other in ((left, right), (right, left)):
@@ -165,6 +167,7 @@ def default_catalogue() -> list[Entry]:
         entries += _rule_table(dtype) + _spec_table(dtype) + _known_differences(dtype)
         entries += _rmsprop(dtype) + _adagrad(dtype) + _sgd_and_adam_flags(dtype)
         entries += _schedules(dtype) + _clipping(dtype) + _transformer(dtype)
+        entries += _batch_norm(dtype)
     entries += _tiny_decay()
     names = [e.name for e in entries]
     assert len(names) == len(set(names)), "catalogue entry names must be unique"
@@ -575,4 +578,41 @@ def _transformer(dtype: str) -> list[Entry]:
     momentum = case_for("transformer", "momentum", "l2_loss", dtype, mask="hf")
     out += versus_reference(momentum)
     out.append(entry(Side("torch", momentum), Side("jax", momentum), True, "one mask map"))
+    return out
+
+
+BN_MATCHED = (
+    "torch's BatchNorm1d = Flax's nn.BatchNorm with momentum 1 − m and torch's unbiased "
+    "running variance"
+)
+
+
+def _batch_norm(dtype: str) -> list[Entry]:
+    """mlp_bn: torch = JAX = reference once the batch-norm conventions are matched, with and
+    without decay on the norm's scale and bias; three port mistakes, each detected."""
+    plain = case_for("mlp_bn", "sgd", "none", dtype)
+    out = versus_reference(plain)
+    out.append(entry(Side("torch", plain), Side("jax", plain), True, BN_MATCHED))
+    for optimizer in ("sgd", "adamw"):
+        for mask, norm in (("", "decayed"), ("hf", "exempt")):
+            torch_case = case_for("mlp_bn", optimizer, "weight_decay", dtype, mask=mask)
+            jax_rule = "weight_decay" if optimizer == "adamw" else "add_decayed_weights"
+            jax_case = torch_case.replace(rule=jax_rule)
+            out += versus_reference(torch_case)
+            if jax_case != torch_case:
+                out += versus_reference(jax_case)
+            reason = f"{BN_MATCHED}; the norm's scale and bias {norm} in both"
+            out.append(entry(Side("torch", torch_case), Side("jax", jax_case), True, reason))
+    torch_hf = case_for("mlp_bn", "sgd", "weight_decay", dtype, mask="hf")
+    jax_hf = torch_hf.replace(rule="add_decayed_weights")
+    mistakes = {
+        jax_hf.replace(variant="bn_momentum_verbatim"): "nn.BatchNorm(momentum=0.1) keeps 0.1 "
+        "of the running average and takes 0.9 of the batch: torch's momentum=0.1 is Flax's 0.9",
+        jax_hf.replace(bn_running_var="biased"): "Flax's running_var averages the biased batch "
+        "variance, torch's the unbiased one (×n/(n − 1))",
+        jax_hf.replace(mask=""): "the norm's scale and bias decayed in JAX only (no mask there)",
+    }
+    for case, reason in mistakes.items():
+        out += versus_reference(case) if case.mask else []
+        out.append(entry(Side("jax", case), Side("torch", torch_hf), False, reason))
     return out

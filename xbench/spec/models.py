@@ -5,6 +5,10 @@ A model is a tuple of layers. Parameters live in one canonical layout: NumPy arr
 Adapters convert to their framework's layout and back; flattening always follows the NHWC
 order, so a torch adapter must permute NCHW activations before flattening.
 
+A model with ``BatchNorm`` layers also carries running statistics, which are not parameters:
+``<layer>/running_mean`` and ``<layer>/running_var`` (``Model.stat_shapes``), updated by every
+training step and used in evaluation mode.
+
 A model with a ``vocab`` reads token ids: its inputs are integers in [0, vocab), stored as
 floats like every other input (exact in float32), which adapters turn into indices. Its
 activations are (batch, seq, features); Dense and LayerNorm act on the last axis.
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LAYER_NORM_EPS = 1e-5  # torch's default; the JAX adapter writes its own LayerNorm with it
+BATCH_NORM_EPS = 1e-5  # torch's BatchNorm1d and Flax's nn.BatchNorm default alike
 EMBEDDING_STD = 0.5  # token and position embeddings start at N(0, EMBEDDING_STD²)
 
 
@@ -26,6 +31,7 @@ class Dense:
     name: str
     fan_in: int
     fan_out: int
+    bias: bool = True  # no bias before a BatchNorm: it would subtract it again (gradient 0)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,21 @@ class Conv:
 @dataclass(frozen=True)
 class LayerNorm:
     """Normalise over the last axis (biased variance, eps LAYER_NORM_EPS), then scale and bias."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Normalise each feature over the batch, then scale and bias, on (batch, features).
+
+    Training mode: the batch's mean and biased variance, and each running statistic moves
+    towards the batch's (``xbench.spec.cases.running_stat_weight``: torch's ``momentum``);
+    evaluation mode: the running statistics. ε is BATCH_NORM_EPS. Parameters
+    ``<name>/scale``, ``<name>/bias``; statistics ``<name>/running_mean`` (starts at 0) and
+    ``<name>/running_var`` (starts at 1), as torch and Flax start them.
+    """
 
     name: str
     size: int
@@ -102,7 +123,9 @@ class Flatten:
     pass
 
 
-Layer = Dense | Conv | LayerNorm | Vector | Embedding | TransformerBlock | Tanh | Flatten
+Layer = (
+    Dense | Conv | LayerNorm | BatchNorm | Vector | Embedding | TransformerBlock | Tanh | Flatten
+)
 
 
 @dataclass(frozen=True)
@@ -119,12 +142,13 @@ class Model:
         for layer in self.layers:
             if isinstance(layer, Dense):
                 shapes[f"{layer.name}/kernel"] = (layer.fan_in, layer.fan_out)
-                shapes[f"{layer.name}/bias"] = (layer.fan_out,)
+                if layer.bias:
+                    shapes[f"{layer.name}/bias"] = (layer.fan_out,)
             elif isinstance(layer, Conv):
                 shape = (layer.height, layer.width, layer.in_channels, layer.out_channels)
                 shapes[f"{layer.name}/kernel"] = shape
                 shapes[f"{layer.name}/bias"] = (layer.out_channels,)
-            elif isinstance(layer, LayerNorm):
+            elif isinstance(layer, (LayerNorm, BatchNorm)):
                 shapes[f"{layer.name}/scale"] = (layer.size,)
                 shapes[f"{layer.name}/bias"] = (layer.size,)
             elif isinstance(layer, Vector):
@@ -135,6 +159,23 @@ class Model:
             elif isinstance(layer, TransformerBlock):
                 shapes.update(block_shapes(layer))
         return shapes
+
+    def stat_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The running statistics' names and shapes (BatchNorm layers), in the model's order."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in self.layers:
+            if isinstance(layer, BatchNorm):
+                shapes[f"{layer.name}/running_mean"] = (layer.size,)
+                shapes[f"{layer.name}/running_var"] = (layer.size,)
+        return shapes
+
+
+def init_stats(model: Model) -> dict[str, np.ndarray]:
+    """Running means at 0 and running variances at 1, float64 (torch's and Flax's start)."""
+    return {
+        name: (np.zeros if name.endswith("/running_mean") else np.ones)(shape)
+        for name, shape in model.stat_shapes().items()
+    }
 
 
 def block_shapes(block: TransformerBlock) -> dict[str, tuple[int, ...]]:
@@ -192,6 +233,34 @@ MODELS: dict[str, Model] = {
                 LayerNorm("norm1", 16),
                 Tanh(),
                 Dense("out", 16, 4),
+            ),
+        ),
+        Model(  # mlp_norm with batch norm: each dense layer (no bias) → BatchNorm → tanh
+            "mlp_bn",
+            (8,),
+            4,
+            (
+                Dense("dense0", 8, 16, bias=False),
+                BatchNorm("bn0", 16),
+                Tanh(),
+                Dense("dense1", 16, 16, bias=False),
+                BatchNorm("bn1", 16),
+                Tanh(),
+                Dense("out", 16, 4),
+            ),
+        ),
+        Model(  # the study's classifier with batch norm (xbench.study)
+            "mlp_digits_bn",
+            (64,),
+            10,
+            (
+                Dense("dense0", 64, 64, bias=False),
+                BatchNorm("bn0", 64),
+                Tanh(),
+                Dense("dense1", 64, 64, bias=False),
+                BatchNorm("bn1", 64),
+                Tanh(),
+                Dense("out", 64, 10),
             ),
         ),
         Model(

@@ -9,6 +9,10 @@ cross-entropy, mean over the batch, with one-hot ``y``) instead of "mse", and ``
 dropout mask per Tanh layer, (steps, batch, width), of 0 and 1/(1 − rate), multiplied into
 that layer's output at each training step. The masks are drawn by NumPy, so every framework
 drops the very same units; evaluation never uses them.
+
+A model with batch norm also gets ``x_eval``: a held-out batch, drawn last (so every other
+array is what it would be without it), that trajectories pass through the model in
+evaluation mode (running statistics) after the last step.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Problem:
     y: np.ndarray  # (steps, batch, output_size)
     loss: str = "mse"  # or "cross_entropy" (y one-hot)
     keep: tuple[np.ndarray, ...] = ()  # dropout masks, one per Tanh layer: (steps, batch, width)
+    x_eval: np.ndarray | None = None  # (batch, *input_shape): models with batch norm
 
     @property
     def steps(self) -> int:
@@ -38,8 +43,9 @@ class Problem:
     def as_dtype(self, dtype) -> Problem:
         cast = {k: v.astype(dtype) for k, v in self.params.items()}
         keep = tuple(m.astype(dtype) for m in self.keep)
+        x_eval = None if self.x_eval is None else self.x_eval.astype(dtype)
         return Problem(
-            self.model, cast, self.x.astype(dtype), self.y.astype(dtype), self.loss, keep
+            self.model, cast, self.x.astype(dtype), self.y.astype(dtype), self.loss, keep, x_eval
         )
 
 
@@ -76,4 +82,5 @@ def make_problem(case: Case) -> Problem:
     y = np.tanh(flat @ teacher) + 0.1 * rng.normal(
         size=(case.steps, case.batch_size, model.output_size)
     )
-    return Problem(model, params, x, y).as_dtype(np.dtype(case.dtype))
+    x_eval = rng.normal(size=shape[1:]) if model.stat_shapes() else None
+    return Problem(model, params, x, y, x_eval=x_eval).as_dtype(np.dtype(case.dtype))
