@@ -66,6 +66,16 @@ def test_batches_are_seeded_and_each_epoch_visits_the_training_set_once():
     assert p0.loss == "cross_entropy" and p0.keep == ()
 
 
+def test_the_batch_norm_model_starts_from_the_same_kernels_and_batches():
+    data = digits.load_digits()
+    plain, bn = (digits.make_problem(data, 3, 2, 0.2, m) for m in (conditions.MODEL,
+                                                                     conditions.BN_MODEL))  # fmt: skip
+    for name in ("dense0/kernel", "dense1/kernel", "out/kernel"):
+        np.testing.assert_array_equal(plain.params[name], bn.params[name], err_msg=name)
+    assert np.array_equal(plain.x, bn.x) and all(map(np.array_equal, plain.keep, bn.keep))
+    assert "dense0/bias" not in bn.params and np.all(bn.params["bn0/scale"] == 1)
+
+
 def test_dropout_masks_are_scaled_seeded_and_nested():
     data = digits.load_digits()
     light, heavy = (digits.make_problem(data, 0, 2, rate) for rate in (0.2, 0.5))
@@ -96,11 +106,17 @@ def test_study_training_matches_the_reference_in_float64(name):
     """Cross-entropy, dropout masks, the proximal step: every framework equals the float64
     reference; and the check notices a mask or a loss that one side ignores."""
     condition = next(c for c in conditions.CONDITIONS if c.name == name)
-    problem = digits.make_problem(digits.load_digits(), 0, 1, condition.dropout)
+    data = digits.load_digits()
+    problem = digits.make_problem(data, 0, 1, condition.dropout, condition.model)
     runs = _trajectories(problem, condition)
     for framework in ("torch", "jax"):
         agreement = compare(runs[framework], runs["reference"], FLOAT64_TOLERANCE)
         assert agreement.equal, (framework, agreement)
+    if condition.model == conditions.BN_MODEL:  # its statistics are compared too
+        assert runs["reference"].stats and runs["torch"].stats.keys() == runs["jax"].stats.keys()
+        case = condition.case("jax", 0, 6).replace(dtype="float64", bn_running_var="biased")
+        biased = record(adapter_class("jax")(problem.as_dtype(np.float64), case), case)
+        assert compare(biased, runs["reference"], FLOAT64_TOLERANCE).tensor.endswith("running_var")
     mse = dataclasses.replace(problem, loss="mse")
     wrong = _trajectories(mse, condition, ("jax",))["jax"]
     assert not compare(wrong, runs["reference"], FLOAT64_TOLERANCE).equal
@@ -143,7 +159,7 @@ def condition_dict(c: conditions.Condition) -> dict:
     info = c.info()
     return {"name": info.name, "family": info.family, "label": info.label,
             "optimizer": info.optimizer, "lambda": info.lam, "dropout": info.dropout,
-            "rule": info.rule}  # fmt: skip
+            "rule": info.rule, "model": info.model}  # fmt: skip
 
 
 def index(doc: dict) -> StudyIndex:
@@ -287,7 +303,7 @@ def test_cost_claim_reads_the_bench_run_and_flips_when_l2_loss_costs_nothing():
 
 # ---------------------------------------------------------------- the command line
 
-SMALL = "none,l2-0.001,l2-0.3,l1-0.001,l1_prox-0.001,dropout-0.2,adam,adam_l2-0.001,adamw-0.001"
+SMALL = "none,l2-0.001,l2-0.3,l1-0.001,l1_prox-0.001,dropout-0.2,adam,adam_l2-0.001,adamw-0.001,bn"
 
 
 def _tables(markdown: str) -> str:
@@ -304,16 +320,17 @@ def test_study_end_to_end_writes_json_markdown_plots_and_repeats_exactly(tmp_pat
     code, out, err = run_cli(capsys, *args)
     assert code == 0, err
     progress = [line for line in err.splitlines() if line.startswith("xbench study [")]
-    assert len(progress) == 18 and progress[-1].startswith("xbench study [18/18] 0:")
+    assert len(progress) == 20 and progress[-1].startswith("xbench study [20/20] 0:")
     assert not any("epoch " in line for line in progress)  # the epoch counter: a bar's only
     saved = sorted((tmp_path / "runs").glob("*_custom_*.json"))
     assert len(saved) == 1
     doc = study_run.load(saved[0])
-    assert doc.settings.epochs == 2 and len(doc.runs) == 18
+    assert doc.settings.epochs == 2 and len(doc.runs) == 20
     assert len(doc.runs[0].history["val_acc"]) == 3  # before training, then each epoch
     first = (tmp_path / "STUDY.md").read_text()
     for claim in ("Weight decay reduces overfitting", "Too much weight decay underfits",
-                  "exactly zero", "cheaper than writing L2", "AdamW"):  # fmt: skip
+                  "exactly zero", "cheaper than writing L2", "AdamW",
+                  "Batch normalization speeds up"):  # fmt: skip
         assert claim in first
     assert "no bench run found" in first  # --results pointed nowhere: said, not invented
     for png in study_plots.PLOTS.values():
@@ -393,8 +410,8 @@ def test_a_diverging_run_stops_the_study_in_one_line(tmp_path, capsys, monkeypat
     adapter_class("torch")
     real = training.evaluate
 
-    def exploding(params, data):
-        return real(params, data) | {"train_loss": float("nan")}
+    def exploding(params, data, *model_and_stats):
+        return real(params, data, *model_and_stats) | {"train_loss": float("nan")}
 
     monkeypatch.setattr(training, "evaluate", exploding)
     code, _, err = run_cli(capsys, "study", "--epochs", "1", "--seeds", "1", "--conditions",
@@ -471,4 +488,73 @@ def test_claims_whose_conditions_were_not_run_say_so():
     verdicts = {c.claim: c.verdict for c in found}
     assert verdicts[study_md.SPARSITY] == "not measured"
     assert verdicts[study_md.SAME_MODEL] == "not measured"
+    assert verdicts[study_md.BATCH_NORM] == verdicts[study_md.COMBINED] == "not measured"
     assert list(verdicts.values())[:2] == ["held", "held"]
+
+
+# ---------------------------------------------------------------- batch norm, combinations
+
+
+def with_curves(doc: dict, curves: dict) -> dict:
+    """``doc`` with each named condition's validation-loss curve, {name: per-seed curves}."""
+    for run in doc["runs"]:
+        if run["condition"] in curves:
+            curve = curves[run["condition"]][doc["settings"]["seeds"].index(run["seed"])]
+            run["history"] = {k: [v[0]] * len(curve) for k, v in run["history"].items()}
+            run["history"]["val_loss"] = list(curve)
+    return doc
+
+
+NONE_CURVES = [
+    [2.0, 0.6, 0.4, 0.3, 0.2, 0.2],
+    [2.0, 0.7, 0.5, 0.3, 0.2, 0.19],
+    [2.0, 0.6, 0.45, 0.28, 0.21, 0.2],
+]  # fmt: skip  reaches 0.25 at epoch 4
+
+
+def test_batch_norm_claim_holds_for_speed_and_for_stability_only_on_its_rule():
+    fast_steady = [[2.0, 0.3, 0.2, 0.2, 0.2, 0.2]] * 3  # epoch 2, and the same in every seed
+    doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": fast_steady})
+    found = claims_of.claim_batch_norm(index(doc))
+    assert found.verdict == "held" and found.faster.all() and found.steadier
+    np.testing.assert_array_equal(found.epochs["bn"], 2)
+    np.testing.assert_array_equal(found.epochs["none"][0], [4, 4, 4])
+    scattered = [
+        [2.0, 0.2, 0.1, 0.5, 0.1, 0.9],
+        [2.0, 0.2, 0.9, 0.1, 0.9, 0.1],
+        [2.0, 0.2, 0.5, 0.5, 0.5, 0.5],
+    ]  # fmt: skip  fast, but unsteady
+    doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": scattered})
+    assert claims_of.claim_batch_norm(index(doc)).verdict.startswith("held for speed, not for")
+    slow_once = [fast_steady[0], fast_steady[0], [2.0, 0.6, 0.45, 0.28, 0.26, 0.24]]
+    doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": slow_once})
+    found = claims_of.claim_batch_norm(index(doc))
+    assert list(found.faster) == [True, True, False] and found.verdict != "held"
+    one_seed = with_curves(_doc({"none": {}, "bn": {}}, seeds=(0,)),
+                           {"none": NONE_CURVES[:1], "bn": fast_steady[:1]})  # fmt: skip
+    assert claims_of.claim_batch_norm(index(one_seed)).verdict == (
+        "held for speed; stability needs two seeds or more"
+    )
+    never = [[2.0, 1.0, 0.5, 0.9, 0.6, 1.2], [2.0, 0.4, 1.5, 0.5, 1.6, 0.3], [1.0] * 6]
+    doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": never})
+    found = claims_of.claim_batch_norm(index(doc))
+    assert found.verdict == "did not hold" and np.isinf(found.epochs["bn"]).all()
+
+
+COMBINED = "dropout_l2-0.2-0.001"
+
+
+def test_combination_claim_compares_with_the_best_single_regularizer():
+    singles = {"none": {}, "l2-0.001": {"val_loss": 0.15}, "l2-0.01": {"val_loss": 0.2},
+               "dropout-0.2": {"val_loss": 0.18}, "dropout-0.5": {"val_loss": 0.25}}  # fmt: skip
+    better = claims_of.claim_combination(index(_doc(singles | {COMBINED: {"val_loss": 0.14}})))
+    assert better.verdict == "held" and better.best_single == "l2-0.001" and not better.mismatch
+    worse = claims_of.claim_combination(index(_doc(singles | {COMBINED: {"val_loss": 0.16}})))
+    assert worse.verdict.startswith("did not hold: higher validation loss than L2")
+    mixed = {COMBINED: {"val_loss": [0.14, 0.16, 0.14]}}
+    assert claims_of.claim_combination(index(_doc(singles | mixed))).verdict.startswith(
+        "no clear difference"
+    )
+    moved = singles | {"l2-0.01": {"val_loss": 0.1}, COMBINED: {"val_loss": 0.14}}
+    found = claims_of.claim_combination(index(_doc(moved)))
+    assert found.verdict.startswith("did not hold") and "best L2 alone is λ=0.01" in found.verdict

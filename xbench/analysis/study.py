@@ -9,7 +9,14 @@ words around the numbers are ``xbench.present.study_md``'s. The rules:
   model's in every seed, and validation accuracy below the best condition's;
 - two runs train *different models* when ‖Δw‖/‖w‖ > ``CONTRAST_DIFFERENT`` in every seed;
 - a step is *slower* when the ratio exceeds the noise (mean IQR/median of the two
-  benchmarks); the cost claim holds in a framework when more than half of its steps are.
+  benchmarks); the cost claim holds in a framework when more than half of its steps are;
+- batch norm *speeds up* training when it reaches validation loss ``TARGET_VAL_LOSS`` in fewer
+  epochs than the same model without it, in every seed in both frameworks, and *stabilises*
+  it when the standard deviation of the validation loss across seeds, averaged over epochs,
+  is smaller in both frameworks;
+- combining regularizers *helps* when dropout + L2 ends at a lower validation loss than the
+  best single regularizer (L2, L1, proximal L1 or dropout: the lowest mean validation loss)
+  in every seed in both frameworks; *did not hold* when higher in every seed.
 """
 
 from __future__ import annotations
@@ -358,3 +365,119 @@ def claim_adamw(study: StudyIndex) -> SameModel:
 def worst_agreement(study: StudyIndex) -> dict[str, float]:
     """Condition -> the largest ‖Δw‖/‖w‖ between torch and JAX over the seeds."""
     return {n: max(a.rel_diff for a in study.agreement(n)) for n in study.conditions}
+
+
+# ---------------------------------------------------------------- batch norm
+
+
+TARGET_VAL_LOSS = 0.25  # "reaches" this validation loss: the speed measure of batch norm
+
+
+@dataclass(frozen=True)
+class BatchNormEffect:
+    """Batch norm against the same model without it (SGD with momentum, no other regularizer)."""
+
+    epochs: dict[str, np.ndarray]  # condition -> (2, seeds): first epoch at ≤ TARGET_VAL_LOSS
+    spread: dict[str, np.ndarray]  # condition -> (2,): sd over seeds of val loss, epoch mean
+    faster: np.ndarray  # per seed: fewer epochs in both frameworks
+    steadier: bool | None  # smaller spread in both frameworks; None with one seed
+    verdict: str
+
+
+def epochs_to(study: StudyIndex, name: str, framework: str, target: float) -> np.ndarray:
+    """Per seed, the first epoch whose validation loss is ≤ ``target`` (inf: never)."""
+    curves = study.curve(name, "val_loss", framework)
+    reached = curves <= target
+    return np.where(reached.any(axis=1), reached.argmax(axis=1), np.inf)
+
+
+def has_batch_norm_conditions(study: StudyIndex) -> bool:
+    return study.has("none") and study.has("bn")
+
+
+def claim_batch_norm(study: StudyIndex) -> BatchNormEffect:
+    pair = ("none", "bn")
+    epochs = {
+        k: np.stack([epochs_to(study, k, f, TARGET_VAL_LOSS) for f in FRAMEWORKS]) for k in pair
+    }
+    faster = (epochs["bn"] < epochs["none"]).all(axis=0)
+    several = len(study.seeds) > 1
+    spread = {
+        k: np.array(
+            [
+                study.curve(k, "val_loss", f).std(axis=0, ddof=1).mean() if several else np.nan
+                for f in FRAMEWORKS
+            ]
+        )
+        for k in pair
+    }
+    steadier = bool((spread["bn"] < spread["none"]).all()) if several else None
+    if faster.all() and steadier:
+        verdict = "held"
+    elif faster.all():
+        verdict = (
+            "held for speed; stability needs two seeds or more"
+            if steadier is None
+            else "held for speed, not for stability: the validation loss varies as much or more "
+            "across seeds"
+        )
+    elif steadier:
+        verdict = "held for stability, not for speed"
+    else:
+        verdict = "did not hold"
+    return BatchNormEffect(epochs, spread, faster, steadier, verdict)
+
+
+# ---------------------------------------------------------------- combining regularizers
+
+
+SINGLE_FAMILIES = ("l2", "l1", "l1_prox", "dropout")  # one regularizer each, SGD with momentum
+
+
+@dataclass(frozen=True)
+class Combination:
+    combined: str  # the dropout + L2 condition
+    best_single: str  # the single regularizer with the lowest mean validation loss (torch)
+    mismatch: str  # "" when the combination's λ and rate are this run's best single ones
+    better: np.ndarray  # per seed: lower validation loss than best_single in both frameworks
+    worse: np.ndarray  # per seed: higher in both frameworks
+    verdict: str
+
+
+def has_combination(study: StudyIndex) -> bool:
+    return bool(study.names("dropout_l2")) and any(study.names(f) for f in SINGLE_FAMILIES)
+
+
+def lowest_val_loss(study: StudyIndex, names: list[str]) -> str:
+    return min(names, key=lambda n: (study.final(n, "val_loss").mean(), n))
+
+
+def combination_mismatch(study: StudyIndex, combined: str) -> str:
+    """What about the combination is not this run's best single strength ("" if nothing)."""
+    info = study.conditions[combined]
+    wrong = []
+    if study.names("l2") and info.lam != study.lam(tuned_l2(study)):
+        wrong.append(f"the best L2 alone is λ={study.lam(tuned_l2(study)):g}")
+    if study.names("dropout"):
+        best = study.conditions[lowest_val_loss(study, study.names("dropout"))].dropout
+        if info.dropout != best:
+            wrong.append(f"the best dropout alone is rate {best:g}")
+    return "; ".join(wrong)
+
+
+def claim_combination(study: StudyIndex) -> Combination:
+    combined = study.names("dropout_l2")[0]
+    singles = [n for f in SINGLE_FAMILIES for n in study.names(f)]
+    best = lowest_val_loss(study, singles)
+    mine, theirs = study.both(combined, "val_loss"), study.both(best, "val_loss")
+    better, worse = (mine < theirs).all(axis=0), (mine > theirs).all(axis=0)
+    if better.all():
+        verdict = "held"
+    elif worse.all():
+        verdict = f"did not hold: higher validation loss than {study.label(best)} in every seed"
+    else:
+        verdict = "no clear difference: lower in some seeds, higher in others"
+    mismatch = combination_mismatch(study, combined)
+    if mismatch:
+        verdict += f" (not at this run's best single strengths: {mismatch})"
+    return Combination(combined, best, mismatch, better, worse, verdict)

@@ -22,8 +22,11 @@ from xbench.analysis.study import (
     FIT,
     NOT_MEASURED,
     SLOWER,
+    TARGET_VAL_LOSS,
     ULPS,
     UNDERFIT_DROP,
+    BatchNormEffect,
+    Combination,
     Cost,
     Gap,
     SameModel,
@@ -31,11 +34,15 @@ from xbench.analysis.study import (
     StudyIndex,
     Underfit,
     claim_adamw,
+    claim_batch_norm,
+    claim_combination,
     claim_cost,
     claim_gap,
     claim_sparsity,
     claim_underfit,
     has_adam_conditions,
+    has_batch_norm_conditions,
+    has_combination,
     has_sparsity_conditions,
     matched_l1,
     worst_agreement,
@@ -53,6 +60,8 @@ UNDERFIT = "Too much weight decay underfits"
 SPARSITY = "L1 drives weights to exactly zero, L2 only shrinks them (subgradient or proximal L1?)"
 COST = "The optimizer's weight_decay argument is cheaper than writing L2 into the loss"
 SAME_MODEL = "L2 in Adam and AdamW's decoupled decay train the same model (same λ)"
+BATCH_NORM = "Batch normalization speeds up and stabilises training"
+COMBINED = "Combining regularizers helps (dropout + L2 against the best single regularizer)"
 
 
 @dataclass(frozen=True)
@@ -212,8 +221,50 @@ def same_model_claim(study: StudyIndex, found: SameModel) -> Claim:
     return Claim(SAME_MODEL, "; ".join(parts), found.verdict)
 
 
+def epochs_text(epochs: np.ndarray) -> str:
+    """Epochs to the target, mean ± sd over seeds and frameworks; "never" when not reached."""
+    return "never" if not np.isfinite(epochs).all() else num(epochs.ravel(), 1)
+
+
+def batch_norm_claim(study: StudyIndex, found: BatchNormEffect) -> Claim:
+    none, bn = found.epochs["none"], found.epochs["bn"]
+    spread = (
+        f"sd of the validation loss across seeds, mean over epochs (torch, JAX): "
+        f"{found.spread['none'][0]:.3f}, {found.spread['none'][1]:.3f} → "
+        f"{found.spread['bn'][0]:.3f}, {found.spread['bn'][1]:.3f}"
+        if found.steadier is not None
+        else "one seed: no spread"
+    )
+    evidence = (
+        f"epochs to validation loss ≤ {TARGET_VAL_LOSS:g}: none {epochs_text(none)} → "
+        f"batch norm {epochs_text(bn)} (fewer in {every(found.faster, len(study.seeds))}); "
+        f"{spread}; final validation loss {num(study.final('none', 'val_loss'))} → "
+        f"{num(study.final('bn', 'val_loss'))}, validation accuracy "
+        f"{pct(study.final('none', 'val_acc'))} → {pct(study.final('bn', 'val_acc'))}"
+    )
+    for name in study.names("bn_l2"):
+        evidence += (
+            f"; {study.label(name)}: validation loss {num(study.final(name, 'val_loss'))}, "
+            f"accuracy {pct(study.final(name, 'val_acc'))}"
+        )
+    return Claim(BATCH_NORM, evidence, found.verdict)
+
+
+def combination_claim(study: StudyIndex, found: Combination) -> Claim:
+    seeds = len(study.seeds)
+    evidence = (
+        f"{study.label(found.combined)}: validation loss "
+        f"{num(study.final(found.combined, 'val_loss'))}, accuracy "
+        f"{pct(study.final(found.combined, 'val_acc'))}; the best single regularizer, "
+        f"{study.label(found.best_single)}: {num(study.final(found.best_single, 'val_loss'))}, "
+        f"{pct(study.final(found.best_single, 'val_acc'))}; lower in "
+        f"{every(found.better, seeds)}, higher in {every(found.worse, seeds)}"
+    )
+    return Claim(COMBINED, evidence, found.verdict)
+
+
 def claims(study: StudyIndex, run: BenchRun | None) -> tuple[list[Claim], list[list]]:
-    """The five claims in order, and the step-cost table's rows."""
+    """The claims in order, and the step-cost table's rows."""
     cost, cost_rows = cost_claim(claim_cost(run))
     found = [gap_claim(study, claim_gap(study)), underfit_claim(study, claim_underfit(study))]
     if has_sparsity_conditions(study):
@@ -225,6 +276,15 @@ def claims(study: StudyIndex, run: BenchRun | None) -> tuple[list[Claim], list[l
         found.append(same_model_claim(study, claim_adamw(study)))
     else:
         found.append(Claim(SAME_MODEL, "needs adam and adam_l2-λ, adamw-λ at one λ", NOT_MEASURED))
+    if has_batch_norm_conditions(study):
+        found.append(batch_norm_claim(study, claim_batch_norm(study)))
+    else:
+        found.append(Claim(BATCH_NORM, "needs none and bn conditions", NOT_MEASURED))
+    if has_combination(study):
+        found.append(combination_claim(study, claim_combination(study)))
+    else:
+        needs = "needs a dropout_l2 condition and a single regularizer"
+        found.append(Claim(COMBINED, needs, NOT_MEASURED))
     return found, cost_rows
 
 
@@ -348,7 +408,7 @@ RULES_TEXT = (
 
 
 def plots_section(study: StudyIndex) -> list[str]:
-    return [
+    lines = [
         "## Plots", "",
         f"![learning curves]({PLOTS['curves']})", "",
         "Learning curves without regularization and with L2 at the λ of lowest validation "
@@ -367,6 +427,18 @@ def plots_section(study: StudyIndex) -> list[str]:
         f"{study.seeds[0]}, torch): none, L2 at the λ of lowest validation loss, and too "
         "much L2. The title gives how far JAX's matrix is from torch's (sum of absolute "
         "count differences).", "",
+    ]  # fmt: skip
+    if has_batch_norm_conditions(study) or has_combination(study):
+        lines += batch_norm_plot()
+    return lines
+
+
+def batch_norm_plot() -> list[str]:
+    return [
+        f"![batch norm and combination]({PLOTS['batch_norm']})", "",
+        "Validation loss by epoch (mean over seeds; torch solid, JAX dotted): batch norm with "
+        "and without L2 against the same model without it, and dropout + L2 against each "
+        f"alone. Dashed: the validation loss {TARGET_VAL_LOSS:g} that measures speed.", "",
     ]  # fmt: skip
 
 

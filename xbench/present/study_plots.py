@@ -1,6 +1,7 @@
-"""The plots of STUDY.md: learning curves, accuracy against λ, weight histograms and
-confusion matrices. matplotlib is imported only when drawing; the same record draws the same
-bytes (no timestamps, a fixed hash salt)."""
+"""The plots of STUDY.md: learning curves, accuracy against λ, weight histograms, confusion
+matrices and, when the record has them, batch norm and the combination against the rest.
+matplotlib is imported only when drawing; the same record draws the same bytes (no
+timestamps, a fixed hash salt)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from xbench.analysis.study import StudyIndex, tuned_l2
+from xbench.analysis.study import (
+    TARGET_VAL_LOSS,
+    StudyIndex,
+    has_batch_norm_conditions,
+    has_combination,
+    tuned_l2,
+)
 from xbench.records.study_run import StudyRun
 
 PLOTS = {
@@ -16,12 +23,13 @@ PLOTS = {
     "lambda": "study-accuracy-vs-lambda.png",
     "weights": "study-weight-histograms.png",
     "confusion": "study-confusion.png",
+    "batch_norm": "study-batch-norm-and-combination.png",
 }
 HISTOGRAM_CONDITIONS = ("none", "l2-0.001", "l1-0.001", "l1_prox-0.001")  # λ=1e-3 per rule
 
 
 def draw(run: StudyRun, folder: Path) -> list[Path]:
-    """The four PNGs of STUDY.md into ``folder``; the paths written."""
+    """The PNGs of STUDY.md into ``folder``; the paths written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,12 +38,11 @@ def draw(run: StudyRun, folder: Path) -> list[Path]:
     plt.rcParams.update({"svg.hashsalt": "xbench", "font.size": 9})
     study = StudyIndex(run)
     written = []
-    for key, fn in (
-        ("curves", _curves),
-        ("lambda", _lambda),
-        ("weights", _weights),
-        ("confusion", _confusion),
-    ):
+    plots = [("curves", _curves), ("lambda", _lambda), ("weights", _weights)]
+    plots.append(("confusion", _confusion))
+    if has_batch_norm_conditions(study) or has_combination(study):
+        plots.append(("batch_norm", _batch_norm))
+    for key, fn in plots:
         fig = fn(plt, study)
         path = folder / PLOTS[key]
         fig.savefig(path, dpi=110, metadata={"Software": None})
@@ -158,5 +165,33 @@ def _confusion(plt, study: StudyIndex):
         ax.set_ylabel("true")
         ax.set_xticks(range(10))
         ax.set_yticks(range(10))
+    fig.tight_layout()
+    return fig
+
+
+def _batch_norm(plt, study: StudyIndex):
+    """Validation loss by epoch (mean over seeds): batch norm against none, and dropout + L2
+    against dropout and L2 alone, with the target that measures speed."""
+    groups = [
+        ("Batch norm", ["none", *study.names("bn"), *study.names("bn_l2")]),
+        ("Combining regularizers", ["none", *study.names("dropout"), tuned_l2(study),
+                                    *study.names("dropout_l2")]),
+    ]  # fmt: skip
+    groups = [(title, [n for n in names if study.has(n)]) for title, names in groups]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (title, names) in zip(np.atleast_1d(axes), groups, strict=True):
+        for color, name in zip(colors, names, strict=False):
+            for framework, style, width in (("torch", "-", 1.6), ("jax", ":", 1.0)):
+                y = study.curve(name, "val_loss", framework).mean(axis=0)
+                label = study.label(name) if framework == "torch" else None
+                ax.plot(y, style, color=color, lw=width, label=label)
+        ax.axhline(TARGET_VAL_LOSS, color="grey", lw=0.8, ls="--")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    np.atleast_1d(axes)[0].set_ylabel("validation cross-entropy")
     fig.tight_layout()
     return fig

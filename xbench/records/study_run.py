@@ -67,6 +67,7 @@ class ConditionInfo:
     lam: float  # "lambda" in the JSON
     dropout: float
     rule: dict[str, str]  # framework -> rule
+    model: str = ""  # "" in records written before batch norm: the settings' model
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ def from_document(doc: dict) -> StudyRun:
             c["lambda"],
             c["dropout"],
             dict(c["rule"]),
+            c.get("model", ""),
         )  # fmt: skip
         for c in doc["conditions"]
     )

@@ -1,10 +1,12 @@
 """The study's conditions: each way to regularize (or not), run identically in both
 frameworks, and the profiles (seeds × epochs).
 
-Model ``mlp_digits`` (64 → 64 → 64 → 10, tanh), softmax cross-entropy, float32. Every
-condition decays the kernels only (biases exempt, ``mask="kernels"``). SGD with momentum for the
-L2, L1, ElasticNet and dropout conditions; Adam for the question whether L2 in Adam and
-AdamW's decay train the same model.
+Model ``mlp_digits`` (64 → 64 → 64 → 10, tanh), softmax cross-entropy, float32; the batch-norm
+conditions use ``mlp_digits_bn`` (each hidden dense layer, without bias, followed by BatchNorm),
+whose kernels start equal to ``mlp_digits``'s. Every condition decays the kernels only
+(biases and the norm's scale and bias exempt, ``mask="kernels"``). SGD with momentum for the
+L2, L1, ElasticNet, dropout, batch-norm and combined conditions; Adam for the question whether
+L2 in Adam and AdamW's decay train the same model.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from xbench.records.study_run import ConditionInfo
 from xbench.spec.cases import FRAMEWORKS, Case, not_applicable_reason
 
 MODEL = "mlp_digits"
+BN_MODEL = "mlp_digits_bn"
 BATCH_SIZE = 32
 IMPLEMENTATION = {"torch": "forloop", "jax": "jit"}
 STUDY_LR = {"momentum": 0.05, "adam": 3e-3, "adamw": 3e-3}
@@ -40,8 +43,9 @@ STUDY_PROFILES = {
 class Condition:
     """One way to regularize (or not), run identically in both frameworks.
 
-    family: none, l2, l1, l1_prox, elastic_net, dropout (SGD with momentum), and adam, adam_l2,
-    adamw (Adam) for the question whether L2 in Adam and AdamW's decay train the same model.
+    family: none, l2, l1, l1_prox, elastic_net, dropout, bn (batch norm), bn_l2 (batch norm
+    and L2), dropout_l2 (dropout and L2), all SGD with momentum; and adam, adam_l2, adamw (Adam)
+    for the question whether L2 in Adam and AdamW's decay train the same model.
     """
 
     family: str
@@ -53,9 +57,15 @@ class Condition:
         return {"adam": "adam", "adam_l2": "adam", "adamw": "adamw"}.get(self.family, "momentum")
 
     @property
+    def model(self) -> str:
+        return BN_MODEL if self.family in ("bn", "bn_l2") else MODEL
+
+    @property
     def name(self) -> str:
         if self.family == "dropout":
             return f"dropout-{self.dropout:g}"
+        if self.family == "dropout_l2":
+            return f"dropout_l2-{self.dropout:g}-{self.lam:g}"
         return self.family if self.lam == 0 else f"{self.family}-{self.lam:g}"
 
     @property
@@ -63,13 +73,15 @@ class Condition:
         what = FAMILY_LABELS[self.family]
         if self.family == "dropout":
             return f"{what} rate {self.dropout:g}"
+        if self.family == "dropout_l2":
+            return f"dropout rate {self.dropout:g} + L2 λ={self.lam:g}"
         return what if self.lam == 0 else f"{what} λ={self.lam:g}"
 
     def rule(self, framework: str) -> str:
         """The rule each framework uses. The optimizer's own coupled weight decay is
         ``weight_decay`` in torch and ``add_decayed_weights`` in optax (``xbench check`` proves
         them equal); optax.sgd and optax.adam have no weight_decay argument."""
-        if self.family in ("l2", "adam_l2"):
+        if self.family in ("l2", "adam_l2", "bn_l2", "dropout_l2"):
             return "weight_decay" if framework == "torch" else "add_decayed_weights"
         return {
             "adamw": "weight_decay",
@@ -80,7 +92,7 @@ class Condition:
 
     def case(self, framework: str, seed: int, steps: int) -> Case:
         case = Case(
-            model=MODEL,
+            model=self.model,
             optimizer=self.optimizer,
             rule=self.rule(framework),
             lr=STUDY_LR[self.optimizer],
@@ -101,8 +113,9 @@ class Condition:
         """The condition as the study record keeps it."""
         rules = {f: self.rule(f) for f in FRAMEWORKS}
         return ConditionInfo(
-            self.name, self.family, self.label, self.optimizer, self.lam, self.dropout, rules
-        )
+            self.name, self.family, self.label, self.optimizer, self.lam, self.dropout, rules,
+            self.model,
+        )  # fmt: skip
 
 
 FAMILY_LABELS = {
@@ -115,10 +128,17 @@ FAMILY_LABELS = {
     "adam": "Adam, none",
     "adam_l2": "Adam + L2",
     "adamw": "AdamW",
+    "bn": "batch norm",
+    "bn_l2": "batch norm + L2",
+    "dropout_l2": "dropout + L2",
 }
 L2_STRENGTHS = (1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # from too little to far too much
 L1_STRENGTHS = (1e-4, 1e-3, 1e-2)
 ADAM_STRENGTHS = (1e-3, 1e-2)  # Adam + L2 and AdamW at the same λ
+# The combination: dropout and L2, each at the strength with the lowest validation loss alone
+# in the published study (λ 1e-3 of L2_STRENGTHS, rate 0.2 of the two dropout rates). The
+# claim checks that they still are in the run it reads, and says so when not.
+COMBINED_LAMBDA, COMBINED_DROPOUT = 1e-3, 0.2
 CONDITIONS = (
     Condition("none"),
     *(Condition("l2", lam) for lam in L2_STRENGTHS),
@@ -130,6 +150,9 @@ CONDITIONS = (
     Condition("adam"),
     *(Condition("adam_l2", lam) for lam in ADAM_STRENGTHS),
     *(Condition("adamw", lam) for lam in (*ADAM_STRENGTHS, 1e-1)),
+    Condition("bn"),
+    Condition("bn_l2", COMBINED_LAMBDA),
+    Condition("dropout_l2", COMBINED_LAMBDA, COMBINED_DROPOUT),
 )
 CONDITION_NAMES = tuple(c.name for c in CONDITIONS)
 # Pairs of conditions whose final kernels are compared (same seed, same framework): does L2 in

@@ -55,14 +55,19 @@ def batches_per_epoch() -> int:
     return TRAIN_SIZE // BATCH_SIZE
 
 
-def make_problem(data: Digits, seed: int, epochs: int, dropout: float = 0.0) -> Problem:
+def make_problem(
+    data: Digits, seed: int, epochs: int, dropout: float = 0.0, model_name: str = MODEL
+) -> Problem:
     """Initial weights, every epoch's batches and the dropout masks, from ``seed``; float32.
+
+    ``model_name`` ``mlp_digits_bn`` draws the very same kernels, batches and masks as
+    ``mlp_digits`` (its norm scales start at 1 and biases at 0, which draw nothing).
 
     Each epoch visits the training set in a new order, ``BATCH_SIZE`` at a time. Dropout masks
     come from their own stream, one uniform draw per unit and step, kept where u ≥ rate and
     scaled by 1/(1 − rate): a larger rate drops a superset of the units a smaller one drops.
     """
-    model = MODELS[MODEL]
+    model = MODELS[model_name]
     rng = np.random.default_rng(seed)
     params = init_params(model, rng)
     per_epoch = batches_per_epoch()

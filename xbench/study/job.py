@@ -59,17 +59,17 @@ def settings(profile: StudyProfile, data: Digits, threads: int | None = None) ->
 def train_seed(seed, conditions, profile, data, progress) -> tuple[list, list, list]:
     """One seed: every condition in both frameworks; (runs, agreements, contrasts)."""
     runs, agreements, contrasts = [], [], []
-    problems: dict[float, Problem] = {}
+    problems: dict[tuple[str, float], Problem] = {}
     finals_by_condition: dict[str, dict] = {}
     for condition in conditions:
-        rate = condition.dropout
-        if rate not in problems:
-            problems[rate] = make_problem(data, seed, profile.epochs, rate)
+        key = (condition.model, condition.dropout)
+        if key not in problems:
+            problems[key] = make_problem(data, seed, profile.epochs, key[1], key[0])
         finals = {}
         for framework in FRAMEWORKS:
             what = f"seed {seed} · {condition.label} · {framework}"
             run, finals[framework] = train(
-                framework, condition, seed, profile.epochs, data, problems[rate],
+                framework, condition, seed, profile.epochs, data, problems[key],
                 lambda e, what=what: progress.start(f"{what}  epoch {e}/{profile.epochs}"),
             )  # fmt: skip
             progress.done(what, note=(

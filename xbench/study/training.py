@@ -1,8 +1,9 @@
 """One condition trained in one framework from one seed, evaluated after every epoch.
 
 After every epoch one NumPy function (float64, no dropout, the reference adapter's forward
-pass) evaluates each framework's parameters: train and validation loss and accuracy, the
-kernels' norm, and the fraction of kernel weights exactly zero and below ``SMALL``.
+pass, batch norm in evaluation mode with the framework's running statistics) evaluates each
+framework's parameters: train and validation loss and accuracy, the kernels' norm, and the
+fraction of kernel weights exactly zero and below ``SMALL``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,19 @@ def _float64(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {n: np.asarray(v, np.float64) for n, v in params.items()}
 
 
-def evaluate(params: dict[str, np.ndarray], data: Digits) -> dict[str, float]:
+def outputs(params, data_x: np.ndarray, model: str = MODEL, stats=None) -> np.ndarray:
+    """The model's outputs in float64, evaluation mode (``stats``: batch norm's statistics)."""
+    reference = load_adapter("reference")
+    stats = _float64(stats) if stats else None
+    return reference.outputs(MODELS[model], _float64(params), data_x, stats)
+
+
+def evaluate(params, data: Digits, model: str = MODEL, stats=None) -> dict[str, float]:
     """Loss and accuracy on both sets, and the kernels' norm and sparsity, in float64."""
     reference = load_adapter("reference")
-    model, w64 = MODELS[MODEL], _float64(params)
     out: dict[str, float] = {}
     for split, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)):
-        log_p = reference.log_softmax(reference.outputs(model, w64, x))
+        log_p = reference.log_softmax(outputs(params, x, model, stats))
         out[f"{split}_loss"] = float(-np.mean(log_p[np.arange(len(y)), y]))
         out[f"{split}_acc"] = float(np.mean(log_p.argmax(axis=-1) == y))
     w = kernels(params)
@@ -52,11 +59,11 @@ def evaluate(params: dict[str, np.ndarray], data: Digits) -> dict[str, float]:
     return out
 
 
-def confusion(params: dict[str, np.ndarray], data: Digits) -> tuple[tuple[int, ...], ...]:
+def confusion(params, data: Digits, model: str = MODEL, stats=None) -> tuple[tuple[int, ...], ...]:
     """Validation confusion matrix: rows the true digit, columns the predicted one."""
-    outputs = load_adapter("reference").outputs(MODELS[MODEL], _float64(params), data.x_val)
+    predicted = outputs(params, data.x_val, model, stats).argmax(axis=-1)
     matrix = np.zeros((10, 10), dtype=int)
-    np.add.at(matrix, (data.y_val, outputs.argmax(axis=-1)), 1)
+    np.add.at(matrix, (data.y_val, predicted), 1)
     return tuple(tuple(row) for row in matrix.tolist())
 
 
@@ -92,12 +99,13 @@ def train(
     per_epoch = batches_per_epoch()
     case = condition.case(framework, seed, epochs * per_epoch)
     adapter = load_adapter(framework)(problem, case, IMPLEMENTATION[framework])
-    history = [evaluate(adapter.params(), data)]
+    model = condition.model
+    history = [evaluate(adapter.params(), data, model, adapter.stats())]
     start = time.perf_counter()
     for epoch in range(epochs):
         for index in range(epoch * per_epoch, (epoch + 1) * per_epoch):
             adapter.step(index)
-        history.append(evaluate(adapter.params(), data))
+        history.append(evaluate(adapter.params(), data, model, adapter.stats()))
         if not math.isfinite(history[-1]["train_loss"]):
             raise Diverged(
                 f"{condition.name} diverged in {framework} (seed {seed}) at epoch {epoch + 1}; "
@@ -116,7 +124,7 @@ def train(
         rule=case.rule,
         implementation=IMPLEMENTATION[framework],
         seconds=round(seconds, 3),
-        confusion=confusion(final, data),
+        confusion=confusion(final, data, model, adapter.stats()),
         histogram=histogram(final),
     )
     return run, final
