@@ -391,7 +391,22 @@ def introduction(run: StudyRun) -> str:
         "never. Each condition runs in both frameworks from the same NumPy-made weights, "
         "batches and dropout masks; one NumPy function evaluates both after every epoch. "
         "Figures are torch's, mean ± standard deviation over seeds; JAX's are beside them "
-        "and in the agreement table."
+        "and in the agreement table." + batch_norm_introduction(run)
+    )
+
+
+def batch_norm_introduction(run: StudyRun) -> str:
+    """A sentence on the batch-norm model, when the record has batch-norm conditions."""
+    models = sorted({c.model for c in run.conditions if c.model and c.model != run.settings.model})
+    if not models:
+        return ""
+    return (
+        f" The batch-norm conditions train `{models[0]}`: BatchNorm after each hidden dense "
+        "layer (whose bias it makes redundant, so there is none), torch's `BatchNorm1d"
+        "(momentum=0.1)` and Flax's `nn.BatchNorm(momentum=0.9)` with torch's unbiased "
+        "running variance; the same kernels, batches and masks as the plain model; evaluated "
+        "in evaluation mode, with each framework's running statistics. The combination runs "
+        "dropout and L2 together, each at the strength that was best alone."
     )
 
 
