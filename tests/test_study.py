@@ -16,6 +16,7 @@ from test_cli import run_cli
 
 from xbench.analysis import study as claims_of
 from xbench.analysis.study import StudyIndex
+from xbench.errors import UsageError
 from xbench.present import study_md, study_plots
 from xbench.present.study_md import cost_claim as word_cost
 from xbench.records import study_run
@@ -68,8 +69,8 @@ def test_batches_are_seeded_and_each_epoch_visits_the_training_set_once():
 
 def test_the_batch_norm_model_starts_from_the_same_kernels_and_batches():
     data = digits.load_digits()
-    plain, bn = (digits.make_problem(data, 3, 2, 0.2, m) for m in (conditions.MODEL,
-                                                                     conditions.BN_MODEL))  # fmt: skip
+    models = (conditions.MODEL, conditions.BN_MODEL)
+    plain, bn = (digits.make_problem(data, 3, 2, 0.2, m) for m in models)
     for name in ("dense0/kernel", "dense1/kernel", "out/kernel"):
         np.testing.assert_array_equal(plain.params[name], bn.params[name], err_msg=name)
     assert np.array_equal(plain.x, bn.x) and all(map(np.array_equal, plain.keep, bn.keep))
@@ -320,17 +321,20 @@ def test_study_end_to_end_writes_json_markdown_plots_and_repeats_exactly(tmp_pat
     code, out, err = run_cli(capsys, *args)
     assert code == 0, err
     progress = [line for line in err.splitlines() if line.startswith("xbench study [")]
-    assert len(progress) == 20 and progress[-1].startswith("xbench study [20/20] 0:")
+    assert len(progress) == 26 and progress[-1].startswith("xbench study [26/26] 0:")
+    assert sum("stability seed 0" in line for line in progress) == 6  # float32 vs float64
     assert not any("epoch " in line for line in progress)  # the epoch counter: a bar's only
     saved = sorted((tmp_path / "runs").glob("*_custom_*.json"))
     assert len(saved) == 1
     doc = study_run.load(saved[0])
     assert doc.settings.epochs == 2 and len(doc.runs) == 20
+    assert len(doc.stability) == 18 and {c.steps for c in doc.stability} == {16}
     assert len(doc.runs[0].history["val_acc"]) == 3  # before training, then each epoch
     first = (tmp_path / "STUDY.md").read_text()
     for claim in ("Weight decay reduces overfitting", "Too much weight decay underfits",
                   "exactly zero", "cheaper than writing L2", "AdamW",
-                  "Batch normalization speeds up"):  # fmt: skip
+                  "Batch normalization speeds up", "numerically more stable",
+                  "## Numerical stability"):  # fmt: skip
         assert claim in first
     assert "no bench run found" in first  # --results pointed nowhere: said, not invented
     for png in study_plots.PLOTS.values():
@@ -558,3 +562,141 @@ def test_combination_claim_compares_with_the_best_single_regularizer():
     moved = singles | {"l2-0.01": {"val_loss": 0.1}, COMBINED: {"val_loss": 0.14}}
     found = claims_of.claim_combination(index(_doc(moved)))
     assert found.verdict.startswith("did not hold") and "best L2 alone is λ=0.01" in found.verdict
+
+
+# ---------------------------------------------------------------- float32 stability
+
+
+def _cell(framework, optimizer, mechanism, error, seed=0, tiny=False, kept=1.0):
+    """A stability cell whose error is ``error`` at every checkpoint (steps 50 and 100)."""
+    rule = mechanism if framework == "torch" or mechanism == "l2_loss" else "add_decayed_weights"
+    return study_run.StabilityCell(
+        framework, optimizer, mechanism, rule, 1e-3, 0.05, seed, 100, (50, 100),
+        (error / 2, error), tiny, decay_effect=1e-6, decay_effect_f32=kept * 1e-6,
+    )  # fmt: skip
+
+
+def _cells(ratio: dict, seeds=(0, 1, 2)) -> tuple:
+    """Every framework × optimizer with both mechanisms: L2's error ``ratio[(framework,
+    optimizer)]`` times weight_decay's (1e-6)."""
+    return tuple(
+        _cell(f, o, m, 1e-6 * (ratio.get((f, o), 1.0) if m == "l2_loss" else 1.0), seed)
+        for seed in seeds for f in ("torch", "jax") for o in ("momentum", "adam")
+        for m in ("weight_decay", "l2_loss")
+    )  # fmt: skip
+
+
+def test_stability_record_round_trips_through_json_and_a_bad_cell_is_refused(tmp_path):
+    source = sorted((PUBLISHED / "runs").glob("*_full_*.json"))
+    if not source:
+        pytest.skip("no published study")
+    cells = (*_cells({}, seeds=(0,)), _cell("torch", "adamw", "weight_decay", 3e-6, tiny=True))
+    run = study_run.load(source[-1]).replace(stability=cells)
+    doc = study_run.to_document(run)
+    assert doc["stability"][0]["lambda"] == 1e-3 and "lam" not in doc["stability"][0]
+    path = tmp_path / "runs" / "with.json"
+    path.parent.mkdir()
+    path.write_text(study_run.to_text(run))
+    back = study_run.load(path)
+    assert back.stability == cells and back == run
+    assert back.stability[-1].tiny and back.stability[-1].final == 3e-6
+    bad = json.loads(path.read_text())
+    bad["stability"][0]["rel_error"] = [1e-6]
+    path.write_text(json.dumps(bad))
+    with pytest.raises(UsageError) as raised:
+        study_run.load(path)
+    assert "not one error per checkpoint" in str(raised.value)
+
+
+BEFORE_BATCH_NORM = PUBLISHED / "runs" / "20261121T155537Z_full_ea8a85b.json"  # 5 claims
+
+
+@pytest.mark.skipif(not BEFORE_BATCH_NORM.exists(), reason="no published study of that time")
+def test_a_study_file_from_before_the_new_claims_loads_and_says_what_it_did_not_measure():
+    assert "stability" not in json.loads(BEFORE_BATCH_NORM.read_text())
+    run = study_run.load(BEFORE_BATCH_NORM)
+    assert run.stability == () and "stability" not in study_run.to_document(run)
+    found, _ = study_md.claims(StudyIndex(run), None)
+    verdicts = {c.claim: c.verdict for c in found}
+    for claim in (study_md.STABILITY, study_md.BATCH_NORM, study_md.COMBINED):
+        assert verdicts[claim] == "not measured"
+    assert list(verdicts.values())[1] == "held"  # the claims it did measure, as before
+    page = study_md.render(run, None, BEFORE_BATCH_NORM, plots=False)
+    assert "Numerical stability" not in page and "batch-norm conditions" not in page
+
+
+def test_stability_claim_holds_only_where_l2_is_clearly_less_stable():
+    everywhere = {(f, o): 3.0 for f in ("torch", "jax") for o in ("momentum", "adam")}
+    held = claims_of.claim_stability(_cells(everywhere))
+    assert held.verdict == "held" and all(p.verdict == claims_of.MORE for p in held.pairs)
+    assert len(held.pairs) == 4 and held.pairs[0].ratio == pytest.approx(3.0)
+    claim = study_md.stability_claim(held)
+    assert (
+        claim.claim == study_md.STABILITY and "torch momentum 1.0e-06 vs 3.0e-06" in claim.evidence
+    )
+    same = claims_of.claim_stability(_cells({}))
+    assert same.verdict == "did not hold: as stable in every framework × optimizer"
+    # inside the factor of 2 either way: as stable
+    near = claims_of.claim_stability(_cells({k: 1.9 for k in everywhere}))
+    assert near.verdict.startswith("did not hold") and not near.tiny
+    reverse = claims_of.claim_stability(_cells({("jax", "adam"): 1 / 3}))
+    assert reverse.verdict == "did not hold: L2 in the loss is more stable in jax adam"
+    mixed = claims_of.claim_stability(_cells({("torch", "momentum"): 3.0}))
+    assert mixed.verdict == "mixed: more stable in torch momentum"
+    # the median over seeds decides: one seed 3× worse is not enough
+    one_seed = _cells({}, seeds=(1, 2)) + _cells(everywhere, seeds=(0,))
+    assert claims_of.claim_stability(one_seed).verdict.startswith("did not hold")
+
+
+def test_stability_claim_quotes_a_lost_tiny_decay_and_says_when_nothing_was_measured():
+    tiny = (
+        _cell("torch", "adamw", "weight_decay", 3e-6, tiny=True, kept=0.0),
+        _cell("jax", "adamw", "weight_decay", 8e-7, tiny=True, kept=0.99),
+    )
+    found = claims_of.claim_stability(_cells({}) + tiny)
+    assert [t.lost for t in found.tiny] == [True, False]
+    assert found.verdict.endswith(
+        "float32 loses the decay in torch adamw weight_decay and keeps it in the other 1 tiny cells"
+    )
+    evidence = study_md.stability_claim(found).evidence
+    assert "torch AdamW weight_decay keeps 0% of the decay's float64 effect" in evidence
+    nothing = claims_of.claim_stability(())
+    assert nothing.verdict == "not measured"
+    assert study_md.stability_claim(nothing).verdict == "not measured"
+
+
+def test_relative_error_is_zero_against_itself_and_grows_with_a_perturbation():
+    from xbench.study import stability
+
+    problem = digits.make_problem(digits.load_digits(), 0, 1)
+    params = {k: v.astype(np.float64) for k, v in problem.params.items()}
+    assert stability.relative_error(params, params) == 0.0
+    moved = dict(params, **{"dense0/bias": params["dense0/bias"] + 1e-3})
+    expected = np.sqrt(len(params["dense0/bias"])) * 1e-3 / np.linalg.norm(stability.flat(params))
+    assert stability.relative_error(moved, params) == pytest.approx(expected, rel=1e-9)
+    assert stability.checkpoints(120) == (50, 100, 120) and stability.checkpoints(16) == (16,)
+
+
+def test_a_short_run_keeps_float32_close_and_shows_torch_adamw_losing_a_tiny_decay():
+    """100 steps: every coupled mechanism within 1e-4 of the float64 reference; at ηλ = 1e-8
+    float32 torch AdamW's weights do not move at all (its error is the decay's whole float64
+    effect), optax.adamw's move as float64's do."""
+    adapter_class("torch"), adapter_class("jax")
+    from xbench.study import stability
+
+    def wanted(spec):
+        return not spec.tiny or spec.optimizer == "adamw"
+
+    cells = stability.run_seed(digits.load_digits(), 0, 100, only=wanted)
+    main = [c for c in cells if not c.tiny]
+    assert len(main) == 8 and {c.checkpoints for c in cells} == {(50, 100)}
+    for c in main:
+        assert np.all(np.isfinite(c.rel_error)) and 0 < c.final < 1e-4, c
+        assert c.decay_effect_f32 == pytest.approx(c.decay_effect, rel=1e-3), c
+    torch, jax = (next(c for c in cells if c.tiny and c.framework == f) for f in ("torch", "jax"))
+    assert torch.lam * torch.lr == pytest.approx(1e-8) and torch.rule == "weight_decay"
+    assert torch.decay_effect_f32 == 0.0 and torch.decay_effect > 0
+    assert 0.7 < torch.final / torch.decay_effect < 1.5
+    assert 0.5 < jax.decay_effect_f32 / jax.decay_effect < 2 and jax.final < torch.final / 2
+    found = claims_of.claim_stability(tuple(cells))
+    assert [t.lost for t in found.tiny] == [True, False]

@@ -16,7 +16,12 @@ words around the numbers are ``xbench.present.study_md``'s. The rules:
   is smaller in both frameworks;
 - combining regularizers *helps* when dropout + L2 ends at a lower validation loss than the
   best single regularizer (L2, L1, proximal L1 or dropout: the lowest mean validation loss)
-  in every seed in both frameworks; *did not hold* when higher in every seed.
+  in every seed in both frameworks; *did not hold* when higher in every seed;
+- per framework × optimizer, a mechanism is *more stable* when the other's float32 error
+  against the float64 reference (‖w32 − w64‖/‖w64‖ at the end, median over seeds) is more
+  than ``STABLER`` times its own; ``weight_decay`` is more stable than L2 in the loss when it
+  is in every framework × optimizer, and is not when it is in none; a float32 run *loses* a
+  tiny decay when it moves the weights by less than ``KEPT`` of the decay's float64 effect.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbench.records.bench_run import BenchRun
-from xbench.records.study_run import StudyRun
+from xbench.records.study_run import StabilityCell, StudyRun
 from xbench.spec.cases import FRAMEWORKS
 
 FIT = 0.99  # a model "fits the training set" at this training accuracy or more
@@ -357,6 +362,129 @@ def claim_adamw(study: StudyIndex) -> SameModel:
     else:
         verdict = "depends on λ"
     return SameModel(contrasts, verdict)
+
+
+# ---------------------------------------------------------------- claim 6: float32 stability
+
+
+STABLER = 2.0  # one mechanism's float32 error over the other's beyond this: "more stable"
+KEPT = 0.5  # float32 moved the weights by at least this share of the decay's float64 effect
+MORE, LESS, AS = "more stable", "less stable", "as stable"
+
+
+@dataclass(frozen=True)
+class StabilityPair:
+    """One framework × optimizer: each mechanism's final float32 error (median over seeds)."""
+
+    framework: str
+    optimizer: str
+    lam: float
+    lr: float
+    seeds: int
+    steps: int
+    decay: float  # the optimizer's own decay
+    l2: float  # the penalty in the loss
+    verdict: str  # weight_decay is MORE, LESS or AS stable as L2
+
+    @property
+    def ratio(self) -> float:
+        """L2's error over weight_decay's."""
+        return self.l2 / self.decay if self.decay else float("inf")
+
+
+@dataclass(frozen=True)
+class TinyDecay:
+    """One cell with η·λ below float32's resolution near 1 (medians over seeds)."""
+
+    framework: str
+    optimizer: str
+    mechanism: str
+    rule: str
+    lam: float
+    lr: float
+    error: float  # final ‖w32 − w64‖/‖w64‖
+    effect: float  # the decay's own effect in float64, ‖w64 − w64(λ=0)‖/‖w64‖
+    kept: float  # float32's effect over float64's: 0 when the decay is lost, 1 when kept
+
+    @property
+    def lost(self) -> bool:
+        return self.kept < KEPT
+
+
+@dataclass(frozen=True)
+class Stability:
+    pairs: list[StabilityPair]
+    tiny: list[TinyDecay]
+    verdict: str
+
+
+def _median(cells: list[StabilityCell], value) -> float:
+    return float(np.median([value(c) for c in cells]))
+
+
+def stability_pairs(cells: tuple[StabilityCell, ...]) -> list[StabilityPair]:
+    """Each framework × optimizer measured with both mechanisms (not the tiny cells)."""
+    main = [c for c in cells if not c.tiny]
+    pairs = []
+    for framework, optimizer in dict.fromkeys((c.framework, c.optimizer) for c in main):
+        mine = [c for c in main if (c.framework, c.optimizer) == (framework, optimizer)]
+        by = {m: [c for c in mine if c.mechanism == m] for m in ("weight_decay", "l2_loss")}
+        if not by["weight_decay"] or not by["l2_loss"]:
+            continue
+        decay = _median(by["weight_decay"], lambda c: c.final)
+        l2 = _median(by["l2_loss"], lambda c: c.final)
+        verdict = MORE if l2 > STABLER * decay else LESS if decay > STABLER * l2 else AS
+        first, seeds = by["weight_decay"][0], len({c.seed for c in mine})
+        pairs.append(StabilityPair(
+            framework, optimizer, first.lam, first.lr, seeds, first.steps, decay, l2, verdict
+        ))  # fmt: skip
+    return pairs
+
+
+def tiny_decays(cells: tuple[StabilityCell, ...]) -> list[TinyDecay]:
+    """The tiny cells, one per framework × optimizer × mechanism, medians over seeds."""
+    tiny = [c for c in cells if c.tiny and c.decay_effect]
+    out = []
+    for key in dict.fromkeys((c.framework, c.optimizer, c.mechanism) for c in tiny):
+        mine = [c for c in tiny if (c.framework, c.optimizer, c.mechanism) == key]
+        first = mine[0]
+        out.append(TinyDecay(
+            *key, first.rule, first.lam, first.lr, _median(mine, lambda c: c.final),
+            _median(mine, lambda c: c.decay_effect),
+            _median(mine, lambda c: c.decay_effect_f32 / c.decay_effect),
+        ))  # fmt: skip
+    return out
+
+
+def stability_verdict(pairs: list[StabilityPair], tiny: list[TinyDecay]) -> str:
+    """Held when weight_decay is more stable in every framework × optimizer, did not hold
+    when in none, else mixed; and which tiny decays float32 loses."""
+    if not pairs:
+        return NOT_MEASURED
+    more = [p for p in pairs if p.verdict == MORE]
+    if len(more) == len(pairs):
+        verdict = "held"
+    elif not more:
+        verdict = "did not hold"
+        if all(p.verdict == AS for p in pairs):
+            verdict += ": as stable in every framework × optimizer"
+        else:
+            less = [f"{p.framework} {p.optimizer}" for p in pairs if p.verdict == LESS]
+            verdict += f": L2 in the loss is more stable in {', '.join(less)}"
+    else:
+        verdict = "mixed: more stable in " + ", ".join(f"{p.framework} {p.optimizer}" for p in more)
+    lost = [f"{t.framework} {t.optimizer} {t.rule}" for t in tiny if t.lost]
+    if lost:
+        verdict += (
+            f"; at η·λ below float32's resolution, float32 loses the decay in {', '.join(lost)}"
+            f" and keeps it in the other {len(tiny) - len(lost)} tiny cells"
+        )
+    return verdict
+
+
+def claim_stability(cells: tuple[StabilityCell, ...]) -> Stability:
+    pairs, tiny = stability_pairs(cells), tiny_decays(cells)
+    return Stability(pairs, tiny, stability_verdict(pairs, tiny))
 
 
 # ---------------------------------------------------------------- agreement

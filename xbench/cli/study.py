@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
         "write STUDY.md, plots and the claims table",
         description="Each condition (none, L2 at six strengths, L1 subgradient and proximal, "
         "ElasticNet, dropout, Adam + L2 against AdamW) trains in both frameworks from the same "
-        "seeded weights, batches and dropout masks. The JSON goes to <out>/runs/ (never "
+        "seeded weights, batches and dropout masks; then weight_decay and L2 in the loss train in "
+        "float32 against a float64 reference. The JSON goes to <out>/runs/ (never "
         "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~6 min on 2 "
         "cores); --quick: 1 seed × 60 epochs (1–2 min).",
     )

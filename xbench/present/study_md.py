@@ -20,8 +20,10 @@ from xbench.analysis.study import (
     COST_OPTIMIZERS,
     FASTER,
     FIT,
+    KEPT,
     NOT_MEASURED,
     SLOWER,
+    STABLER,
     TARGET_VAL_LOSS,
     ULPS,
     UNDERFIT_DROP,
@@ -31,6 +33,7 @@ from xbench.analysis.study import (
     Gap,
     SameModel,
     Sparsity,
+    Stability,
     StudyIndex,
     Underfit,
     claim_adamw,
@@ -39,6 +42,7 @@ from xbench.analysis.study import (
     claim_cost,
     claim_gap,
     claim_sparsity,
+    claim_stability,
     claim_underfit,
     has_adam_conditions,
     has_batch_norm_conditions,
@@ -62,6 +66,7 @@ COST = "The optimizer's weight_decay argument is cheaper than writing L2 into th
 SAME_MODEL = "L2 in Adam and AdamW's decoupled decay train the same model (same λ)"
 BATCH_NORM = "Batch normalization speeds up and stabilises training"
 COMBINED = "Combining regularizers helps (dropout + L2 against the best single regularizer)"
+STABILITY = "`weight_decay` is numerically more stable than an L2 penalty in the loss"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,12 @@ def num(values: np.ndarray, digits: int = 3) -> str:
 
 def sci(value: float) -> str:
     return "0" if value == 0 else f"{value:.1e}"
+
+
+def span(values: list[float], show) -> str:
+    """``low–high`` as ``show`` writes them, or one value when both read the same."""
+    low, high = show(min(values)), show(max(values))
+    return low if low == high else f"{low}–{high}"
 
 
 def every(mask: np.ndarray, seeds: int) -> str:
@@ -263,8 +274,54 @@ def combination_claim(study: StudyIndex, found: Combination) -> Claim:
     return Claim(COMBINED, evidence, found.verdict)
 
 
+def stability_claim(found: Stability) -> Claim:
+    """Each framework × optimizer's final float32 errors, and what the tiny decays show."""
+    if not found.pairs:
+        return Claim(STABILITY, "no float32-against-float64 runs in this record", NOT_MEASURED)
+    first = found.pairs[0]
+    parts = [
+        f"{p.framework} {p.optimizer} {sci(p.decay)} vs {sci(p.l2)} (×{p.ratio:.2f})"
+        for p in found.pairs
+    ]
+    evidence = (
+        f"float32 against the float64 reference from the same rounded start, ‖w32 − w64‖/‖w64‖ "
+        f"after {stability_steps(found)} steps (median over {first.seeds} seed(s), λ="
+        f"{first.lam:g}), the optimizer's decay vs L2 in the loss (L2's / the decay's): "
+        + "; ".join(parts)
+    )
+    if found.tiny:
+        evidence += ". " + tiny_summary(found)
+    return Claim(STABILITY, evidence, found.verdict)
+
+
+def stability_steps(found: Stability) -> str:
+    """The run length(s) of the record's stability cells."""
+    return "/".join(str(n) for n in sorted({p.steps for p in found.pairs}))
+
+
+def tiny_summary(found: Stability) -> str:
+    """The decoupled tiny decays one by one, the coupled ones as a range."""
+    eta_lam = found.tiny[0].lr * found.tiny[0].lam
+    decoupled = [t for t in found.tiny if t.optimizer == "adamw"]
+    coupled = [t for t in found.tiny if t.optimizer != "adamw"]
+    parts = [
+        f"{t.framework} AdamW {t.rule} keeps {t.kept:.0%} of the decay's float64 effect "
+        f"({sci(t.effect)}), error {sci(t.error)}"
+        for t in decoupled
+    ]
+    if coupled:
+        kept = span([t.kept for t in coupled], lambda v: f"{v:.0%}")
+        errors = span([t.error for t in coupled], sci)
+        parts.append(
+            f"the coupled decay and L2 (λ = {eta_lam:.0e}/η) keep {kept} in {len(coupled)} "
+            f"cells, error {errors}"
+        )
+    return f"At η·λ ≈ {eta_lam:.0e}: " + "; ".join(parts)
+
+
 def claims(study: StudyIndex, run: BenchRun | None) -> tuple[list[Claim], list[list]]:
-    """The claims in order, and the step-cost table's rows."""
+    """The claims in order ("not measured" where the record lacks what one needs), and the
+    step-cost table's rows."""
     cost, cost_rows = cost_claim(claim_cost(run))
     found = [gap_claim(study, claim_gap(study)), underfit_claim(study, claim_underfit(study))]
     if has_sparsity_conditions(study):
@@ -285,6 +342,7 @@ def claims(study: StudyIndex, run: BenchRun | None) -> tuple[list[Claim], list[l
     else:
         needs = "needs a dropout_l2 condition and a single regularizer"
         found.append(Claim(COMBINED, needs, NOT_MEASURED))
+    found.append(stability_claim(claim_stability(study.run.stability)))
     return found, cost_rows
 
 
@@ -418,8 +476,26 @@ RULES_TEXT = (
     f"condition's; two runs train *different models* when ‖Δw‖/‖w‖ > {CONTRAST_DIFFERENT:.0%}"
     " in every seed; a step is *slower* when the ratio exceeds the noise (mean IQR/median "
     "of the two benchmarks), and the claim holds in a framework when more than half of its "
-    "steps are slower."
+    f"steps are slower; batch norm *speeds up* training when it reaches validation loss "
+    f"{TARGET_VAL_LOSS:g} in fewer epochs than the same model without it in every seed in both "
+    "frameworks, and *stabilises* it when the standard deviation of the validation loss across "
+    "seeds, averaged over epochs, is smaller in both frameworks; combining regularizers "
+    "*helps* when dropout + L2 ends at a lower validation loss than the best single "
+    "regularizer (L2, L1, proximal L1 or dropout alone) in every seed in both frameworks."
 )
+STABILITY_RULE = (
+    "A mechanism is *more stable* in a framework × optimizer when the other's float32 error "
+    "against the float64 reference (‖w32 − w64‖/‖w64‖ at the end, median over seeds) is "
+    f"more than {STABLER:g} times its own; `weight_decay` is more stable than L2 in the loss "
+    "when it is in every framework × optimizer, and is not when it is in none; a float32 run "
+    f"*loses* a tiny decay when it moves the weights by less than {KEPT:.0%} of the decay's "
+    "float64 effect."
+)
+
+
+def rules_text(run: StudyRun) -> str:
+    """How each verdict is decided, every claim's rule."""
+    return RULES_TEXT + " " + STABILITY_RULE
 
 
 def plots_section(study: StudyIndex) -> list[str]:
@@ -477,6 +553,48 @@ def cost_section(bench: BenchRun, rows: list[list]) -> list[str]:
     ]
 
 
+def stability_section(run: StudyRun) -> list[str]:
+    """The float32 errors per cell at every checkpoint, and the tiny decays."""
+    found = claim_stability(run.stability)
+    main = [c for c in run.stability if not c.tiny]
+    at = main[0].checkpoints if main else ()
+    rows = []
+    for key in dict.fromkeys((c.framework, c.optimizer, c.rule) for c in main):
+        mine = [c for c in main if (c.framework, c.optimizer, c.rule) == key]
+        errors = np.median([c.rel_error for c in mine], axis=0)  # one set of checkpoints
+        rows.append([*key, f"{mine[0].lr:g}", f"{mine[0].lam:g}", *(sci(e) for e in errors)])
+    tiny = [
+        [t.framework, t.optimizer, t.rule, f"{t.lr:g}", f"{t.lam:.2g}", sci(t.lr * t.lam),
+         sci(t.error), sci(t.effect), f"{t.kept:.0%}", "lost" if t.lost else "kept"]
+        for t in found.tiny
+    ]  # fmt: skip
+    seeds = sorted({c.seed for c in run.stability})
+    lines = [
+        "## Numerical stability: float32 against a float64 reference", "",
+        f"Each framework trains in float32 and the NumPy reference the same case in float64, "
+        "from the same float32-rounded weights and batches; ‖w32 − w64‖/‖w64‖ over every "
+        f"parameter after each checkpoint step, median over seed(s) {', '.join(map(str, seeds))}"
+        ". The optimizer's own decay (torch `weight_decay`, optax `add_decayed_weights`) against "
+        "`l2_loss`:", "",
+        tabulate(rows, ["framework", "optimizer", "rule", "η", "λ", *(f"step {k}" for k in at)],
+                 tablefmt="github", disable_numparse=True), "",
+    ]  # fmt: skip
+    if tiny:
+        lines += [
+            "With η·λ below float32's resolution near 1 (1 − ηλ rounds to 1): the error, the "
+            "decay's own effect in float64 (‖w64 − w64(λ=0)‖/‖w64‖, last step) and the share "
+            "of it float32 kept (‖w32 − w32(λ=0)‖ over the same):", "",
+            tabulate(tiny, ["framework", "optimizer", "rule", "η", "λ", "η·λ",
+                            "‖w32 − w64‖/‖w64‖", "decay's effect", "float32 kept", "decay"],
+                     tablefmt="github", disable_numparse=True), "",
+            "AdamW's decoupled decay multiplies the weights by 1 − ηλ, which float32 may round "
+            "to 1; the coupled decay and L2 add λw to the gradient instead, so their size is "
+            "not η·λ: Adam divides λw by √v, and where a weight's data gradient is zero it "
+            "moves that weight by about η per step.", "",
+        ]  # fmt: skip
+    return lines
+
+
 def footer(run: StudyRun, bench: BenchRun | None, doc_path: Path) -> list[str]:
     m, s = run.machine_info, run.settings
     versions = ", ".join(f"{k} {v}" for k, v in sorted(m["versions"].items()) if v)
@@ -507,7 +625,7 @@ def render(run: StudyRun, bench: BenchRun | None, doc_path: Path, plots: bool = 
         introduction(run), "",
         "## Claims, checked", "",
         claims_table(found), "",
-        RULES_TEXT, "",
+        rules_text(run), "",
         "## Final metrics (after the last epoch)", "",
         final_table(study), "",
         strength_note(study), "",
@@ -519,6 +637,8 @@ def render(run: StudyRun, bench: BenchRun | None, doc_path: Path, plots: bool = 
         agreement_table(study), "",
         agreement_summary(study), "",
     ]  # fmt: skip
+    if run.stability:
+        lines += stability_section(run)
     if cost_rows:
         lines += cost_section(bench, cost_rows)
     lines += footer(run, bench, doc_path)

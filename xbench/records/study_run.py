@@ -5,8 +5,10 @@ The document (``format`` ``xbench-study/1``): ``profile``, ``datetime`` (the UTC
 ``conditions`` (each with its rule per framework), ``machine_info`` (``versions``,
 ``cpu_model``, ``commit``), ``runs`` (per condition × framework × seed: the metrics after
 every epoch, the validation confusion matrix, the kernels' histogram), ``agreement`` (torch
-against JAX, final kernels), ``contrasts`` (pairs of conditions, final kernels) and
-``bench_run`` (the bench run behind the step-cost claim, when one was found).
+against JAX, final kernels), ``contrasts`` (pairs of conditions, final kernels),
+``bench_run`` (the bench run behind the step-cost claim, when one was found) and, in files
+written since the stability experiment, ``stability`` (float32 runs against their float64
+reference, ``StabilityCell``; absent from older files, which read with none).
 
 Written under ``<out>/runs/<start>_<profile>_<commit>.json``, never replaced.
 """
@@ -122,6 +124,33 @@ class Contrast(Distance):
     framework: str = ""
 
 
+MECHANISMS = ("weight_decay", "l2_loss")  # the optimizer's own decay; a penalty in the loss
+
+
+@dataclass(frozen=True)
+class StabilityCell:
+    """One float32 run against the float64 reference of the same case, from the same
+    float32-rounded start (``xbench.study.stability``)."""
+
+    framework: str
+    optimizer: str
+    mechanism: str  # MECHANISMS: "weight_decay" (the optimizer's own) or "l2_loss"
+    rule: str  # the framework's rule: weight_decay, add_decayed_weights or l2_loss
+    lam: float  # "lambda" in the JSON
+    lr: float
+    seed: int
+    steps: int
+    checkpoints: tuple[int, ...]  # steps after which the error was measured; the last: steps
+    rel_error: tuple[float, ...]  # ‖w32 − w64‖/‖w64‖ over every parameter, per checkpoint
+    tiny: bool = False  # η·λ below float32's resolution near 1 (1 − ηλ rounds to 1)
+    decay_effect: float | None = None  # ‖w64 − w64(λ=0)‖/‖w64‖ at the end: the decay's effect
+    decay_effect_f32: float | None = None  # ‖w32 − w32(λ=0)‖/‖w64‖: what float32 kept of it
+
+    @property
+    def final(self) -> float:
+        return self.rel_error[-1]
+
+
 @dataclass(frozen=True)
 class StudyRun:
     profile: str
@@ -134,6 +163,7 @@ class StudyRun:
     agreement: tuple[Agreement, ...] = ()
     contrasts: tuple[Contrast, ...] = ()
     bench_run: str | None = None  # the bench run used for the step-cost claim
+    stability: tuple[StabilityCell, ...] = ()  # float32 against float64 (none in older files)
 
     @property
     def commit(self) -> dict:
@@ -174,7 +204,21 @@ def to_document(run: StudyRun) -> dict:
         "contrasts": [asdict(c) for c in run.contrasts],
         "bench_run": run.bench_run,
     }
+    if run.stability:  # absent when not measured: an older record writes back as it was read
+        doc["stability"] = [stability_document(c) for c in run.stability]
     return _plain(doc)
+
+
+def stability_document(cell: StabilityCell) -> dict:
+    return {k if k != "lam" else "lambda": v for k, v in asdict(cell).items()}
+
+
+def stability_cell(raw: dict) -> StabilityCell:
+    raw = {k if k != "lambda" else "lam": v for k, v in raw.items()}
+    cell = _known(StabilityCell, raw)
+    cell["checkpoints"] = tuple(int(k) for k in cell["checkpoints"])
+    cell["rel_error"] = tuple(float(e) for e in cell["rel_error"])
+    return StabilityCell(**cell)
 
 
 def to_text(run: StudyRun) -> str:
@@ -238,6 +282,7 @@ def from_document(doc: dict) -> StudyRun:
         agreement=tuple(Agreement(**_known(Agreement, a)) for a in doc.get("agreement", [])),
         contrasts=tuple(Contrast(**_known(Contrast, c)) for c in doc.get("contrasts", [])),
         bench_run=doc.get("bench_run"),
+        stability=tuple(stability_cell(c) for c in doc.get("stability", [])),
     )
 
 
@@ -299,6 +344,21 @@ def _validate(doc: dict) -> None:
     _require(doc["machine_info"], "machine_info", ("versions", "commit", "cpu_model"))
     if not isinstance(doc.get("bench_run"), (str, type(None))):
         raise UsageError(f"bench_run {doc['bench_run']!r} is not a file path")
+    _validate_stability(doc.get("stability", []))
+
+
+def _validate_stability(cells: list) -> None:
+    """Each stability cell: what the claim and the page read, an error per checkpoint."""
+    keys = ("framework", "optimizer", "mechanism", "rule", "lambda", "lr", "seed", "steps")
+    for cell in cells:
+        _require(cell, "stability cell", (*keys, "checkpoints", "rel_error"))
+        where = f"stability cell {cell['framework']} {cell['optimizer']} {cell['mechanism']}"
+        if cell["mechanism"] not in MECHANISMS:
+            raise UsageError(f"{where}: mechanism not one of {', '.join(MECHANISMS)}")
+        if not cell["checkpoints"] or len(cell["checkpoints"]) != len(cell["rel_error"]):
+            raise UsageError(f"{where}: not one error per checkpoint")
+        if cell["checkpoints"] != cells[0]["checkpoints"]:
+            raise UsageError(f"{where}: checkpoints differ from the other cells'")
 
 
 def _require(mapping: dict, where: str, keys: tuple[str, ...]) -> None:

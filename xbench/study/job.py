@@ -27,6 +27,7 @@ from xbench.records.study_run import (
 from xbench.spec.cases import FRAMEWORKS
 from xbench.spec.models import MODELS
 from xbench.spec.problems import Problem
+from xbench.study import stability
 from xbench.study.conditions import (
     BATCH_SIZE,
     CONDITIONS,
@@ -97,7 +98,7 @@ def train_all(
 ) -> StudyRun:
     """Every condition × seed × framework; the study record."""
     data = load_digits()
-    total = len(conditions) * len(profile.seeds) * len(FRAMEWORKS)
+    total = len(conditions) * len(profile.seeds) * len(FRAMEWORKS) + stability.count(profile)
     started = datetime.now(timezone.utc)
     commit = machine.git_commit()
     runs, agreements, contrasts = [], [], []
@@ -106,6 +107,7 @@ def train_all(
             found = train_seed(seed, conditions, profile, data, progress)
             for into, part in zip((runs, agreements, contrasts), found, strict=True):
                 into += part
+        cells = stability.run_all(profile, data, progress)
     return StudyRun(
         profile=profile.name,
         datetime=started.strftime(study_run.DATETIME),
@@ -120,6 +122,7 @@ def train_all(
         runs=tuple(runs),
         agreement=tuple(agreements),
         contrasts=tuple(contrasts),
+        stability=cells,
     )
 
 
