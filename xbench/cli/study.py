@@ -22,10 +22,11 @@ def add_parser(sub) -> None:
         help="train the digits MLP with and without each regularizer, in torch and JAX; "
         "write STUDY.md, plots and the claims table",
         description="Each condition (none, L2 at six strengths, L1 subgradient and proximal, "
-        "ElasticNet, dropout, Adam + L2 against AdamW) trains in both frameworks from the same "
+        "ElasticNet, dropout, Adam + L2 against AdamW, batch norm with and without L2, dropout "
+        "+ L2) trains in both frameworks from the same "
         "seeded weights, batches and dropout masks; then weight_decay and L2 in the loss train in "
         "float32 against a float64 reference. The JSON goes to <out>/runs/ (never "
-        "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~6 min on 2 "
+        "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~8 min on 2 "
         "cores); --quick: 1 seed × 60 epochs (1–2 min).",
     )
     p.add_argument("--quick", action="store_true", help="1 seed, 60 epochs")
