@@ -288,3 +288,22 @@ def test_cli_takes_the_batch_norm_flags(tmp_path, capsys):
                            "--bn-momentum", "0.2", "--out", str(tmp_path / "no.npz"))  # fmt: skip
     assert code == 2 and "model with batch norm" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "no.npz").exists()
+
+
+def test_finite_differences_catch_a_batch_norm_backward_over_the_wrong_axis(monkeypatch):
+    """Must fail: normalising the gradient over features (LayerNorm's axis) instead of the
+    batch gives a dense kernel gradient the loss itself contradicts."""
+    from test_models import numeric_gradient
+
+    problem = make_problem(BN)
+    x, y = problem.x[0], problem.y[0]
+    name, index = "dense0/kernel", (2, 3)
+    numeric = numeric_gradient(problem, name, index)
+    right = reference.loss_and_grads(problem.model, problem.params, x, y)[1][name][index]
+    assert right == pytest.approx(numeric, rel=1e-5)
+    real = reference.layer_norm_backward
+    monkeypatch.setattr(
+        reference, "layer_norm_backward", lambda saved, scale, d, axis=-1: real(saved, scale, d)
+    )
+    wrong = reference.loss_and_grads(problem.model, problem.params, x, y)[1][name][index]
+    assert wrong != pytest.approx(numeric, rel=1e-2)
