@@ -102,10 +102,11 @@ def test_the_python_examples_run(monkeypatch, capsys):
     pytest.importorskip("torch")
     monkeypatch.chdir(REPO)
     blocks = python_blocks(DOCS / "python-api.md")
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     namespace: dict = {}
     for code in blocks:
         exec(compile(code, "python-api.md", "exec"), namespace)
     printed = capsys.readouterr().out
     assert "equal at every step" in printed and "held" in printed
+    assert "differs from step 1 in bn0/running_mean" in printed  # the batch-norm block
     assert "update-adamw-weight_decay-torch-forloop-1e4-one 1." in printed  # the ab block
