@@ -229,6 +229,7 @@ def test_trace_files_keep_statistics_and_evaluation(tmp_path):
     for name in t.stats:
         np.testing.assert_array_equal(back.stats[name], t.stats[name])
     np.testing.assert_array_equal(back.evaluation, t.evaluation)
+    np.testing.assert_array_equal(back.x_eval, make_problem(BN.replace(steps=2)).x_eval)
     assert compare(back, t, FLOAT64_TOLERANCE).equal
 
 
@@ -288,6 +289,20 @@ def test_cli_takes_the_batch_norm_flags(tmp_path, capsys):
                            "--bn-momentum", "0.2", "--out", str(tmp_path / "no.npz"))  # fmt: skip
     assert code == 2 and "model with batch norm" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "no.npz").exists()
+    for flags, message in (
+        (["--model", "mlp", "--bn-momentum", "0.1"], "model with batch norm"),  # the default
+        (["--model", "mlp", "--bn-running-var", "unbiased"], "model with batch norm"),
+        (["--model", "mlp_bn", "--batch-size", "1"], "batch norm needs 2 or more examples"),
+        (["--model", "mlp_bn", "--bn-momentum", "0"], "invalid bn-momentum 0.0"),
+    ):
+        code, _, err = run_cli(capsys, "trace", "--framework", "torch", *flags,
+                               "--out", str(tmp_path / "no.npz"))  # fmt: skip
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, flags
+        assert not (tmp_path / "no.npz").exists()
+    biased = ["--model", "mlp_bn", "--bn-running-var", "biased"]
+    code, _, err = run_cli(capsys, "trace", "--framework", "torch", *biased,
+                           "--out", str(tmp_path / "no.npz"))  # fmt: skip
+    assert code == 2 and "torch cannot run mlp_bn-sgd-none-bn_biased_var" in err
 
 
 def test_finite_differences_catch_a_batch_norm_backward_over_the_wrong_axis(monkeypatch):

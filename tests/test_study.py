@@ -517,7 +517,7 @@ NONE_CURVES = [
 
 
 def test_batch_norm_claim_holds_for_speed_and_for_stability_only_on_its_rule():
-    fast_steady = [[2.0, 0.3, 0.2, 0.2, 0.2, 0.2]] * 3  # epoch 2, and the same in every seed
+    fast_steady = [[2.0, 0.3, 0.2, 0.2, 0.2, 0.18]] * 3  # epoch 2, the same in every seed
     doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": fast_steady})
     found = claims_of.claim_batch_norm(index(doc))
     assert found.verdict == "held" and found.faster.all() and found.steadier
@@ -529,7 +529,22 @@ def test_batch_norm_claim_holds_for_speed_and_for_stability_only_on_its_rule():
         [2.0, 0.2, 0.5, 0.5, 0.5, 0.5],
     ]  # fmt: skip  fast, but unsteady
     doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": scattered})
-    assert claims_of.claim_batch_norm(index(doc)).verdict.startswith("held for speed, not for")
+    assert claims_of.claim_batch_norm(index(doc)).verdict.startswith(
+        "held for speed; stability not shown: the spread across seeds changed ×"
+    )
+    twice_as_steady = [[2.0, 0.3, 0.2, 0.2, 0.2, 0.2 + d] for d in (0.0, 0.001, 0.002)]
+    doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": twice_as_steady})
+    assert claims_of.claim_batch_norm(index(doc)).steadier  # sd mean 0.0002 vs ~0.02
+    less_than_twice = [[2.0] + [0.8 * v for v in c[1:]] for c in NONE_CURVES]  # spread ×0.8
+    doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": less_than_twice})
+    found = claims_of.claim_batch_norm(index(doc))
+    assert found.faster.all() and found.steadier is False
+    assert not found.verdict.endswith("higher validation loss")
+    ends_higher = [c[:-1] + [0.3] for c in twice_as_steady]
+    doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": ends_higher})
+    assert claims_of.claim_batch_norm(index(doc)).verdict == (
+        "held; it ends at a higher validation loss"
+    )
     slow_once = [fast_steady[0], fast_steady[0], [2.0, 0.6, 0.45, 0.28, 0.26, 0.24]]
     doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": slow_once})
     found = claims_of.claim_batch_norm(index(doc))
@@ -561,7 +576,10 @@ def test_combination_claim_compares_with_the_best_single_regularizer():
     )
     moved = singles | {"l2-0.01": {"val_loss": 0.1}, COMBINED: {"val_loss": 0.14}}
     found = claims_of.claim_combination(index(_doc(moved)))
-    assert found.verdict.startswith("did not hold") and "best L2 alone is λ=0.01" in found.verdict
+    assert found.verdict.startswith("not measured as stated (the best L2 alone is λ=0.01); at ")
+    assert found.verdict.endswith(
+        "did not hold: higher validation loss than L2 (weight decay) λ=0.01 in every seed"
+    )
 
 
 # ---------------------------------------------------------------- float32 stability
@@ -656,7 +674,11 @@ def test_stability_claim_quotes_a_lost_tiny_decay_and_says_when_nothing_was_meas
     found = claims_of.claim_stability(_cells({}) + tiny)
     assert [t.lost for t in found.tiny] == [True, False]
     assert found.verdict.endswith(
-        "float32 loses the decay in torch adamw weight_decay and keeps it in the other 1 tiny cells"
+        "float32 loses the decay in torch adamw weight_decay (decoupled: w·(1 − ηλ) rounds to w)"
+    )
+    coupled = tiny + (_cell("torch", "momentum", "l2_loss", 1e-6, tiny=True, kept=1.0),)
+    assert claims_of.claim_stability(_cells({}) + coupled).verdict.endswith(
+        "; the coupled decay and L2 in the loss are both kept"
     )
     evidence = study_md.stability_claim(found).evidence
     assert "torch AdamW weight_decay keeps 0% of the decay's float64 effect" in evidence

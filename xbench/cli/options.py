@@ -150,15 +150,13 @@ def add_optimizer_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bn-momentum",
         type=float,
-        default=d.bn_momentum,
-        help="batch norm: the batch statistic's weight in each running average, torch's "
-        "momentum (default %(default)s; Flax's momentum is 1 − this)",
+        help=f"batch norm: the batch statistic's weight in each running average, in (0, 1]: "
+        f"torch's momentum (default {d.bn_momentum}); Flax's momentum is 1 − this",
     )
     p.add_argument(
         "--bn-running-var",
-        default=d.bn_running_var,
-        help=f"batch norm's running variance: {', '.join(RUNNING_VARS)} (torch's, the "
-        "default; Flax's is biased)",
+        help=f"batch norm's running variance: {' or '.join(RUNNING_VARS)} (default "
+        f"{d.bn_running_var}, torch's; Flax's is biased)",
     )
 
 
@@ -196,5 +194,12 @@ def case_from(args: argparse.Namespace) -> Case:
         raise UsageError("--clip-eps goes with --clip-norm")
     if args.mask and args.rule == "none":
         raise UsageError(f"--mask {args.mask} needs a decaying rule, not 'none'")
+    with_bn = [n for n, m in MODELS.items() if m.stat_shapes()]
+    for field in ("bn_momentum", "bn_running_var"):
+        if getattr(args, field) is not None and args.model in set(MODELS) - set(with_bn):
+            raise UsageError(
+                f"--{field.replace('_', '-')} applies to a model with batch norm "
+                f"({', '.join(with_bn)}), not {args.model!r}"
+            )
     given = {field: getattr(args, field) for field in CASE_FIELDS}
     return Case(**{k: v for k, v in given.items() if v is not None or k == "clip_norm"})

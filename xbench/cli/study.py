@@ -72,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         for c in select(args.conditions.split(",") if args.conditions else None):
             rules = " / ".join(c.rule(f) for f in ("torch", "jax"))
-            print(f"{c.name:<20} {c.label:<28} {c.optimizer:<9} rule (torch / jax): {rules}")
+            print(
+                f"{c.name:<20} {c.label:<29} {c.model:<13} {c.optimizer:<9} "
+                f"rule (torch / jax): {rules}"
+            )
         return 0
     return render(args) if args.render else train(args)
 

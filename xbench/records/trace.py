@@ -4,8 +4,8 @@ The file holds ``x`` and ``y`` (the batch of every step, leading axis = step),
 ``params/<name>`` (canonical layout, leading axis = step, index 0 = initial values),
 ``loss`` (the data loss before each update, one value per step), ``case`` (the Case as JSON
 text) and ``framework``. A model with batch norm adds ``stats/<name>`` (its running
-statistics, indexed as the parameters) and ``evaluation`` (the evaluation-mode output on the
-held-out batch after the last step).
+statistics, indexed as the parameters), ``evaluation`` (the evaluation-mode output on the
+held-out batch after the last step) and ``x_eval`` (that batch).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ def save_npz(trajectory: Trajectory, path: str | os.PathLike, overwrite: bool = 
     arrays = {"x": trajectory.x, "y": trajectory.y, "loss": trajectory.loss}
     arrays |= {f"params/{name}": value for name, value in trajectory.params.items()}
     arrays |= {f"stats/{name}": value for name, value in trajectory.stats.items()}
-    if trajectory.evaluation is not None:
-        arrays["evaluation"] = trajectory.evaluation
+    for name in ("evaluation", "x_eval"):
+        if getattr(trajectory, name) is not None:
+            arrays[name] = getattr(trajectory, name)
     arrays["case"] = np.array(trajectory.case.to_json())
     arrays["framework"] = np.array(trajectory.framework)
     return write_atomically(path, lambda f: np.savez(f, **arrays))
@@ -47,4 +48,5 @@ def load_npz(path: str | os.PathLike) -> Trajectory:
             y=data["y"],
             stats=stats,
             evaluation=data["evaluation"] if "evaluation" in data.files else None,
+            x_eval=data["x_eval"] if "x_eval" in data.files else None,
         )

@@ -26,6 +26,7 @@ class Trajectory:
     y: np.ndarray  # (steps, batch, output_size)
     stats: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (steps + 1, *shape)
     evaluation: np.ndarray | None = None  # (batch, output_size): after the last step
+    x_eval: np.ndarray | None = None  # the held-out batch behind ``evaluation``
 
     def first_nonfinite_step(self) -> int | None:
         """The first step whose loss, resulting parameters or statistics hold NaN or Inf (the
@@ -61,4 +62,5 @@ def record(adapter, case: Case, progress=None) -> Trajectory:
         y=problem.y,
         stats={name: np.stack([s[name] for s in stats]) for name in stats[0]},
         evaluation=None if problem.x_eval is None else adapter.evaluate(problem.x_eval),
+        x_eval=problem.x_eval,
     )

@@ -295,10 +295,16 @@ def _validate_batch_norm(case: Case) -> None:
     ]  # fmt: skip
     if case.variant == "bn_momentum_verbatim":
         changed.append("variant 'bn_momentum_verbatim'")
-    if changed and not MODELS[case.model].stat_shapes():
-        with_bn = ", ".join(n for n, m in MODELS.items() if m.stat_shapes())
+    with_bn = [n for n, m in MODELS.items() if m.stat_shapes()]
+    if changed and case.model not in with_bn:
         raise UsageError(
-            f"{changed[0]} applies to a model with batch norm ({with_bn}), not {case.model!r}"
+            f"{changed[0]} applies to a model with batch norm ({', '.join(with_bn)}), "
+            f"not {case.model!r}"
+        )
+    if case.model in with_bn and case.batch_size < 2:
+        raise UsageError(
+            f"invalid batch-size {case.batch_size} for {case.model!r}: batch norm needs 2 or "
+            "more examples per batch (the variance of one is 0)"
         )
 
 
@@ -402,7 +408,10 @@ def _torch_cannot(case: Case) -> str | None:
             "(×n/(n − 1)); use --bn-running-var unbiased"
         )
     if case.variant == "bn_momentum_verbatim":
-        return "the variant is a port to Flax that kept torch's number; torch runs it as given"
+        return (
+            "variant 'bn_momentum_verbatim' is a port to Flax that kept torch's number; "
+            "run it with --framework jax (torch takes its momentum as given)"
+        )
     if case.rule == "add_decayed_weights":
         return (
             "torch optimizers have no gradient-transform chain; use rule weight_decay "
@@ -433,7 +442,7 @@ def check_applicable(framework: str, case: Case) -> None:
     _choice("framework", framework, RUNNERS)
     reason = not_applicable_reason(framework, case)
     if reason:
-        raise NotApplicable(f"{framework} cannot run {case.optimizer} + {case.rule}: {reason}")
+        raise NotApplicable(f"{framework} cannot run {case.label}: {reason}")
 
 
 def decayed_names(params, case: Case) -> frozenset[str]:

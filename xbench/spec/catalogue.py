@@ -126,7 +126,7 @@ def _name(left: Side, right: Side) -> str:
 
 SHARED_FIELDS = (
     "centered", "momentum", "alpha", "dampening", "eps_in_sqrt", "lr_decay", "eps",
-    "initial_accumulator",
+    "initial_accumulator", "bn_momentum",
 )  # fmt: skip
 
 
@@ -603,6 +603,12 @@ def _batch_norm(dtype: str) -> list[Entry]:
                 out += versus_reference(jax_case)
             reason = f"{BN_MATCHED}; the norm's scale and bias {norm} in both"
             out.append(entry(Side("torch", torch_case), Side("jax", jax_case), True, reason))
+    # the study's setting (momentum, kernels only), at another running-average weight
+    torch_case = case_for("mlp_bn", "momentum", "weight_decay", dtype, mask="kernels")
+    torch_case = torch_case.replace(bn_momentum=0.3)
+    jax_case = torch_case.replace(rule="add_decayed_weights")
+    out += versus_reference(torch_case) + versus_reference(jax_case)
+    out.append(entry(Side("torch", torch_case), Side("jax", jax_case), True, BN_MATCHED))
     torch_hf = case_for("mlp_bn", "sgd", "weight_decay", dtype, mask="hf")
     jax_hf = torch_hf.replace(rule="add_decayed_weights")
     mistakes = {
