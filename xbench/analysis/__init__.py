@@ -1,6 +1,7 @@
 """Analysis of recorded runs, as numbers and verdicts: which results share a table and which
 is fastest (``grouping``), the regression gate (``gate``), run-to-run stability
-(``stability``) and the study's claims (``study``).
+(``stability``), the study's claims (``study``) and why two traces differ (``explain``,
+which re-runs the float64 reference through ``xbench.run``).
 
-Reads typed records (``xbench.records``); formats nothing and writes nothing.
+Reads typed records (``xbench.records``) and traces; formats nothing and writes nothing.
 """
