@@ -303,8 +303,8 @@ def mask(case: Case, setting: Setting) -> list[Candidate]:
     for decayed, conventions in by_set.items():
         flipped = tuple(sorted(own ^ decayed))
         change = f"mask {' or '.join(conventions)} (decay on {', '.join(flipped)} toggled)"
-        out.append(Candidate(Trial(case.replace(mask=conventions[0].replace("none", ""))),
-                             change, flipped))  # fmt: skip
+        trial = Trial(case.replace(mask=conventions[0].replace("none", "")))
+        out.append(Candidate(trial, change, flipped))
     return out
 
 
@@ -379,8 +379,8 @@ def _residual(setting: Setting, make: Callable[[float], Case], f: float) -> np.n
     except UsageError:
         return None
     target = setting.target.params
-    rows = [(run.params[n][1:] - target[n][1:].astype(np.float64)).reshape(len(run.loss), -1)
-            for n in sorted(target)]  # fmt: skip
+    steps = len(run.loss)
+    rows = [(run.params[n][1:] - target[n][1:]).reshape(steps, -1) for n in sorted(target)]
     r = np.concatenate(rows, axis=1)
     return r if np.isfinite(r).all() else None
 
