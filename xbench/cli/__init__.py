@@ -7,11 +7,11 @@ from __future__ import annotations
 import sys
 
 from xbench import __version__
-from xbench.cli import ab, bench, check, compare, export, migrate, report, study, trace
+from xbench.cli import ab, bench, check, compare, export, migrate, report, study, trace, translate
 from xbench.cli.options import Parser
 from xbench.errors import UsageError
 
-COMMANDS = (trace, check, bench, report, export, compare, ab, study, migrate)
+COMMANDS = (trace, check, bench, report, export, compare, ab, study, migrate, translate)
 
 
 def build_parser() -> Parser:

@@ -194,6 +194,7 @@ def learning_rate(node: ast.AST) -> tuple:
             f"learning_rate {name!r}: a number or optax.{', optax.'.join(SCHEDULES)} only"
         )
     args = bind(node, name, SCHEDULES[short], set(SCHEDULES[short]))
+
     def value(key, default=None):
         node = args.get(key)
         return default if node is None else number(node, f"{name} {key}")
@@ -243,7 +244,7 @@ def jax_case_of(chain: Chain, settings: Settings) -> Case:
         steps=horizon or settings.steps or DEFAULT_STEPS,
         warmup_steps=warmup,
         clip_norm=chain.clip,
-        clip_eps=0.0,
+        clip_eps=0.0 if chain.clip is not None else TORCH_CLIP_EPS,  # Case's default unclipped
         mask=settings.mask,
     )
     lam = v.get("weight_decay", 0.0) if name == "adamw" else 0.0
