@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     t = translated.translation
     verification = translated.verify()
     labels = [c.label.split("-", 1)[1] for c in (t.source_case, t.target_case)]
-    print(f"# verify: {t.source} {labels[0]} against {t.target} {labels[1]}: float64, ")
+    print(f"# verify: {t.source} {labels[0]} against {t.target} {labels[1]}: float64,")
     print("#   20 steps, every step and tensor, xbench check's tolerance (atol 1e-12, rtol 1e-10)")
     if verification.scaled:
         print(f"#   {verification.scaled}")
