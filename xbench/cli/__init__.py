@@ -7,11 +7,23 @@ from __future__ import annotations
 import sys
 
 from xbench import __version__
-from xbench.cli import ab, bench, check, compare, explain, export, migrate, report, study, trace
+from xbench.cli import (
+    ab,
+    bench,
+    check,
+    compare,
+    explain,
+    export,
+    migrate,
+    report,
+    study,
+    trace,
+    translate,
+)
 from xbench.cli.options import Parser
 from xbench.errors import UsageError
 
-COMMANDS = (trace, check, bench, report, export, compare, ab, study, migrate, explain)
+COMMANDS = (trace, check, bench, report, export, compare, ab, study, migrate, translate, explain)
 
 
 def build_parser() -> Parser:

@@ -1,0 +1,168 @@
+"""The types and the ``ast`` helpers of ``xbench translate`` (``xbench.spec.translate``):
+SPEC is parsed, never evaluated. Only literal constants are read: numbers, tuples,
+True/False/None, a unary minus and simple arithmetic on them (``1e-3 * 2``)."""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass, field
+
+from xbench.errors import UsageError
+from xbench.spec.cases import Case, not_applicable_reason
+
+FRAMEWORK_NAMES = {"torch": "torch", "optax": "jax", "jax": "jax"}  # --to values
+DEFAULT_STEPS = 1000  # a torch scheduler's horizon when --steps is not given
+TORCH_CLIP_EPS = 1e-6  # clip_grad_norm_'s fixed ε
+VERIFY_MODELS = ("mlp_norm", "transformer")
+
+
+class Untranslatable(Exception):
+    """No exact counterpart in the other framework: the reason and the nearest that exists."""
+
+    def __init__(self, reason: str, nearest: str) -> None:
+        super().__init__(f"{reason}; nearest: {nearest}")
+        self.reason, self.nearest = reason, nearest
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a torch call cannot say itself: its scheduler, clipping and param groups."""
+
+    to: str | None = None  # "torch" or "optax"/"jax"; None: the other framework
+    mask: str = ""  # a MASKS convention: which parameters the decay reaches
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    steps: int | None = None  # the schedule's horizon (None: DEFAULT_STEPS)
+    clip_norm: float | None = None
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The same optimizer as a torch Case and a JAX (optax) Case, and the conventions matched."""
+
+    source: str  # "torch" or "jax": the framework SPEC was written for
+    target: str
+    torch_case: Case
+    jax_case: Case
+    notes: tuple[str, ...] = field(default=())
+
+    def case(self, framework: str) -> Case:
+        return self.torch_case if framework == "torch" else self.jax_case
+
+    @property
+    def source_case(self) -> Case:
+        return self.case(self.source)
+
+    @property
+    def target_case(self) -> Case:
+        return self.case(self.target)
+
+
+# ----------------------------------------------------------------------------- safe literals
+
+BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+BINARY |= {ast.Div: operator.truediv, ast.Pow: operator.pow}
+
+
+def literal(node: ast.AST, what: str):
+    """The constant ``node`` spells: a number, a bool, None or a tuple of them; else a
+    UsageError. Nothing is evaluated but arithmetic on constants."""
+    if isinstance(node, ast.Constant) and (
+        node.value is None or isinstance(node.value, (bool, int, float))
+    ):
+        return node.value
+    if isinstance(node, ast.Tuple):
+        return tuple(literal(e, what) for e in node.elts)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _number(literal(node.operand, what), what)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
+        a, b = (_number(literal(n, what), what) for n in (node.left, node.right))
+        if isinstance(node.op, ast.Pow) and abs(b) > 400:
+            raise UsageError(f"{what}: exponent {b} is out of range")
+        try:
+            value = BINARY[type(node.op)](a, b)
+        except (ZeroDivisionError, OverflowError) as exc:
+            raise UsageError(f"{what}: {ast.unparse(node)} cannot be computed ({exc})") from None
+        if isinstance(value, complex) or not math.isfinite(value):
+            raise UsageError(f"{what}: {ast.unparse(node)} is not a finite number")
+        return value
+    raise UsageError(
+        f"{what} must be a literal (a number, True/False/None or a tuple), not "
+        f"{ast.unparse(node)!r}"
+    )
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{what} must be a number, not {value!r}")
+    return value
+
+
+def number(node: ast.AST, what: str) -> float:
+    return float(_number(literal(node, what), what))
+
+
+def boolean(node: ast.AST, what: str) -> bool:
+    value = literal(node, what)
+    if not isinstance(value, bool):
+        raise UsageError(f"{what} must be True or False, not {value!r}")
+    return value
+
+
+def integer(node: ast.AST, what: str) -> int:
+    value = literal(node, what)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UsageError(f"{what} must be an integer > 0, not {value!r}")
+    return value
+
+
+def dotted(node: ast.AST) -> str | None:
+    """``torch.optim.AdamW`` for a chain of names and attributes; None for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def bind(call: ast.Call, name: str, positional: tuple[str, ...], known: set[str]) -> dict:
+    """Each argument's node by parameter name, as Python would bind them; a UsageError for
+    ``*args``, too many positionals, a repeated or an unknown keyword."""
+    if len(call.args) > len(positional) or any(isinstance(a, ast.Starred) for a in call.args):
+        raise UsageError(f"{name} takes at most {len(positional)} positional arguments")
+    bound = dict(zip(positional, call.args, strict=False))
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise UsageError(f"{name}: **kwargs is not supported; write each keyword")
+        if kw.arg in bound:
+            raise UsageError(f"{name}: argument {kw.arg!r} given twice")
+        if kw.arg not in known:
+            raise UsageError(
+                f"{name}: unsupported keyword {kw.arg!r}; valid: {', '.join(sorted(known))}"
+            )
+        bound[kw.arg] = kw.value
+    return bound
+
+
+def parse_expression(spec: str) -> ast.Call:
+    """SPEC as one call expression (comments allowed), or a one-line UsageError."""
+    try:
+        tree = ast.parse(spec.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise UsageError(
+            f"SPEC is not a Python expression: {exc.msg} (column {exc.offset})"
+        ) from None
+    if not isinstance(tree.body, ast.Call) or dotted(tree.body.func) is None:
+        raise UsageError("SPEC must be one optimizer call, e.g. 'torch.optim.AdamW(params, ...)'")
+    return tree.body
+
+
+def untranslatable_if(framework: str, case: Case, nearest: str) -> None:
+    """Raise Untranslatable with xbench's own reason when ``framework`` cannot run ``case``."""
+    reason = not_applicable_reason(framework, case)
+    if reason:  # without its advice on xbench trace's flags
+        raise Untranslatable(reason.split("; use --")[0], nearest)
