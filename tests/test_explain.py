@@ -244,7 +244,20 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
 
 
-def test_the_recipes_record_torch_and_jax_loops_that_explain_reads(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def torch_defaults():
+    """The torch recipe sets float64 as torch's default dtype, as a user's script would; the
+    tests after this one must not inherit it."""
+    import torch
+
+    dtype = torch.get_default_dtype()
+    yield
+    torch.set_default_dtype(dtype)
+
+
+def test_the_recipes_record_torch_and_jax_loops_that_explain_reads(
+    tmp_path, monkeypatch, capsys, torch_defaults
+):
     adapter_class("torch"), adapter_class("jax")
     monkeypatch.chdir(tmp_path)
     torch_block, jax_block, api_block = python_blocks()
