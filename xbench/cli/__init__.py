@@ -4,10 +4,24 @@ running it; shared flags in ``options``. Exit codes: 0 success, 1 a check or gat
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
-from xbench import __version__
-from xbench.cli import (
+
+def _interrupted_on_start(signum, frame):  # Ctrl-C while the commands import: no traceback
+    print("\nxbench: interrupted", file=sys.stderr)
+    raise SystemExit(130)
+
+
+_ON_START = threading.current_thread() is threading.main_thread() and (
+    signal.getsignal(signal.SIGINT) is signal.default_int_handler
+)
+if _ON_START:
+    signal.signal(signal.SIGINT, _interrupted_on_start)
+
+from xbench import __version__  # noqa: E402
+from xbench.cli import (  # noqa: E402
     ab,
     bench,
     check,
@@ -20,8 +34,11 @@ from xbench.cli import (
     trace,
     translate,
 )
-from xbench.cli.options import Parser
-from xbench.errors import UsageError
+from xbench.cli.options import Parser  # noqa: E402
+from xbench.errors import UsageError  # noqa: E402
+
+if _ON_START:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 COMMANDS = (trace, check, bench, report, export, compare, ab, study, migrate, translate, explain)
 
@@ -36,7 +53,11 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("\nxbench: interrupted", file=sys.stderr)
+        return 130
     try:
         return args.func(args)
     except UsageError as exc:

@@ -11,7 +11,7 @@ from xbench.errors import UsageError
 from xbench.present.export import FORMATS, to_text
 from xbench.records import layout
 from xbench.records.bench_run import load
-from xbench.records.storage import ensure_writable, write_atomically
+from xbench.records.storage import ensure_writable, write_new
 
 
 def add_parser(sub) -> None:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     path = run_path(args.run)
     text = to_text(load(path, path.parent.name if args.run.is_dir() else None), args.form)
     if args.out:
-        write_atomically(args.out, lambda f: f.write(text), mode="w")
+        write_new(args.out, lambda f: f.write(text), args.overwrite, mode="w")
         print(f"xbench export: {path} -> {args.out} ({args.form})", file=sys.stderr)
     else:
         sys.stdout.write(text)

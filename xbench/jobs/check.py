@@ -12,7 +12,7 @@ from xbench.errors import UsageError
 from xbench.present.progress import Progress
 from xbench.records import check_run, layout, machine
 from xbench.records.check_run import CheckRun
-from xbench.records.storage import ensure_writable, write_atomically
+from xbench.records.storage import ensure_writable, write_new
 from xbench.run.check import Filters, run_catalogue
 from xbench.run.registry import build
 from xbench.run.threads import available_cpus, resolve_jobs
@@ -89,7 +89,7 @@ def run_check(request: CheckRequest, stream=None) -> tuple[CheckRun, list[Path]]
     data = check_run.to_bytes(record)
     written = []
     if request.json:
-        written.append(write_atomically(request.json, lambda f: f.write(data)))
+        written.append(write_new(request.json, lambda f: f.write(data), request.overwrite))
     if folder is not None:
         written.append(layout.publish_new(data, folder, layout.CHECK_KIND, commit, when))
     return record, written

@@ -31,7 +31,7 @@ from xbench.records import layout
 from xbench.records.ab_run import AbRun, now
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
-from xbench.records.storage import write_atomically
+from xbench.records.storage import interrupts_deferred, write_atomically
 from xbench.run.check import Filters
 
 
@@ -181,5 +181,6 @@ def update_baseline(against: Path, label: str, device: str, reason: str) -> tupl
     commit = clean_head()
     data = check_now(device).read_bytes()
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(target, lambda f: f.write(data))
-    return write_revision(against, commit, reason.strip()), target
+    with interrupts_deferred():  # the check and the revision move together
+        write_atomically(target, lambda f: f.write(data))
+        return write_revision(against, commit, reason.strip()), target

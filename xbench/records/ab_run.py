@@ -30,7 +30,7 @@ from pathlib import Path
 
 from xbench.errors import UsageError
 from xbench.records.files import format_name, format_version, read_json
-from xbench.records.storage import write_atomically
+from xbench.records.storage import write_new
 
 KIND, VERSION = "ab", 1
 
@@ -121,7 +121,7 @@ class AbRun:
 
     def save(self, path: Path, summaries: dict[str, dict]) -> Path:
         text = json.dumps(self.to_document(summaries), indent=1) + "\n"
-        return write_atomically(path, lambda f: f.write(text.encode()))
+        return write_new(path, lambda f: f.write(text.encode()))  # never overwrites
 
 
 def now() -> str:

@@ -1,14 +1,26 @@
-"""Writing results without losing any: refuse to overwrite, and never leave half a file."""
+"""Writing results without losing any: refuse to overwrite, and never leave half a file.
+
+A file is written under a hidden temporary name beside it (``.<name>.<pid>.<random>.tmp``)
+and renamed (or linked) into place, so a reader sees the whole file or none. An interrupt
+(SIGINT, SIGTERM) removes the temporary file; a process killed outright (SIGKILL, power
+loss) can leave one, and the next write into the same folder removes it once its process
+is gone (docs/robustness.md).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 from xbench.errors import UsageError
+
+TMP = ".tmp"  # the suffix of a file being written
 
 
 def ensure_writable(path: Path, overwrite: bool = False) -> None:
@@ -34,7 +46,8 @@ def write_atomically(
     With ``exclusive`` the file is linked into place instead, which fails with
     FileExistsError rather than replace a file that appeared meanwhile.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP)
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
@@ -50,6 +63,74 @@ def write_atomically(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_new(
+    path: Path, write: Callable[[IO], None], overwrite: bool = False, mode: str = "wb"
+) -> Path:
+    """``write_atomically``, refusing (UsageError) when ``path`` appeared while the work ran
+    (another run wrote it) unless ``overwrite``: never a silent replacement."""
+    try:
+        return write_atomically(path, write, mode, exclusive=not overwrite)
+    except FileExistsError:
+        raise UsageError(
+            f"{path} appeared while this ran (another run?); not replaced: pass --overwrite "
+            "or choose another path"
+        ) from None
+
+
+def _owner(name: str) -> int | None:
+    """The pid in a temporary file's name ``.<name>.<pid>.<random>.tmp``, or None."""
+    parts = name[: -len(TMP)].split(".")
+    return int(parts[-2]) if len(parts) >= 4 and parts[-2].isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (PermissionError): alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary files of writes whose process is gone (killed mid-write); those
+    of live processes (a write under way) and files without our pid in the name stay."""
+    removed = []
+    try:
+        candidates = list(folder.glob(f".*{TMP}"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        pid = _owner(tmp.name)
+        if pid is not None and pid != os.getpid() and not _alive(pid):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass  # another run removed it first, or the folder is read-only
+    return removed
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while writing files that belong together: an interrupt
+    takes effect once all are written (in the main thread; elsewhere nothing is held)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        if received:
+            signal.raise_signal(received[0])
 
 
 def _umask() -> int:

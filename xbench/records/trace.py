@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xbench.records.storage import ensure_writable, write_atomically
+from xbench.records.storage import ensure_writable, write_new
 from xbench.run.trajectory import Trajectory
 from xbench.spec.cases import Case
 
@@ -32,11 +32,11 @@ def save_npz(trajectory: Trajectory, path: str | os.PathLike, overwrite: bool = 
             arrays[name] = getattr(trajectory, name)
     arrays["case"] = np.array(trajectory.case.to_json())
     arrays["framework"] = np.array(trajectory.framework)
-    return write_atomically(path, lambda f: np.savez(f, **arrays))
+    return write_new(path, lambda f: np.savez(f, **arrays), overwrite)
 
 
 def load_npz(path: str | os.PathLike) -> Trajectory:
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:  # a trace is untrusted input
         params = {k.removeprefix("params/"): data[k] for k in data.files if k.startswith("params/")}
         stats = {k.removeprefix("stats/"): data[k] for k in data.files if k.startswith("stats/")}
         return Trajectory(

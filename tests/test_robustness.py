@@ -1,0 +1,241 @@
+"""Interrupted and concurrent runs lose nothing (docs/robustness.md).
+
+Real ``xbench`` processes are interrupted (SIGINT to the process group, as Ctrl-C does) or
+killed (SIGKILL) at seeded random moments, each in a copy of a results folder under tmp_path;
+afterwards nothing there changed except complete new files, no temporary file is left after
+SIGINT, and the same command run again succeeds. Two runs started in the same second write
+two distinct complete files. ``make test`` runs one trial per command and signal;
+``make robustness`` (XBENCH_ROBUSTNESS_TRIALS=N) N more, at other moments.
+
+The check and the baseline update run the whole catalogue (25 minutes on 2 cores); here a
+wrapper process cuts the catalogue to two linear entries (and lets the baseline name a fixed
+commit), everything else as the command line runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from xbench.records import ab_run, bench_run, check_run, layout, storage, study_run
+
+TRIALS = int(os.environ.get("XBENCH_ROBUSTNESS_TRIALS", "0"))  # more, at other moments
+RNG = random.Random(int(os.environ.get("XBENCH_ROBUSTNESS_SEED", "21")))
+PY = sys.executable
+SMALL = """import sys
+from xbench.jobs import check, gate
+from xbench.cli import main
+full = check.selected
+check.selected = lambda filters: [e for e in full(filters) if "linear" in e.name][:2]
+gate.clean_head = lambda: "f" * 40
+sys.exit(main(sys.argv[1:]))
+"""
+XBENCH = [PY, "-m", "xbench"]
+SMALL_XBENCH = [PY, "-c", SMALL]
+BENCH = ["bench", "--quick", "-k", "reference-copy-1e4", "--paired-budget", "0", "--label", "m"]
+CHECK = ["check", "--publish", "--label", "m", "--jobs", "1"]
+STUDY = ["study", "--quick", "--conditions", "none,l2-0.001", "--epochs", "2", "--no-plots"]
+AB = ["ab", PY, PY, "-k", "update-sgd-none-torch-forloop-1e4-one", "--pairs", "2"]
+AB += ["--time-budget", "12s", "--no-confirm", "--seed", "1"]
+BASELINE = ["compare", "--against", "RESULTS/baseline", "--update-baseline", "--reason", "t"]
+BASELINE += ["--label", "m"]
+
+
+def trial_moments(first: float, last: float) -> list[float]:
+    """One seeded moment in make test; XBENCH_ROBUSTNESS_TRIALS more under make robustness."""
+    return [round(RNG.uniform(first, last), 2) for _ in range(1 + TRIALS)]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def complete(path: Path) -> None:
+    """The file reads back whole, by its own reader."""
+    name = path.name
+    if layout.is_run(path):
+        bench_run.load(path, path.parent.name)
+    elif path.parent.parent.name == layout.CHECKS or name == layout.BASELINE_CHECK:
+        check_run.load(path)
+    elif path.parent.name == "runs":
+        study_run.load(path)
+    elif name == "ab.json":
+        ab_run.load(path)
+    elif name == "revision.json":
+        assert json.loads(path.read_text())["commit"]
+    elif name == "STUDY.md":
+        assert path.read_text().endswith("\n")
+    else:
+        raise AssertionError(f"unexpected file {path}")
+
+
+def xbench(argv: list[str], root: Path, runner=XBENCH, timeout: float = 300):
+    """Start ``xbench argv`` in its own process group, with its temporary files in root."""
+    argv = [a.replace("RESULTS", str(root / "results")) for a in argv]
+    env = dict(os.environ, TMPDIR=str(root / "tmp"), PYTHONUNBUFFERED="1")
+    (root / "tmp").mkdir(exist_ok=True)
+    return subprocess.Popen([*runner, *argv], cwd=root, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def interrupt(argv, root, runner, sig: int, at: float) -> tuple[int | None, str]:
+    """Send ``sig`` to the run's process group ``at`` seconds in (None: it had finished)."""
+    process = xbench(argv, root, runner)
+    try:
+        process.wait(timeout=at)
+        sent = None
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, sig)
+        sent = sig
+    _, err = process.communicate(timeout=120)
+    if sig == signal.SIGKILL:  # its children, too, as a kill of the session does
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return (process.returncode if sent else None), err
+
+
+def run_ok(argv, root, runner=XBENCH) -> str:
+    process = xbench(argv, root, runner)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    return out
+
+
+def assert_nothing_lost(before: dict, root: Path, replaceable=()) -> list[Path]:
+    """Every file of ``before`` is unchanged (or, in ``replaceable``, whole); new ones whole.
+    The new files."""
+    results = root / "results"
+    after = snapshot(results)
+    for name, digest in before.items():
+        assert name in after, f"{name} disappeared"
+        if after[name] != digest:
+            assert Path(name).name in replaceable, f"{name} changed"
+            complete(results / name)
+    new = [results / n for n in after if n not in before]
+    for path in new:
+        assert not path.name.endswith(storage.TMP), f"stray temporary file {path}"
+        complete(path)
+    return new
+
+
+def stray(root: Path) -> list[Path]:
+    """Temporary files under results/ and what the run left in its TMPDIR."""
+    leftovers = [p for p in (root / "results").rglob(f"*{storage.TMP}")]
+    return leftovers + [p for p in (root / "tmp").iterdir() if p.name != "torchinductor_root"]
+
+
+def seeded_results(root: Path, baseline: bool = False) -> dict[str, str]:
+    """A results folder with one earlier file of each kind the commands write."""
+    results = root / "results"
+    (results / "m").mkdir(parents=True)
+    (results / "m" / "0001_aaaaaaa_quick_20260101T000000Z.json").write_text("{}\n")
+    if baseline:
+        (results / "baseline" / "m").mkdir(parents=True)
+        (results / "baseline" / "revision.json").write_text('{"commit": "0"}\n')
+        (results / "baseline" / "m" / "check.json").write_text('{"old": 1}\n')
+    return snapshot(results)
+
+
+COMMANDS = {
+    # name: (argv, runner, moments (first, last) in seconds, replaceable files)
+    "bench": (BENCH, XBENCH, (0.05, 3.0), ()),
+    "check": (CHECK, SMALL_XBENCH, (0.05, 4.0), ()),
+    "study": (STUDY + ["--results", "RESULTS"], XBENCH, (0.05, 6.0), ("STUDY.md",)),
+    "ab": (AB + ["--json", "RESULTS/ab.json"], XBENCH, (0.05, 6.0), ()),
+    "baseline": (BASELINE, SMALL_XBENCH, (0.05, 4.0), ("check.json", "revision.json")),
+}
+RERUN = {"bench", "check", "baseline"}  # study and ab take 20-30 s: make robustness reruns them
+
+
+def with_results(argv: list[str], name: str) -> list[str]:
+    return argv + (["--results", "RESULTS"] if name in ("bench", "check") else [])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_an_interrupted_or_killed_run_loses_nothing_and_the_next_run_succeeds(
+    name, sig, tmp_path
+):
+    argv, runner, (first, last), replaceable = COMMANDS[name]
+    argv = with_results(argv, name)
+    if sig == signal.SIGKILL and name in ("study", "ab") and not TRIALS:
+        pytest.skip("make robustness kills these too (they only take longer)")
+    for trial, at in enumerate(trial_moments(first, last)):
+        root = tmp_path / f"trial{trial}"
+        root.mkdir()
+        before = seeded_results(root, baseline=name == "baseline")
+        code, err = interrupt(argv, root, runner, sig, at)
+        if sig == signal.SIGINT and code is not None:
+            assert code == 130, (at, err[-2000:])
+            assert "Traceback" not in err, (at, err[-3000:])
+            assert not stray(root), (at, stray(root))
+        assert_nothing_lost(before, root, replaceable)
+        if name in RERUN or TRIALS:
+            run_ok(argv, root, runner)
+            assert not [p for p in (root / "results").rglob(f"*{storage.TMP}")]
+            assert_nothing_lost(before, root, replaceable)
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    dead = subprocess.Popen([PY, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".run.json.{dead.pid}.abc123{storage.TMP}"
+    live = tmp_path / f".run.json.{os.getppid()}.abc123{storage.TMP}"  # a write under way
+    foreign = tmp_path / f".notes{storage.TMP}"  # not ours
+    for path in (left, live, foreign):
+        path.write_text("half")
+    storage.write_atomically(tmp_path / "other.json", lambda f: f.write(b"{}"))
+    assert not left.exists() and live.exists() and foreign.exists()
+
+
+def test_a_file_that_appears_while_a_run_works_is_not_replaced(tmp_path):
+    path = tmp_path / "ab.json"
+    path.write_text("theirs")
+    with pytest.raises(storage.UsageError, match="appeared while this ran"):
+        storage.write_new(path, lambda f: f.write(b"ours"))
+    assert path.read_text() == "theirs" and not list(tmp_path.glob(f".*{storage.TMP}"))
+
+
+def test_the_baseline_check_and_revision_move_together_despite_an_interrupt(tmp_path):
+    with pytest.raises(KeyboardInterrupt):  # delivered once both files are written
+        with storage.interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            storage.write_atomically(tmp_path / "a", lambda f: f.write(b"1"))
+            time.sleep(0.05)
+            storage.write_atomically(tmp_path / "b", lambda f: f.write(b"2"))
+    assert (tmp_path / "a").read_bytes() == b"1" and (tmp_path / "b").read_bytes() == b"2"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bench", "check"])
+def test_two_runs_started_in_the_same_second_write_two_distinct_complete_files(name, tmp_path):
+    argv, runner, _, _ = COMMANDS[name]
+    argv = with_results(argv, name)
+    before = seeded_results(tmp_path)
+    processes = [xbench(argv, tmp_path, runner) for _ in range(2)]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+    new = assert_nothing_lost(before, tmp_path)
+    assert len(new) == 2, new  # distinct names, both whole
+
+
+def test_publishing_in_the_same_second_takes_distinct_names(tmp_path):
+    when = layout.datetime.datetime(2026, 1, 1, tzinfo=layout.datetime.timezone.utc)
+    commit = {"commit": "a" * 40, "dirty": False}
+    runs = {layout.publish_run(b"{}", tmp_path, "quick", commit, when) for _ in range(3)}
+    checks = {layout.publish_new(b"{}", tmp_path, "check", commit, when) for _ in range(3)}
+    assert len(runs) == 3 and len(checks) == 3
