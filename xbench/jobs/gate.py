@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -126,7 +127,11 @@ def check_now(device: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="xbench-compare-"))
     print("xbench compare: running the equivalence catalogue (xbench check)", flush=True)
     check = folder / "check.json"
-    run_check(CheckRequest(Filters(), device=device, json=check))
+    try:
+        run_check(CheckRequest(Filters(), device=device, json=check))
+    except BaseException:  # interrupted or failed: nothing to inspect, leave no folder
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return check
 
 
