@@ -15,7 +15,7 @@ PYTEST  := $(PYTHON) -m pytest
 LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report compare baseline study lint ab
+.PHONY: help install test bench check report compare baseline study lint ab robustness
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,3 +52,6 @@ study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: 
 
 lint: $(ENV) ## ruff lint and format check, and the architecture's import contracts
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(LINT_IMPORTS)
+
+robustness: $(ENV) ## interrupt/kill xbench at seeded random moments, TRIALS more per case (default 5)
+	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q tests/test_robustness.py

@@ -16,6 +16,7 @@ commit), everything else as the command line runs it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -101,10 +102,8 @@ def interrupt(argv, root, runner, sig: int, at: float) -> tuple[int | None, str]
         sent = sig
     _, err = process.communicate(timeout=120)
     if sig == signal.SIGKILL:  # its children, too, as a kill of the session does
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return (process.returncode if sent else None), err
 
 
@@ -210,12 +209,12 @@ def test_a_file_that_appears_while_a_run_works_is_not_replaced(tmp_path):
 
 
 def test_the_baseline_check_and_revision_move_together_despite_an_interrupt(tmp_path):
-    with pytest.raises(KeyboardInterrupt):  # delivered once both files are written
-        with storage.interrupts_deferred():
-            os.kill(os.getpid(), signal.SIGINT)
-            storage.write_atomically(tmp_path / "a", lambda f: f.write(b"1"))
-            time.sleep(0.05)
-            storage.write_atomically(tmp_path / "b", lambda f: f.write(b"2"))
+    # the interrupt is delivered once both files are written
+    with pytest.raises(KeyboardInterrupt), storage.interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        storage.write_atomically(tmp_path / "a", lambda f: f.write(b"1"))
+        time.sleep(0.05)
+        storage.write_atomically(tmp_path / "b", lambda f: f.write(b"2"))
     assert (tmp_path / "a").read_bytes() == b"1" and (tmp_path / "b").read_bytes() == b"2"
 
 

@@ -11,8 +11,8 @@ minutes apart differ by more than the changes the gate must catch.
 from __future__ import annotations
 
 import json
-import sys
 import shutil
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path

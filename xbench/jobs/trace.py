@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xbench.errors import UsageError
-from xbench.records.machine import memory_bytes
+from xbench.records.machine import available_bytes, memory_bytes
 from xbench.records.storage import ensure_writable
 from xbench.records.trace import save_npz
 from xbench.run.registry import run_case
@@ -22,12 +22,13 @@ def default_out(framework: str, case: Case) -> Path:
 
 def fits(case: Case) -> None:
     """Refuse, before any work, a trace whose trajectory cannot fit in memory."""
-    needed, memory = trajectory_bytes(case), memory_bytes()
-    if memory and needed > MEMORY_SHARE * memory:
+    needed, memory, available = trajectory_bytes(case), memory_bytes(), available_bytes()
+    limit = min(x for x in (memory and MEMORY_SHARE * memory, available, float("inf")) if x)
+    if needed > limit:
         raise UsageError(
             f"{case.steps} steps of batch {case.batch_size} need about {needed / 2**30:.3g} GiB; "
-            f"a trace may use {MEMORY_SHARE:.0%} of this machine's {memory / 2**30:.0f} GiB: "
-            "give fewer --steps or a smaller --batch-size"
+            f"the limit is {limit / 2**30:.3g} GiB ({MEMORY_SHARE:.0%} of this machine's "
+            "memory, at most what is available now): give fewer --steps or a smaller --batch-size"
         )
 
 

@@ -46,6 +46,17 @@ def memory_bytes() -> int | None:
         return None
 
 
+def available_bytes(meminfo: str = "/proc/meminfo") -> int | None:
+    """Memory available now (MemAvailable), else the physical memory, else None."""
+    try:
+        for line in Path(meminfo).read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return memory_bytes()
+
+
 def git_commit() -> dict[str, str | bool | None]:
     def git(*args: str) -> str | None:
         try:
