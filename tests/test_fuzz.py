@@ -17,7 +17,6 @@ import json
 import math
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -200,9 +199,7 @@ def argv_for(draw, command: str) -> list[str]:
     chosen = draw(st.lists(st.sampled_from(options), max_size=5)) if options else []
     for action in chosen:
         flag = draw(st.sampled_from(action.option_strings))
-        if action.nargs == 0:
-            argv.append(flag)
-        elif action.nargs == "?" and draw(st.booleans()):
+        if action.nargs == 0 or (action.nargs == "?" and draw(st.booleans())):
             argv.append(flag)
         elif draw(st.integers(0, 9)) == 0 and flag.startswith("--"):
             argv.append(f"{flag}={draw(value_for(action))}")
@@ -288,8 +285,8 @@ def trace_file(draw) -> bytes:
     if choice == 4:
         del arrays[name]
     elif choice == 5:
-        arrays[name] = draw(st.sampled_from([value.ravel(), value[..., None], np.atleast_1d(value)[:1],
-                                             np.zeros((0,)), np.float64(1.0)]))  # fmt: skip
+        shapes = [value.ravel(), value[..., None], np.atleast_1d(value)[:1], np.zeros((0,))]
+        arrays[name] = draw(st.sampled_from([*shapes, np.float64(1.0)]))
     elif choice == 6:
         kinds = ["int8", "complex128", "bool", "float16", "U3", "S2", "datetime64[s]"]
         arrays[name] = np.zeros(value.shape, dtype=draw(st.sampled_from(kinds)))
