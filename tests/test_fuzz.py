@@ -397,3 +397,19 @@ def test_fuzzed_command_never_breaks(command, data, capsys):
     files = data.draw(folder(), label="files")
     argv = data.draw(argv_for(command), label="argv")
     check_property(files, argv, capsys)
+
+
+# ------------------------------------------------------- failures the fuzzing found, kept
+
+
+@pytest.mark.parametrize("content", [b"null", b'{"benchmarks": [{}], "machine_info": {}}'])
+def test_migrate_refuses_a_malformed_old_run_and_moves_nothing(content, capsys):
+    """Found by make fuzz: `xbench migrate` met an old-named bench run that is JSON but not a
+    run (``null``; a benchmark without ``extra_info``) with a traceback."""
+    check_property({OLD_RUN: content, f"results/{LABEL}/20250102T000000Z_default_b.json": b"{}"},
+                   ["migrate"], capsys)  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        lay_out(Path(tmp), {OLD_RUN: content})
+        code, _, err, _ = run_in(Path(tmp), ["migrate"], capsys)
+        (Path(tmp) / "locked.json").chmod(0o600)
+    assert code == 2 and "not a bench run to migrate" in err
