@@ -15,7 +15,7 @@ PYTEST  := $(PYTHON) -m pytest
 LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report compare baseline study lint ab robustness
+.PHONY: help install test bench check report compare baseline study lint ab robustness fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,3 +55,6 @@ lint: $(ENV) ## ruff lint and format check, and the architecture's import contra
 
 robustness: $(ENV) ## interrupt/kill xbench at seeded random moments, TRIALS more per case (default 5)
 	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q tests/test_robustness.py
+
+fuzz: $(ENV) ## the command line and the readers fuzzed longer (XBENCH_FUZZ=long; N=examples, default 2000)
+	XBENCH_FUZZ=long XBENCH_FUZZ_EXAMPLES=$(or $(N),2000) $(PYTEST) -q --benchmark-disable tests/test_fuzz.py

@@ -68,14 +68,26 @@ def migrate(results: Path, log=print) -> list[Move]:
     for move in moves:
         if move.new.exists():
             raise UsageError(f"cannot move {move.old} to {move.new}: a file is there")
-    for move in moves:
+    contents = [_relabelled(m.old) if m.relabel else m.old.read_bytes() for m in moves]
+    for move, data in zip(
+        moves, contents, strict=True
+    ):  # every file read and checked before any moves
         move.new.parent.mkdir(parents=True, exist_ok=True)
-        if move.relabel:
-            doc = labelled(read_json(move.old))
-            data = (json.dumps(doc, indent=4) + "\n").encode()
-        else:
-            data = move.old.read_bytes()
         write_atomically(move.new, lambda f, d=data: f.write(d), exclusive=True)
         move.old.unlink()
         log(f"{move.old} -> {move.new}")
     return moves
+
+
+def _relabelled(path: Path) -> bytes:
+    """The old bench run at ``path`` with group and params filled in, or a UsageError."""
+    try:
+        doc = labelled(read_json(path))
+    except UsageError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        why = (str(exc).splitlines() or [""])[0]
+        raise UsageError(
+            f"{path}: not a bench run to migrate ({type(exc).__name__}: {why})"
+        ) from None
+    return (json.dumps(doc, indent=4) + "\n").encode()
