@@ -183,7 +183,7 @@ def test_check_list_and_a_filtered_run(capsys, tmp_path):
     if not (framework_available("torch") and framework_available("jax")):
         pytest.skip("needs torch and jax")
     report = tmp_path / "check.json"
-    code, out, _ = run_cli(capsys, "check", "--model", "linear", "--json", str(report))
+    code, out, _ = run_cli(capsys, "check", "--model", "linear", "--jobs", "1", "--json", str(report))
     assert code == 0 and "0 failed" in out
     doc = json.loads(report.read_text())
     assert all(e["held"] for e in doc["entries"]) and len(doc["entries"]) >= 8
@@ -200,7 +200,7 @@ def test_check_publish_adds_a_new_file_each_time(capsys, tmp_path, monkeypatch):
         pytest.skip("needs torch")
     small = [e for e in check_job.default_catalogue() if e.name.startswith("linear-adamw")]
     monkeypatch.setattr(check_job, "default_catalogue", lambda: small)  # the whole catalogue
-    argv = ["check", "--publish", "--results", str(tmp_path), "--label", "box"]
+    argv = ["check", "--publish", "--results", str(tmp_path), "--label", "box", "--jobs", "1"]
     for _ in range(2):
         code, out, _ = run_cli(capsys, *argv)
         assert code == 0
@@ -236,7 +236,7 @@ def test_check_exits_1_when_an_expectation_fails(capsys, monkeypatch):
         return [dataclasses.replace(entries[0], expect_equal=False, reason="deliberately wrong")]
 
     monkeypatch.setattr(check_job, "default_catalogue", flipped)
-    code, out, _ = run_cli(capsys, "check")
+    code, out, _ = run_cli(capsys, "check", "--jobs", "1")
     assert code == 1 and "expected a difference, found none" in out
 
 
