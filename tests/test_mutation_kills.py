@@ -111,3 +111,13 @@ def test_the_evaluation_output_is_compared_at_the_last_step():
     assert (agreement.first_divergent_step, agreement.tensor) == (6, "evaluation")
     assert agreement.max_abs_error == pytest.approx(1e-3)
     assert compare(with_eval, with_eval, EXACT).equal
+
+
+def test_among_equally_bad_tensors_the_first_compared_is_named():
+    """Under EXACT every difference is infinitely large: a tie, broken by the order compared
+    (the loss, then the parameters in their order), so the report is the same every run."""
+    names = [n for n in TRAJECTORY.params if n in ("dense0/kernel", "out/kernel")]
+    bad = perturbed(perturbed(TRAJECTORY, names[1], 2, 1e-3), names[0], 2, 1e-3)
+    assert compare(bad, TRAJECTORY, EXACT).tensor == names[0]
+    bad = perturbed(bad, "loss", 2, 1e-3)
+    assert compare(bad, TRAJECTORY, EXACT).tensor == "loss"
