@@ -1,7 +1,7 @@
-"""The reference's update rules, each against torch (or JAX where torch cannot run it) on a small model: one catalogue
-entry (float64, the reference on one side) per distinct optimizer, rule and option set, so a
-changed rule in adapters/reference.py fails here in seconds (the mutation test's fast set;
-the whole catalogue runs in test_catalogue.py)."""
+"""The reference's update rules, each against torch (JAX where torch cannot run it) on a
+small model: one catalogue entry (float64, the reference on one side) per distinct optimizer,
+rule and option set, so a changed rule in adapters/reference.py fails here in seconds (the
+mutation test's fast set; the whole catalogue runs in test_catalogue.py)."""
 
 import pytest
 
