@@ -15,7 +15,7 @@ PYTEST  := $(PYTHON) -m pytest
 LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report compare baseline study lint ab robustness fuzz
+.PHONY: help install test bench check report compare baseline study lint ab robustness fuzz mutate
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,9 @@ ab: $(ENV) ## time two versions interleaved: make ab BASE=<rev|python> NEW=<rev|
 
 study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, docs/study.md claims (QUICK=1: <2 min)
 	$(XBENCH) study $(if $(QUICK),--quick,--readme docs/study.md) $(FLAGS)
+
+mutate: $(ENV) ## mutation testing of the checker: mutants killed by the tests, per module (docs/mutation.md)
+	$(PYTHON) tools/mutate.py $(if $(FLAGS),$(FLAGS),--sample 40)
 
 lint: $(ENV) ## ruff lint and format check, and the architecture's import contracts
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(LINT_IMPORTS)

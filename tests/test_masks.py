@@ -1,9 +1,18 @@
 """Both frameworks decay exactly the same tensors, read back from torch and optax themselves."""
 
+import dataclasses
+
+import numpy as np
 import pytest
 from conftest import adapter_class
 
-from xbench.spec.cases import DECAYING_RULES, Case, decayed_names, not_applicable_reason
+from xbench.spec.cases import (
+    DECAYING_RULES,
+    LOSS_RULES,
+    Case,
+    decayed_names,
+    not_applicable_reason,
+)
 from xbench.spec.problems import make_problem
 
 CASES = [
@@ -86,3 +95,40 @@ def test_hf_and_ndim2_part_on_a_one_dimensional_weight_that_is_not_a_bias():
     assert decayed_names(params, case.replace(mask="ndim2")) == {"d/kernel"}
     assert decayed_names(params, case) == set(params)
     assert decayed_names(params, case.replace(rule="none", weight_decay=0.0)) == set()
+
+
+def moved_by_a_zero_gradient_update(framework, case):
+    """The tensors one update with zero gradients and λ > 0 changes: what the framework itself
+    decays. A penalty in the loss acts through the gradient: JAX differentiates its penalty
+    alone (the gradient the loss adds); the reference adds its term inside ``update``."""
+    problem = make_problem(case)  # biases start at 0, where decay does nothing: shift them
+    shifted = {n: np.asarray(v) + 0.5 for n, v in problem.params.items()}
+    adapter = adapter_class(framework)(dataclasses.replace(problem, params=shifted), case)
+    before = adapter.params()
+    if framework == "jax" and case.rule in LOSS_RULES:
+        import jax
+        from xbench_adapters.jax_adapter import flatten, penalty
+
+        grads = jax.grad(lambda p: penalty(case, p, adapter.mask))(adapter.tree)
+        return {n for n, g in flatten(grads).items() if np.any(np.asarray(g) != 0)}
+    zeros = {n: np.zeros_like(v) for n, v in before.items()}
+    adapter.update(adapter.to_native(zeros))
+    return {n for n, v in adapter.params().items() if not np.array_equal(v, before[n])}
+
+
+READBACK = [
+    Case(model=m, optimizer=o, rule=r, weight_decay=0.1, mask=mask)
+    for m, mask in (("mlp_norm", True), ("mlp_norm", False), ("transformer", "hf"))
+    for o, r in (("adamw", "weight_decay"), ("momentum", "add_decayed_weights"),
+                 ("sgd", "l1_prox"), ("adam", "l2_loss"))
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", READBACK, ids=lambda c: c.label)
+@pytest.mark.parametrize("framework", ["jax", "reference"])
+def test_the_decayed_set_read_back_from_what_moves(framework, case):
+    if not_applicable_reason(framework, case) is not None:
+        pytest.skip(not_applicable_reason(framework, case))
+    expected = decayed_names(make_problem(case).params, case)
+    assert moved_by_a_zero_gradient_update(framework, case) == expected
+    assert moved_by_a_zero_gradient_update(framework, case.replace(weight_decay=0.0)) == set()

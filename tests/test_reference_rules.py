@@ -1,0 +1,54 @@
+"""The reference's update rules, each against torch (JAX where torch cannot run it) on a
+small model: one catalogue entry (float64, the reference on one side) per distinct optimizer,
+rule and option set, so a changed rule in adapters/reference.py fails here in seconds (the
+mutation test's fast set; the whole catalogue runs in test_catalogue.py)."""
+
+import pytest
+
+from xbench.run.check import run_catalogue
+from xbench.spec.catalogue import default_catalogue
+
+SMALL = ("linear", "mlp", "mlp_bn")
+
+
+def signature(entry):
+    side = entry.right if entry.left.framework == "reference" else entry.left  # torch
+    case = {k: v for k, v in vars(side.case).items() if k not in ("model", "dtype", "seed")}
+    return entry.expect_equal, tuple(sorted(case.items(), key=str))
+
+
+def entries():
+    """Torch first (eager: no compile time); JAX only for RMSprop and Adagrad options torch
+    cannot run (e.g. ε inside the square root)."""
+    seen, chosen = set(), []
+    candidates = [
+        e
+        for e in default_catalogue()
+        if "reference" in (e.left.framework, e.right.framework)
+        and e.left.case.dtype == "float64"
+        and e.left.case.model in SMALL
+    ]
+    for framework in ("torch", "jax"):
+        for e in candidates:
+            if framework == "jax" and (
+                e.left.case.optimizer not in ("rmsprop", "adagrad") or e.left.case.rule != "none"
+            ):
+                continue  # torch covers the other rules; JAX compiles cost seconds each
+            if framework in (e.left.framework, e.right.framework) and signature(e) not in seen:
+                seen.add(signature(e))
+                chosen.append(e)
+    return chosen
+
+
+ENTRIES = entries()
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return {o.entry.name: o for o in run_catalogue(ENTRIES)}
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_the_reference_rule_holds(entry, outcomes):
+    outcome = outcomes[entry.name]
+    assert outcome.held, f"{outcome.verdict}: {entry.reason}"
