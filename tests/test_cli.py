@@ -183,7 +183,8 @@ def test_check_list_and_a_filtered_run(capsys, tmp_path):
     if not (framework_available("torch") and framework_available("jax")):
         pytest.skip("needs torch and jax")
     report = tmp_path / "check.json"
-    code, out, _ = run_cli(capsys, "check", "--model", "linear", "--jobs", "1", "--json", str(report))
+    argv = ["check", "--model", "linear", "--jobs", "1", "--json", str(report)]
+    code, out, _ = run_cli(capsys, *argv)
     assert code == 0 and "0 failed" in out
     doc = json.loads(report.read_text())
     assert all(e["held"] for e in doc["entries"]) and len(doc["entries"]) >= 8
