@@ -7,3 +7,29 @@ class UsageError(ValueError):
 
 class NotApplicable(UsageError):
     """A combination one framework cannot express (e.g. optax.sgd has no weight_decay)."""
+
+
+# Ctrl-C. Python raises KeyboardInterrupt wherever the main thread is; where that is a
+# finalizer or a library callback, the exception is printed and dropped, and the work would
+# go on. The CLI's handler also remembers the interrupt, and long work asks between items.
+_interrupts: list[int] = []
+
+
+def on_interrupt(signum, frame) -> None:
+    """SIGINT handler: remember the interrupt, then raise KeyboardInterrupt as Python does."""
+    _interrupts.append(signum)
+    raise KeyboardInterrupt
+
+
+def forget_interrupts() -> None:
+    _interrupts.clear()
+
+
+def interrupted() -> bool:
+    return bool(_interrupts)
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C came, even if a library swallowed its exception."""
+    if _interrupts:
+        raise KeyboardInterrupt

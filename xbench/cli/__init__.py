@@ -35,7 +35,12 @@ from xbench.cli import (  # noqa: E402
     translate,
 )
 from xbench.cli.options import Parser  # noqa: E402
-from xbench.errors import UsageError  # noqa: E402
+from xbench.errors import (  # noqa: E402
+    UsageError,
+    forget_interrupts,
+    interrupted,
+    on_interrupt,
+)
 
 if _ON_START:
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -58,11 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nxbench: interrupted", file=sys.stderr)
         return 130
+    forget_interrupts()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
     try:
-        return args.func(args)
+        code = args.func(args)
+        if interrupted():  # a library printed and dropped the KeyboardInterrupt
+            raise KeyboardInterrupt
+        return code
     except UsageError as exc:
         print(f"xbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # results are written whole at the end, or not at all
         print(f"\nxbench {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main and previous is not None:
+            signal.signal(signal.SIGINT, previous)

@@ -16,6 +16,8 @@ import sys
 import time
 from typing import TextIO
 
+from xbench.errors import stop_if_interrupted
+
 
 def clock(seconds: float) -> str:
     """``0:01:05``: seconds as hours:minutes:seconds."""
@@ -89,7 +91,9 @@ class Progress:
         return self.elapsed / self.finished * max(0, self.total - self.finished)
 
     def start(self, item: str) -> None:
-        """``item`` begins (shown on the bar; a plain log waits for its end)."""
+        """``item`` begins (shown on the bar; a plain log waits for its end). A Ctrl-C that a
+        library swallowed stops the work here, between items."""
+        stop_if_interrupted()
         self.current = item
         if self._bar is not None:
             self._bar.update(self._task, item=item)
@@ -108,6 +112,7 @@ class Progress:
 
     def done(self, item: str, note: str = "") -> None:
         """``item`` ended; ``note`` (a result, a time) goes on its line."""
+        stop_if_interrupted()
         self.finished += 1
         self.current = None
         if self.quiet:
