@@ -261,7 +261,7 @@ def test_a_ctrl_c_that_a_library_swallows_still_stops_the_command(monkeypatch, c
     from xbench.errors import interrupted
     from xbench.present.progress import Progress
 
-    steps = []
+    steps, pytest_hook = [], sys.unraisablehook
 
     def swallowing_job(args):
         with Progress(3, "job", stream=None) as progress:
@@ -283,5 +283,24 @@ def test_a_ctrl_c_that_a_library_swallows_still_stops_the_command(monkeypatch, c
     assert code == 130 and steps == ["a"] and "interrupted" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
     assert interrupted()  # until the next command starts
+    assert sys.unraisablehook is pytest_hook  # restored
     monkeypatch.undo()
     assert cli.main(["translate", "SGD(params, lr=0.1)"]) == 0 and not interrupted()
+
+
+def test_a_keyboard_interrupt_dropped_in_a_finalizer_is_taken_silently(capsys):
+    """Python reports an exception raised in a finalizer or a gc callback as "Exception
+    ignored in ... Traceback"; the CLI's hook takes a KeyboardInterrupt there as the
+    interrupt, without the traceback, and leaves every other exception to Python's hook."""
+    from xbench.errors import forget_interrupts, interrupted, unraisable_hook
+
+    seen = []
+    hook = unraisable_hook(seen.append)
+    forget_interrupts()
+    unraisable = type("U", (), {"exc_value": KeyboardInterrupt()})()
+    hook(unraisable)
+    assert interrupted() and seen == []
+    other = type("U", (), {"exc_value": ValueError("x")})()
+    hook(other)
+    assert seen == [other]
+    forget_interrupts()

@@ -21,6 +21,20 @@ def on_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def unraisable_hook(default):
+    """``sys.unraisablehook`` that takes a dropped KeyboardInterrupt (raised in a finalizer or
+    a garbage-collection callback, where Python prints "Exception ignored in ...") as the
+    interrupt it is, silently; anything else goes to ``default``."""
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _interrupts.append(2)  # SIGINT
+            return
+        default(unraisable)
+
+    return hook
+
+
 def forget_interrupts() -> None:
     _interrupts.clear()
 

@@ -40,6 +40,7 @@ from xbench.errors import (  # noqa: E402
     forget_interrupts,
     interrupted,
     on_interrupt,
+    unraisable_hook,
 )
 
 if _ON_START:
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     forget_interrupts()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable_hook(sys.unraisablehook)
     try:
         code = args.func(args)
         if interrupted():  # a library printed and dropped the KeyboardInterrupt
@@ -78,5 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nxbench {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
+        sys.unraisablehook = hook
         if in_main and previous is not None:
             signal.signal(signal.SIGINT, previous)
