@@ -18,7 +18,7 @@ from xbench.spec.cases import (
     Case,
     validate_device,
 )
-from xbench.spec.models import MODELS
+from xbench.spec.models import BATCH_NORM_MODELS, MODELS
 
 RESULTS = Path("results")
 
@@ -194,12 +194,11 @@ def case_from(args: argparse.Namespace) -> Case:
         raise UsageError("--clip-eps goes with --clip-norm")
     if args.mask and args.rule == "none":
         raise UsageError(f"--mask {args.mask} needs a decaying rule, not 'none'")
-    with_bn = [n for n, m in MODELS.items() if m.stat_shapes()]
     for field in ("bn_momentum", "bn_running_var"):
-        if getattr(args, field) is not None and args.model in set(MODELS) - set(with_bn):
+        if getattr(args, field) is not None and args.model in set(MODELS) - {*BATCH_NORM_MODELS}:
             raise UsageError(
                 f"--{field.replace('_', '-')} applies to a model with batch norm "
-                f"({', '.join(with_bn)}), not {args.model!r}"
+                f"({', '.join(BATCH_NORM_MODELS)}), not {args.model!r}"
             )
     given = {field: getattr(args, field) for field in CASE_FIELDS}
     return Case(**{k: v for k, v in given.items() if v is not None or k == "clip_norm"})

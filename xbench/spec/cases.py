@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from xbench.errors import NotApplicable, UsageError
-from xbench.spec.models import MODELS
+from xbench.spec.models import BATCH_NORM_MODELS, MODELS
 
 FRAMEWORKS = ("torch", "jax")  # the frameworks compared
 REFERENCE = "reference"  # the float64 NumPy oracle
@@ -295,13 +295,12 @@ def _validate_batch_norm(case: Case) -> None:
     ]  # fmt: skip
     if case.variant == "bn_momentum_verbatim":
         changed.append("variant 'bn_momentum_verbatim'")
-    with_bn = [n for n, m in MODELS.items() if m.stat_shapes()]
-    if changed and case.model not in with_bn:
+    if changed and case.model not in BATCH_NORM_MODELS:
         raise UsageError(
-            f"{changed[0]} applies to a model with batch norm ({', '.join(with_bn)}), "
+            f"{changed[0]} applies to a model with batch norm ({', '.join(BATCH_NORM_MODELS)}), "
             f"not {case.model!r}"
         )
-    if case.model in with_bn and case.batch_size < 2:
+    if case.model in BATCH_NORM_MODELS and case.batch_size < 2:
         raise UsageError(
             f"invalid batch-size {case.batch_size} for {case.model!r}: batch norm needs 2 or "
             "more examples per batch (the variance of one is 0)"

@@ -293,6 +293,10 @@ MODELS: dict[str, Model] = {
 }
 
 
+# the models whose layers keep running statistics (BatchNorm): the batch-norm settings apply
+BATCH_NORM_MODELS = tuple(name for name, model in MODELS.items() if model.stat_shapes())
+
+
 def init_params(model: Model, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """LeCun-normal kernels, zero biases, unit norm scales, N(0, 0.5²) embeddings (token and
     position); float64, canonical layout, drawn in the model's order.
