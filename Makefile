@@ -26,8 +26,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact versions)
 
-test: $(ENV) ## run the test suite (pytest-benchmark disabled: benchmark bodies run once)
-	$(PYTEST) -q --benchmark-disable || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
+test: $(ENV) ## run the test suite (benchmark bodies run once, untimed; the long process tests: make robustness)
+	$(PYTEST) -q --benchmark-disable -m "not long" || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
 
 bench: $(ENV) ## timed update/training steps on CPU, JSON to results/<machine>/ (QUICK=1: ~1 min; FLAGS="--threads 1 ...")
 	$(XBENCH) bench $(if $(QUICK),--quick) $(FLAGS)
@@ -56,8 +56,8 @@ mutate: $(ENV) ## mutation testing of the checker: mutants killed by the tests, 
 lint: $(ENV) ## ruff lint and format check, and the architecture's import contracts
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(LINT_IMPORTS)
 
-robustness: $(ENV) ## interrupt/kill xbench at seeded random moments, TRIALS more per case (default 5)
-	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q tests/test_robustness.py
+robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seeded moments (TRIALS more per case, default 5), concurrent runs, ab end to end
+	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q --benchmark-disable -m long
 
 fuzz: $(ENV) ## the command line and the readers fuzzed longer (XBENCH_FUZZ=long; N=examples, default 2000)
 	XBENCH_FUZZ=long XBENCH_FUZZ_EXAMPLES=$(or $(N),2000) $(PYTEST) -q --benchmark-disable tests/test_fuzz.py

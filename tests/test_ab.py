@@ -404,6 +404,7 @@ def test_list_prints_the_selection(capsys):
     assert len(out.split()) == 10
 
 
+@pytest.mark.long  # CI's make compare runs xbench ab --gate in full, too
 @pytest.mark.skipif(not (REPO / ".git").exists(), reason="needs a git checkout of xbench")
 def test_a_small_run_end_to_end(tmp_path):
     """HEAD (a revision, extracted) against this checkout's interpreter: two process pairs of
@@ -411,7 +412,7 @@ def test_a_small_run_end_to_end(tmp_path):
     out = tmp_path / "ab.json"
     done = subprocess.run(
         [sys.executable, "-m", "xbench", "ab", "HEAD", sys.executable, "--gate", "-k",
-         "torch-fused-1e4", "--pairs", "2", "--time-budget", "60",
+         "torch-fused-1e4", "--pairs", "2", "--time-budget", "20",
          "--json", str(out), "--seed", "1"],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
     )  # fmt: skip

@@ -195,7 +195,7 @@ def test_a_small_stage_runs_end_to_end(tmp_path):
     assert len(found) == 2
     messages, progress = [], io.StringIO()
     paired = run_pairs(
-        found, budget=20, pairs=2, threads=1, seed=1, log=messages.append, stream=progress
+        found, budget=12, pairs=2, threads=1, seed=1, log=messages.append, stream=progress
     )
     doc = json.loads(path.read_text())
     doc["paired"] = paired

@@ -6,8 +6,9 @@ afterwards nothing there changed except complete new files, no temporary file is
 SIGINT, and the same command run again succeeds. A signal while the Python interpreter itself
 starts is Python's to handle: the moments count from when xbench is imported and about to
 run (a wrapper touches a file then). Two runs started in the same second write
-two distinct complete files. ``make test`` runs one trial per command and signal;
-``make robustness`` (XBENCH_ROBUSTNESS_TRIALS=N) N more, at other moments.
+two distinct complete files. These process tests are marked ``long``: ``make test`` leaves
+them out; ``make robustness TRIALS=0`` (in CI) runs one trial per command and signal, and
+``make robustness`` (XBENCH_ROBUSTNESS_TRIALS=N, default 5) N more, at other moments.
 
 The check and the baseline update run the whole catalogue (25 minutes on 2 cores); here a
 wrapper process cuts the catalogue to two linear entries (and lets the baseline name a fixed
@@ -63,7 +64,7 @@ BASELINE += ["--label", "m"]
 
 
 def trial_moments(first: float, last: float) -> list[float]:
-    """One seeded moment in make test; XBENCH_ROBUSTNESS_TRIALS more under make robustness."""
+    """One seeded moment, and XBENCH_ROBUSTNESS_TRIALS more (make robustness TRIALS=N)."""
     return [round(RNG.uniform(first, last), 2) for _ in range(1 + TRIALS)]
 
 
@@ -180,14 +181,14 @@ def with_results(argv: list[str], name: str) -> list[str]:
     return argv + (["--results", "RESULTS"] if name in ("bench", "check") else [])
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_an_interrupted_or_killed_run_loses_nothing_and_the_next_run_succeeds(name, sig, tmp_path):
     argv, runner, (first, last), replaceable = COMMANDS[name]
     argv = with_results(argv, name)
     if sig == signal.SIGKILL and name != "bench" and not TRIALS:
-        pytest.skip("make robustness kills this one too (make test: SIGKILL on bench only)")
+        pytest.skip("TRIALS > 0 kills this one too (TRIALS=0: SIGKILL on bench only)")
     for trial, at in enumerate(trial_moments(first, last)):
         root = tmp_path / f"trial{trial}"
         root.mkdir()
@@ -236,7 +237,7 @@ def test_the_baseline_check_and_revision_move_together_despite_an_interrupt(tmp_
     assert (tmp_path / "a").read_bytes() == b"1" and (tmp_path / "b").read_bytes() == b"2"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("name", ["bench", "check"] if TRIALS else ["bench"])
 def test_two_runs_started_in_the_same_second_write_two_distinct_complete_files(name, tmp_path):
     argv, runner, _, _ = COMMANDS[name]
@@ -248,6 +249,42 @@ def test_two_runs_started_in_the_same_second_write_two_distinct_complete_files(n
         assert process.returncode == 0, err[-3000:]
     new = assert_nothing_lost(before, tmp_path)
     assert len(new) == 2, new  # distinct names, both whole
+
+
+CHILD = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(60)"
+SUITE_RUNNER = """import signal, subprocess, sys
+from xbench.jobs.bench import run_suite
+child = [sys.executable, "-c", {child!r}, sys.argv[1]]
+try:
+    {call}
+except KeyboardInterrupt:
+    print("xbench bench: interrupted", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("call", ["run_suite(child, None)", "subprocess.call(child)"])
+def test_ctrl_c_during_the_sweep_stops_its_pytest_child_without_its_traceback(call, tmp_path):
+    """Found by make robustness: Ctrl-C reaches the whole process group, and the sweep's
+    pytest child printed its own KeyboardInterrupt traceback. run_suite's child ignores
+    SIGINT, and xbench stops it; a plain subprocess.call (must fail) shows the traceback."""
+    ready = tmp_path / "ready"
+    runner = SUITE_RUNNER.format(child=CHILD, call=call)
+    process = subprocess.Popen([PY, "-c", runner, str(ready)], start_new_session=True,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    if call.startswith("run_suite"):
+        assert err.strip() == "xbench bench: interrupted"
+        with pytest.raises(ProcessLookupError):  # the child is gone with it
+            os.killpg(process.pid, 0)
+    else:
+        assert "Traceback" in err
 
 
 def test_publishing_in_the_same_second_takes_distinct_names(tmp_path):

@@ -3,12 +3,15 @@ refused up front (docs/robustness.md)."""
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from xbench.cli import main
 from xbench.errors import UsageError
+from xbench.jobs import bench
+from xbench.jobs.bench import BenchRequest
 from xbench.records import machine
 from xbench.records.trace import load_npz
 
@@ -64,6 +67,24 @@ def test_a_trace_that_cannot_fit_is_refused_with_the_estimate_and_the_limit(flag
     assert len(err) == 1 and "GiB" in err[0] and "the limit is" in err[0], err
     assert not out.exists()
     assert main([*argv, "--steps", "3", "--out", str(out)]) == 0 and out.exists()
+
+
+def test_a_bench_that_cannot_fit_is_refused_before_it_starts(monkeypatch, tmp_path, capsys):
+    """200 MiB available: the default profile's 1e7 benchmarks (about 0.5 GiB of arrays) are
+    refused in one line, before pytest starts; the quick profile (up to 1e6) and a -k that
+    leaves 1e7 out still run."""
+    monkeypatch.setattr(machine, "available_bytes", lambda meminfo=None: 200 * 2**20)
+    argv = ["bench", "--results", str(tmp_path / "results"), "--label", "m"]
+    assert main([*argv, "--profile", "default"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the limit is 0.195 GiB" in err[0], err
+    assert "benchmarks at 1e7" in err[0] and "0.522 GiB" in err[0] and "--quick" in err[0]
+    assert not (tmp_path / "results").exists()
+    request = BenchRequest("default", "cpu", 1, tmp_path)
+    bench.fits(replace(request, profile="quick"))
+    bench.fits(replace(request, select="not 1e7"))  # pytest collects what -k selects
+    monkeypatch.setattr(machine, "available_bytes", lambda meminfo=None: 2**30)
+    bench.fits(request)  # 1 GiB available is enough
 
 
 def test_available_memory_reads_meminfo_with_a_fallback(tmp_path):

@@ -1,5 +1,9 @@
 """Errors a user can cause: the CLI turns them into one line and exit code 2."""
 
+import contextlib
+import signal
+import threading
+
 
 class UsageError(ValueError):
     """Bad input from the user: an unknown name, an out-of-range value, an unusable path."""
@@ -47,3 +51,22 @@ def stop_if_interrupted() -> None:
     """Raise KeyboardInterrupt if Ctrl-C came, even if a library swallowed its exception."""
     if _interrupts:
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def children_ignore_ctrl_c():
+    """Child processes started inside ignore SIGINT from their first instruction (an ignored
+    signal stays ignored across exec, so their Python never installs its handler). A
+    terminal's Ctrl-C reaches the whole process group; the parent alone should answer it,
+    and stop its children, rather than each child print its own traceback. Meanwhile this
+    thread blocks SIGINT, so a Ctrl-C that comes is delivered once the handler is back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -24,12 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xbench import suite
-from xbench.errors import UsageError
+from xbench.errors import UsageError, children_ignore_ctrl_c
 from xbench.jobs.paired_bench import DEFAULT_PAIRS, cells, run_pairs
 from xbench.records import layout, machine
 from xbench.records.bench_run import BenchRun
 from xbench.records.bench_run import load as load_run
-from xbench.spec.benchmarks import SWEEP_PROFILES, benchmark_count
+from xbench.spec.benchmarks import (
+    SWEEP_PROFILES,
+    benchmark_count,
+    overhead_cases,
+    size_label,
+    sweep,
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,44 @@ def listed(request: BenchRequest) -> list[str]:
     return [n[n.index("[") + 1 : -1] if n.endswith("]") else n for n in nodes]
 
 
+def fits(request: BenchRequest) -> None:
+    """Refuse, before the sweep starts, one whose largest benchmark cannot fit in memory; with
+    ``-k``, only the benchmarks it selects count (collected as pytest collects them)."""
+    cases = [*sweep(request.profile, request.device), *overhead_cases(request.device)]
+    if request.select and max(c.resident_bytes for c in cases) > machine.memory_limit():
+        chosen = set(listed(request))
+        cases = [c for c in cases if c.id in chosen]
+    if not cases:
+        return
+    largest = max(cases, key=lambda c: c.resident_bytes)
+    size = size_label(largest.params)
+    machine.require_memory(
+        largest.resident_bytes,
+        f"the benchmarks at {size} (the largest, {largest.id}, its arrays alone)",
+        f"run --quick (sizes up to 1e6) or leave this size out with -k 'not {size}'",
+    )
+
+
+def run_suite(command: list[str], env: dict[str, str]) -> int:
+    """Run the suite's pytest to its end (its exit code); on Ctrl-C stop it and raise
+    KeyboardInterrupt. The child ignores Ctrl-C (pytest would print its own traceback beside
+    xbench's one line) and still dies with the process group on SIGTERM or SIGKILL."""
+    # from the folder holding xbench/, so pytest names each benchmark
+    # xbench/suite/benchmarks.py::... (its configuration is the suite's own, -c)
+    with children_ignore_ctrl_c():
+        process = subprocess.Popen(command, cwd=PACKAGE_ROOT, env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+
+
 def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None, when=None) -> Path:
     """Link the finished JSON into ``folder`` under a name no earlier run holds, named by
     ``when`` the run started (default: now)."""
@@ -158,6 +202,7 @@ def add_paired(raw: Path, request: BenchRequest) -> None:
 def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
     """(exit code, the published run or None, minutes). Exit 130 when interrupted."""
     require_pytest_benchmark()
+    fits(request)
     folder = layout.results_folder(
         request.results, request.label or machine.label(request.device, request.threads)
     )
@@ -168,9 +213,7 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
         raw = Path(tmp) / "run.json"
         command, env = pytest_command(request, raw), suite_environment(Path(tmp))
         try:
-            # from the folder holding xbench/, so pytest names each benchmark
-            # xbench/suite/benchmarks.py::... (its configuration is the suite's own, -c)
-            code = subprocess.call(command, cwd=PACKAGE_ROOT, env=env)
+            code = run_suite(command, env)
         except KeyboardInterrupt:
             print("\nxbench bench: interrupted; nothing written to results/", file=sys.stderr)
             return 130, None, 0.0

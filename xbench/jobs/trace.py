@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xbench.errors import UsageError
-from xbench.records.machine import available_bytes, memory_bytes
+from xbench.records.machine import require_memory
 from xbench.records.storage import ensure_writable
 from xbench.records.trace import save_npz
 from xbench.run.registry import run_case
 from xbench.run.trajectory import Trajectory
 from xbench.spec.cases import Case, check_applicable
 from xbench.spec.problems import trajectory_bytes
-
-MEMORY_SHARE = 0.5  # a trace may use at most this share of the machine's memory
 
 
 def default_out(framework: str, case: Case) -> Path:
@@ -22,14 +19,11 @@ def default_out(framework: str, case: Case) -> Path:
 
 def fits(case: Case) -> None:
     """Refuse, before any work, a trace whose trajectory cannot fit in memory."""
-    needed, memory, available = trajectory_bytes(case), memory_bytes(), available_bytes()
-    limit = min(x for x in (memory and MEMORY_SHARE * memory, available, float("inf")) if x)
-    if needed > limit:
-        raise UsageError(
-            f"{case.steps} steps of batch {case.batch_size} need about {needed / 2**30:.3g} GiB; "
-            f"the limit is {limit / 2**30:.3g} GiB ({MEMORY_SHARE:.0%} of this machine's "
-            "memory, at most what is available now): give fewer --steps or a smaller --batch-size"
-        )
+    require_memory(
+        trajectory_bytes(case),
+        f"{case.steps} steps of batch {case.batch_size}",
+        "give fewer --steps or a smaller --batch-size",
+    )
 
 
 def trace(

@@ -12,6 +12,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from xbench.errors import UsageError
+
 PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy", "pytest-benchmark", "xbench")
 # The checkout xbench runs from (its git commit is recorded); for an installed wheel, the
 # folder holding the package, which is no git work tree: the commit is then unknown.
@@ -55,6 +57,28 @@ def available_bytes(meminfo: str = "/proc/meminfo") -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return memory_bytes()
+
+
+MEMORY_SHARE = 0.5  # one run may use at most this share of the machine's memory
+
+
+def memory_limit(meminfo: str = "/proc/meminfo") -> float:
+    """What one run may use: ``MEMORY_SHARE`` of the physical memory, at most what is
+    available now (inf where the platform says neither)."""
+    physical, available = memory_bytes(), available_bytes(meminfo)
+    return min(x for x in (physical and MEMORY_SHARE * physical, available, float("inf")) if x)
+
+
+def require_memory(needed: float, what: str, advice: str) -> None:
+    """Refuse, before any work, what needs more than ``memory_limit()``: one line with the
+    estimate, the limit and ``advice``."""
+    limit = memory_limit()
+    if needed > limit:
+        raise UsageError(
+            f"{what} need about {needed / 2**30:.3g} GiB; the limit is {limit / 2**30:.3g} GiB "
+            f"({MEMORY_SHARE:.0%} of this machine's memory, at most what is available now): "
+            + advice
+        )
 
 
 def git_commit() -> dict[str, str | bool | None]:

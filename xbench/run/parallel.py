@@ -18,9 +18,9 @@ A worker's numbers are the same, bit for bit, as the same run's in this process
   end, hands back the executable XLA compiled, not a new compilation. Cases whose programs
   are identical compile once. ``--jobs 1`` leaves JAX's configuration as it is.
 
-Ctrl-C reaches the whole process group; workers ignore it and the parent cancels what has
-not started, waits for the runs in flight (a few seconds at most) and re-raises. A worker
-whose parent is gone (killed) exits by itself.
+Ctrl-C reaches the whole process group; workers ignore it from their start and the parent
+cancels what has not started, waits for the runs in flight (a few seconds at most) and
+re-raises. A worker whose parent is gone (killed) exits by itself.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from xbench.errors import children_ignore_ctrl_c
 from xbench.run.registry import framework_available, load_adapter, run_case
 from xbench.run.trajectory import Trajectory
 from xbench.spec.cases import RUNNERS, Case
@@ -96,7 +97,8 @@ def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> dict[Key, Traj
             initargs=(cache, os.getpid()),
         )
         try:
-            running = {pool.submit(run_case, *key): key for key in run_order(keys)}
+            with children_ignore_ctrl_c():  # workers start as the first runs are submitted
+                running = {pool.submit(run_case, *key): key for key in run_order(keys)}
             for future in as_completed(running):
                 key = running[future]
                 trajectories[key] = future.result()

@@ -176,6 +176,17 @@ class BenchCase:
         return self.params * bytes_per_param(self.optimizer, itemsize)
 
     @property
+    def resident_bytes(self) -> int:
+        """About the memory the benchmark holds: its arrays drawn in float64 (parameters and
+        gradients), then the framework's parameters, gradients and optimizer state, and as much
+        again for a step's outputs and temporaries (a jit without donation returns new arrays;
+        torch's for-loop keeps intermediates). The interpreter and the libraries come on top."""
+        itemsize = np.dtype(self.dtype).itemsize
+        if self.kind == "reference":
+            return 2 * self.elements * REFERENCE_KERNELS[self.implementation] * itemsize
+        return self.params * (2 * 8 + 2 * (2 + STATE_ARRAYS[self.optimizer]) * itemsize)
+
+    @property
     def elements(self) -> int:
         """For ``reference``: elements per array, so that it moves AdamW's bytes at ``params``."""
         arrays = REFERENCE_KERNELS.get(self.implementation, 1)
