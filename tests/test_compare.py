@@ -102,6 +102,16 @@ def test_a_slowdown_within_the_noise_is_not_a_regression(tmp_path):
     assert verdicts(gate_of(tmp_path, base, new))["forloop"] == WITHIN_NOISE
 
 
+def test_the_noise_is_the_mean_of_the_two_runs_spreads(tmp_path):
+    """Spreads (IQR/median) 0.1 and 0.3: noise 0.2, so 1.3× is a regression; a noise of
+    twice their sum (0.8) would have called it within noise."""
+    base = a_run(tmp_path, "base", spread=0.1)
+    new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.3}, spread=0.3)
+    gate = gate_of(tmp_path, base, new)
+    assert all(c.noise == pytest.approx(0.2) for c in gate.compared)
+    assert verdicts(gate)["forloop"] == REGRESSED
+
+
 def test_the_threshold_is_a_boundary(tmp_path):
     base = a_run(tmp_path, "base")
     new = a_run(tmp_path, "new", times={"forloop": 4e-3 * 1.25})

@@ -150,6 +150,12 @@ def test_a_bare_1_is_one_percent_and_checks_with_nothing_in_common_are_refused(t
     assert parse_threshold("1") == pytest.approx(0.01)  # the smallest bare number accepted
     with pytest.raises(UsageError, match="ambiguous"):
         parse_threshold("0.99")
+    # the open interval (0%, 1000%): both ends refused, just inside them accepted
+    for outside in ("0%", "0.0%", "1000%", "1000"):
+        with pytest.raises(UsageError, match="malformed"):
+            parse_threshold(outside)
+    assert parse_threshold("0.001%") == pytest.approx(1e-5)
+    assert parse_threshold("999.9%") == pytest.approx(9.999)
     with pytest.raises(UsageError, match="no check entry is in both"):
         gate_of(tmp_path, [check_entry("a", "torch", "jax", "float64")],
                 [check_entry("b", "torch", "jax", "float64")])  # fmt: skip

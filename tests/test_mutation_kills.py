@@ -52,6 +52,16 @@ def test_the_relative_bound_is_taken_from_the_second_side():
     assert compare(a, b, tol).max_error_ratio == pytest.approx(1.25)
 
 
+def test_an_error_exactly_at_the_tolerance_is_equal():
+    """err/tol ≤ 1 is equal: |150 − 100| = 50 = 0.5 + 0.495·100, exactly so in float64; with
+    a hair less tolerance it is a difference."""
+    b = dataclasses.replace(TRAJECTORY, loss=np.full_like(TRAJECTORY.loss, 100.0))
+    a = dataclasses.replace(TRAJECTORY, loss=np.full_like(TRAJECTORY.loss, 150.0))
+    at = compare(a, b, Tolerance(atol=0.5, rtol=0.495))
+    assert at.max_error_ratio == 1.0 and at.equal
+    assert not compare(a, b, Tolerance(atol=0.5, rtol=0.4949)).equal
+
+
 def test_the_worst_tensor_is_named_at_the_first_failing_step():
     bad = perturbed(perturbed(TRAJECTORY, "dense0/kernel", 3, 1e-3), "out/kernel", 3, 1e-1)
     agreement = compare(bad, TRAJECTORY, FLOAT64_TOLERANCE)
