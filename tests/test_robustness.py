@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -27,10 +28,12 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from xbench.errors import children_ignore_ctrl_c
 from xbench.records import ab_run, bench_run, check_run, layout, storage, study_run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -285,6 +288,37 @@ def test_ctrl_c_during_the_sweep_stops_its_pytest_child_without_its_traceback(ca
             os.killpg(process.pid, 0)
     else:
         assert "Traceback" in err
+
+
+HELD_BACK = """import os, signal, sys, time
+from xbench.errors import children_ignore_ctrl_c
+with children_ignore_ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.05)
+    print("held back", flush=True)
+time.sleep(5)
+"""
+
+
+def test_children_started_inside_ignore_ctrl_c_from_their_start():
+    """What the check's workers and the sweep's pytest child rely on: a process started inside
+    children_ignore_ctrl_c finds SIGINT ignored when its Python starts (Python then installs
+    no handler: a Ctrl-C in its first instant prints nothing); started outside (must fail),
+    Python's own handler. In a process of one thread, a Ctrl-C that comes inside is held
+    back and delivered as it ends."""
+    spawn = multiprocessing.get_context("spawn")
+
+    def worker_handler():
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:  # spawned by the submit
+            return pool.submit(signal.getsignal, signal.SIGINT).result(timeout=120)
+
+    ours = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with children_ignore_ctrl_c():
+        assert worker_handler() == signal.SIG_IGN
+    assert worker_handler() is signal.default_int_handler
+    assert (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])) == ours
+    done = subprocess.run([PY, "-c", HELD_BACK], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "held back\n" and "KeyboardInterrupt" in done.stderr, done.stderr
 
 
 def test_publishing_in_the_same_second_takes_distinct_names(tmp_path):

@@ -56,17 +56,18 @@ def stop_if_interrupted() -> None:
 @contextlib.contextmanager
 def children_ignore_ctrl_c():
     """Child processes started inside ignore SIGINT from their first instruction (an ignored
-    signal stays ignored across exec, so their Python never installs its handler). A
+    signal stays ignored across exec, and Python then installs no handler of its own). A
     terminal's Ctrl-C reaches the whole process group; the parent alone should answer it,
     and stop its children, rather than each child print its own traceback. Meanwhile this
-    thread blocks SIGINT, so a Ctrl-C that comes is delivered once the handler is back."""
+    thread blocks SIGINT, so a Ctrl-C in those milliseconds is delivered when the block ends
+    (unless another thread of this process, one that does not block it, takes it first)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
