@@ -18,7 +18,7 @@ LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_impo
 .PHONY: help install test bench check report compare baseline study lint ab robustness fuzz mutate
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BASE_PY) -m venv $(VENV) && $(VENV)/bin/pip install -q -c constraints.txt -e ".[torch,jax,plots,study,frames,dev]"

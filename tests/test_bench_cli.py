@@ -11,7 +11,7 @@ from xbench.errors import UsageError
 from xbench.jobs.bench import publish
 from xbench.present.bench_text import summary
 from xbench.records.bench_run import BenchRun, Result
-from xbench.records.layout import result_name
+from xbench.records.layout import removed_if_left_empty, result_name
 from xbench.records.storage import write_atomically
 from xbench.spec.benchmarks import benchmark_count, overhead_cases, sweep
 
@@ -38,7 +38,35 @@ def test_bad_bench_input_exits_2_in_one_line(capsys, tmp_path, argv, named):
 def test_a_selection_pytest_rejects_exits_2_in_one_line(capsys, tmp_path):
     code, _, err = run_cli(capsys, "bench", "--quick", "--results", str(tmp_path), "-k", "and (")
     assert code == 2
-    assert err.strip().splitlines()[-1].startswith("xbench bench: error: pytest rejected")
+    assert err.strip().splitlines() == [
+        "xbench bench: error: pytest could not collect the suite (-k 'and ('?): "
+        + err.strip().split("?): ", 1)[1]
+    ]
+    assert not any(tmp_path.iterdir())  # refused before anything was created
+
+
+def test_a_selection_matching_nothing_is_one_line_and_creates_nothing(capsys, tmp_path):
+    results = tmp_path / "results"
+    code, out, err = run_cli(capsys, "bench", "--quick", "--results", str(results), "-k", "nope")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ["xbench bench: error: no benchmark matches -k 'nope'"]
+    assert not results.exists()
+
+
+def test_a_results_folder_a_run_created_is_removed_when_nothing_lands_in_it(tmp_path):
+    new = tmp_path / "results" / "checks" / "m"
+    with pytest.raises(KeyboardInterrupt), removed_if_left_empty(new):
+        new.mkdir(parents=True)
+        raise KeyboardInterrupt
+    assert not (tmp_path / "results").exists()
+    with removed_if_left_empty(new):  # published: kept
+        new.mkdir(parents=True)
+        (new / "run.json").write_text("{}")
+    assert (new / "run.json").exists()
+    other = tmp_path / "results" / "checks" / "other"
+    with removed_if_left_empty(other):  # only what this created goes
+        other.mkdir()
+    assert not other.exists() and new.exists()
 
 
 def test_bench_refuses_an_unwritable_results_folder(capsys, tmp_path):

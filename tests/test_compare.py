@@ -403,6 +403,8 @@ def test_entries_missing_from_the_new_check_regress_in_a_short_report(capsys, tm
     assert code == 0
 
 
-def test_a_baseline_label_must_be_a_plain_folder_name(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "compare", "--against", str(tmp_path), "--label", "../x")
-    assert code == 2 and "invalid --label '../x'" in err and out == ""
+@pytest.mark.parametrize("label", ["../x", "a\nb", "a\u202eb", ".hidden"])
+def test_a_baseline_label_must_be_a_plain_folder_name(capsys, tmp_path, label):
+    code, out, err = run_cli(capsys, "compare", "--against", str(tmp_path), "--label", label)
+    assert code == 2 and f"invalid --label {label!r}" in err and out == ""
+    assert len(err.strip().splitlines()) == 1

@@ -7,10 +7,11 @@ SIGINT, and the same command run again succeeds. A signal while the Python inter
 starts is Python's to handle: the moments count from when xbench is imported and about to
 run (a wrapper touches a file then). Two runs started in the same second write
 two distinct complete files. These process tests are marked ``long``: ``make test`` leaves
-them out; ``make robustness TRIALS=0`` (in CI) runs one trial per command and signal, and
-``make robustness`` (XBENCH_ROBUSTNESS_TRIALS=N, default 5) N more, at other moments.
+them out; ``make robustness TRIALS=0`` (in CI) sends SIGINT at one moment to each command
+and SIGKILL to bench, and ``make robustness`` (XBENCH_ROBUSTNESS_TRIALS=N, default 5) N more
+moments per command and signal, SIGKILL on every command.
 
-The check and the baseline update run the whole catalogue (25 minutes on 2 cores); here a
+The check and the baseline update run the whole catalogue (about a minute on 2 cores); here a
 wrapper process cuts the catalogue to two linear entries (and lets the baseline name a fixed
 commit), everything else as the command line runs it.
 """
@@ -362,6 +363,25 @@ def test_a_ctrl_c_that_a_library_swallows_still_stops_the_command(monkeypatch, c
     assert sys.unraisablehook is pytest_hook  # restored
     monkeypatch.undo()
     assert cli.main(["translate", "SGD(params, lr=0.1)"]) == 0 and not interrupted()
+
+
+def test_a_command_that_says_its_own_interrupt_is_not_reported_twice(monkeypatch, capsys):
+    """bench says where the interrupt landed and exits 130; the CLI adds no second line (it
+    did: "interrupted in the torch-vs-JAX stage ..." then "xbench bench: interrupted")."""
+    import xbench.cli as cli
+
+    def job(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            print("xbench translate: interrupted in a stage; nothing written", file=sys.stderr)
+            return 130
+        return 0
+
+    monkeypatch.setattr(cli.translate, "run", job)
+    assert cli.main(["translate", "SGD(params, lr=0.1)"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["xbench translate: interrupted in a stage; nothing written"]
 
 
 def test_a_keyboard_interrupt_dropped_in_a_finalizer_is_taken_silently(capsys):

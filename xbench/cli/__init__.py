@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     hook, sys.unraisablehook = sys.unraisablehook, unraisable_hook(sys.unraisablehook)
     try:
         code = args.func(args)
-        if interrupted():  # a library printed and dropped the KeyboardInterrupt
+        if interrupted() and code != 130:  # a library printed and dropped the KeyboardInterrupt
             raise KeyboardInterrupt
         return code
     except UsageError as exc:

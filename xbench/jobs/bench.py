@@ -106,13 +106,14 @@ def listed(request: BenchRequest) -> list[str]:
     return [n[n.index("[") + 1 : -1] if n.endswith("]") else n for n in nodes]
 
 
-def fits(request: BenchRequest) -> None:
+def fits(request: BenchRequest, chosen: list[str] | None = None) -> None:
     """Refuse, before the sweep starts, one whose largest benchmark cannot fit in memory; with
-    ``-k``, only the benchmarks it selects count (collected as pytest collects them)."""
+    ``-k``, only the benchmarks it selects (``chosen``, as pytest collects them) count."""
     cases = [*sweep(request.profile, request.device), *overhead_cases(request.device)]
-    if request.select and max(c.resident_bytes for c in cases) > machine.memory_limit():
-        chosen = set(listed(request))
-        cases = [c for c in cases if c.id in chosen]
+    if request.select and chosen is None:
+        chosen = listed(request)
+    if chosen is not None:
+        cases = [c for c in cases if c.id in set(chosen)]
     if not cases:
         return
     largest = max(cases, key=lambda c: c.resident_bytes)
@@ -120,7 +121,8 @@ def fits(request: BenchRequest) -> None:
     machine.require_memory(
         largest.resident_bytes,
         f"the benchmarks at {size} (the largest, {largest.id}, its arrays alone)",
-        f"run --quick (sizes up to 1e6) or leave this size out with -k 'not {size}'",
+        ("" if request.profile == "quick" else "run --quick (sizes up to 1e6) or ")
+        + f"leave this size out with -k 'not {size}'",
     )
 
 
@@ -153,9 +155,8 @@ def publish(raw: Path, folder: Path, profile: str, commit: dict | None = None, w
     return layout.publish_run(data, folder, profile, commit, when)
 
 
-def announce(request: BenchRequest, folder: Path) -> None:
-    total = benchmark_count(request.profile, request.device)
-    selection = f", -k {request.select!r}" if request.select else ""
+def announce(request: BenchRequest, folder: Path, total: int) -> None:
+    selection = f" (-k {request.select!r})" if request.select else ""
     print(
         f"xbench bench: profile {request.profile}, {total} benchmarks on {request.device} with "
         f"{request.threads} thread(s){selection}; results to {folder}/.\n"
@@ -200,22 +201,33 @@ def add_paired(raw: Path, request: BenchRequest) -> None:
 
 
 def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
-    """(exit code, the published run or None, minutes). Exit 130 when interrupted."""
+    """(exit code, the published run or None, minutes). Exit 130 when interrupted. The
+    selection, the memory and the results folder are checked before anything runs; a
+    results folder this run created is removed again if nothing was published in it."""
     require_pytest_benchmark()
-    fits(request)
-    folder = layout.results_folder(
-        request.results, request.label or machine.label(request.device, request.threads)
-    )
-    announce(request, folder)
+    chosen = listed(request) if request.select else None  # a -k matching nothing: exit 2
+    fits(request, chosen)
+    label = layout.validate_label(request.label or machine.label(request.device, request.threads))
+    with layout.removed_if_left_empty(request.results / label):
+        folder = layout.results_folder(request.results, label)
+        total = (
+            len(chosen) if chosen is not None else benchmark_count(request.profile, request.device)
+        )
+        announce(request, folder, total)
+        return sweep_and_publish(request, folder)
+
+
+def sweep_and_publish(request: BenchRequest, folder: Path) -> tuple[int, BenchRun | None, float]:
     started, commit = time.perf_counter(), machine.git_commit()
     when = datetime.datetime.now(datetime.timezone.utc)
+    nothing = f"nothing written to {folder}"
     with tempfile.TemporaryDirectory(prefix="xbench-bench-") as tmp:
         raw = Path(tmp) / "run.json"
         command, env = pytest_command(request, raw), suite_environment(Path(tmp))
         try:
             code = run_suite(command, env)
         except KeyboardInterrupt:
-            print("\nxbench bench: interrupted; nothing written to results/", file=sys.stderr)
+            print(f"\nxbench bench: interrupted; {nothing}", file=sys.stderr)
             return 130, None, 0.0
         minutes = (time.perf_counter() - started) / 60
         if code != 0:
@@ -225,8 +237,8 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
         except KeyboardInterrupt:
             kept = Path(tempfile.gettempdir()) / f"xbench-unpaired-run-{os.getpid()}.json"
             shutil.copyfile(raw, kept)
-            print(f"\nxbench bench: interrupted in the torch-vs-JAX stage; nothing written to "
-                  f"results/ (the sweep is kept at {kept})", file=sys.stderr)  # fmt: skip
+            print(f"\nxbench bench: interrupted in the torch-vs-JAX stage; {nothing} (the "
+                  f"finished sweep is kept at {kept})", file=sys.stderr)  # fmt: skip
             return 130, None, 0.0
         except Exception as exc:  # the sweep stands without the stage: published, and said
             print(f"xbench bench: the torch-vs-JAX stage failed ({type(exc).__name__}: {exc}); "

@@ -75,10 +75,18 @@ def run_check(request: CheckRequest, stream=None) -> tuple[CheckRun, list[Path]]
         ensure_writable(request.json, request.overwrite)
     if request.device != "cpu":
         require_device(request.device, {s.framework for e in entries for s in (e.left, e.right)})
-    folder = None
     if request.publish:
-        label = request.label or machine.label(request.device, available_cpus())
-        folder = layout.checks_folder(request.results, label)
+        label = layout.validate_label(
+            request.label or machine.label(request.device, available_cpus())
+        )
+        with layout.removed_if_left_empty(request.results / layout.CHECKS / label):
+            folder = layout.checks_folder(request.results, label)
+            return checked(request, entries, jobs, stream, folder)
+    return checked(request, entries, jobs, stream, None)
+
+
+def checked(request: CheckRequest, entries, jobs: int, stream, folder: Path | None):
+    """Run ``entries`` and write the record: to ``request.json``, published in ``folder``."""
     commit = machine.git_commit()  # as of the start, as `xbench bench` records it
     started, when = time.perf_counter(), datetime.datetime.now(datetime.timezone.utc)
     with Progress(0, "xbench check", stream=stream) as bar:

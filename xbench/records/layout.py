@@ -17,6 +17,7 @@ file whose name is taken gets ``-1``, ``-2``, ...
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
@@ -137,7 +138,7 @@ def publish_new(
 
 def validate_label(label: str) -> str:
     """A machine label is a plain folder name, and not one of results/'s own folders."""
-    if not label or "/" in label or label.startswith("."):
+    if not label or "/" in label or label.startswith(".") or not label.isprintable():
         raise UsageError(f"invalid --label {label!r}; use a plain folder name")
     if label in RESERVED:
         raise UsageError(f"invalid --label {label!r}: results/{label}/ holds other files")
@@ -152,6 +153,22 @@ def writable_folder(folder: Path) -> Path:
     if not os.access(folder, os.W_OK):
         raise UsageError(f"cannot write results to {folder}")
     return folder
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: Path):
+    """Around work that may publish into ``folder`` (created and checked up front): the
+    folders this created are removed again if the work leaves them empty (an error, Ctrl-C,
+    nothing to publish); a folder that existed stays."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
+    try:
+        yield folder
+    finally:
+        for path in created:
+            try:
+                path.rmdir()
+            except OSError:  # not empty (published), or gone
+                break
 
 
 def results_folder(results: Path, label: str) -> Path:
