@@ -59,6 +59,8 @@ gate.clean_head = lambda: "f" * 40
 XBENCH = [PY, "-c", RUN.format(patch="")]
 SMALL_XBENCH = [PY, "-c", RUN.format(patch=SMALL)]
 BENCH = ["bench", "--quick", "-k", "reference-copy-1e4", "--paired-budget", "0", "--label", "m"]
+PAIRED = ["bench", "--quick", "-k", "update and sgd and 1e4 and (forloop or jit_donate)",
+          "--paired-budget", "10", "--label", "m"]  # fmt: skip
 CHECK = ["check", "--publish", "--label", "m", "--jobs", "1"]
 STUDY = ["study", "--quick", "--conditions", "none,l2-0.001", "--epochs", "2", "--no-plots"]
 AB = ["ab", PY, PY, "-k", "update-sgd-none-torch-forloop-1e4-one", "--pairs", "2"]
@@ -154,7 +156,8 @@ def assert_nothing_lost(before: dict, root: Path, replaceable=()) -> list[Path]:
 def stray(root: Path) -> list[Path]:
     """Temporary files under results/ and what the run left in its TMPDIR."""
     leftovers = [p for p in (root / "results").rglob(f"*{storage.TMP}")]
-    return leftovers + [p for p in (root / "tmp").iterdir() if p.name != "torchinductor_root"]
+    kept = ("torchinductor_", "xbench-unpaired-run-")  # torch's cache; a finished sweep, said
+    return leftovers + [p for p in (root / "tmp").iterdir() if not p.name.startswith(kept)]
 
 
 def seeded_results(root: Path, baseline: bool = False) -> dict[str, str]:
@@ -173,6 +176,7 @@ def seeded_results(root: Path, baseline: bool = False) -> dict[str, str]:
 COMMANDS = {
     # name: (argv, runner, moments (first, last) in seconds, replaceable files)
     "bench": (BENCH, XBENCH, (0.05, 2.0), ()),
+    "bench_paired": (PAIRED, XBENCH, (3.0, 14.0), ()),  # the sweep, then the torch-vs-JAX stage
     "check": (CHECK, SMALL_XBENCH, (0.05, 3.0), ()),
     "study": (STUDY + ["--results", "RESULTS"], XBENCH, (0.05, 5.0), ("STUDY.md",)),
     "ab": (AB + ["--json", "RESULTS/ab.json"], XBENCH, (0.05, 5.0), ()),
@@ -182,7 +186,7 @@ RERUN = {"bench"}  # the others take 10-30 s: make robustness reruns them too
 
 
 def with_results(argv: list[str], name: str) -> list[str]:
-    return argv + (["--results", "RESULTS"] if name in ("bench", "check") else [])
+    return argv + (["--results", "RESULTS"] if name in ("bench", "bench_paired", "check") else [])
 
 
 @pytest.mark.long
@@ -203,6 +207,9 @@ def test_an_interrupted_or_killed_run_loses_nothing_and_the_next_run_succeeds(na
             # (a shell shows both as 130)
             assert code in (130, -signal.SIGINT), (at, err[-2000:])
             assert "Traceback" not in err, (at, err[-3000:])
+            if code == 130:  # one line says so, whichever process or stage it reached
+                said = [line for line in err.splitlines() if "interrupted" in line]
+                assert len(said) == 1 and said[0].startswith("xbench "), (at, err[-3000:])
             assert not stray(root), (at, stray(root))
         assert_nothing_lost(before, root, replaceable)
         if name in RERUN or TRIALS:
