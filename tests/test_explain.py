@@ -202,7 +202,7 @@ def bad_inputs(capsys, tmp_path) -> dict:
     other_seed = trace(capsys, tmp_path / "seed1.npz", "--seed", "1")
     short = trace(capsys, tmp_path / "short.npz", "--steps", "10")
     return {
-        "not_npz": (text, ["not a readable .npz"]),
+        "not_npz": (text, ["not an .npz file (not a zip archive)"]),
         "pickled": (pickled, ["refused", "allow_pickle=False"]),
         "shapes": (swapped, ["params/dense0/kernel", "(21, 16, 8)", "(21, 8, 16)"]),
         "missing": (missing, ["missing y"]),

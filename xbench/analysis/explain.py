@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import replace as field_replace
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from xbench.errors import UsageError
+from xbench.records.trace import read_npz
 from xbench.run.equivalence import TOLERANCES, Agreement, Tolerance, compare
 from xbench.run.registry import load_adapter
 from xbench.run.trajectory import Trajectory, record
@@ -47,23 +47,7 @@ def load_trace(path: str | os.PathLike) -> Trajectory:
     """Read a trace with ``allow_pickle=False`` and check it against its case's model; any
     problem raises UsageError with one line naming the file."""
     path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory, not a trace (.npz)")
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise UsageError(f"{path}: not a readable .npz trace ({_first_line(exc)})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise UsageError(f"{path}: a single .npy array, not a trace (.npz)")
-    with data:
-        try:
-            arrays = {name: data[name] for name in data.files}
-        except ValueError as exc:  # an object array: it would need pickle
-            raise UsageError(f"{path}: refused: {_first_line(exc)}") from None
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise UsageError(f"{path}: unreadable .npz ({_first_line(exc)})") from None
+    arrays = read_npz(path)
     trajectory = _trajectory(arrays, str(path))
     check_trace(trajectory, str(path))
     return trajectory
@@ -92,7 +76,7 @@ def _trajectory(arrays: dict[str, np.ndarray], where: str) -> Trajectory:
             raise UsageError(f"{where}: not a trace: '{name}' has dtype {value.dtype}")
     try:
         case = Case.from_json(_text(arrays, "case", where))
-    except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+    except (json.JSONDecodeError, TypeError, AttributeError, RecursionError, MemoryError) as exc:
         raise UsageError(f"{where}: 'case' is not an xbench Case ({_first_line(exc)})") from None
     except UsageError as exc:
         raise UsageError(f"{where}: 'case' is not a valid xbench Case: {exc}") from None

@@ -58,6 +58,16 @@ def build_parser() -> Parser:
     return parser
 
 
+def _reason(exc: BaseException) -> str:
+    """One line for an error no command turned into a UsageError: what the OS said, and about
+    which file; else the exception's first line, or its name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = [n for n in (exc.filename, exc.filename2) if n is not None]
+        return exc.strerror + (f": {' -> '.join(map(str, names))}" if names else "")
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -75,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except UsageError as exc:
         print(f"xbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, RecursionError, MemoryError) as exc:  # a safety net: input or machine
+        print(f"xbench {args.command}: error: {_reason(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # results are written whole at the end, or not at all
         print(f"\nxbench {args.command}: interrupted", file=sys.stderr)

@@ -11,10 +11,11 @@ minutes apart differ by more than the changes the gate must catch.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from xbench.analysis.gate import (
@@ -32,6 +33,7 @@ from xbench.records import layout
 from xbench.records.ab_run import AbRun, now
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
+from xbench.records.files import read_json
 from xbench.records.storage import interrupts_deferred, write_atomically
 from xbench.run.check import Filters
 
@@ -70,6 +72,7 @@ def gate_files(
 
 
 REVISION = "revision.json"
+COMMIT_ID = re.compile(r"[0-9a-f]{7,64}")
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,27 @@ class BaselineRevision:
 
 
 def read_revision(against: Path) -> BaselineRevision:
+    """The baseline revision, every field checked before any work: three strings, the
+    commit a commit id; else a one-line UsageError naming the file."""
     path = against / REVISION
     if not path.is_file():
         raise UsageError(f"no baseline revision {path}; create it with `make baseline REASON=...`")
-    try:
-        return BaselineRevision(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{path}: not a baseline revision ({exc})") from None
+    doc = read_json(path, "baseline revision")
+    names = [f.name for f in fields(BaselineRevision)]
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: not a baseline revision (a JSON object with {names})")
+    wrong = [f"missing {n!r}" for n in names if n not in doc]
+    wrong += [f"unknown field {n!r}" for n in sorted(set(doc) - set(names))]
+    if wrong:
+        raise UsageError(f"{path}: not a baseline revision ({', '.join(wrong)})")
+    for name in names:
+        if not isinstance(doc[name], str):
+            raise UsageError(f"{path}: not a baseline revision ({name!r} must be a string, "
+                             f"not {type(doc[name]).__name__})")  # fmt: skip
+    if not COMMIT_ID.fullmatch(doc["commit"]):  # never a path: ab would run it as Python
+        raise UsageError(f"{path}: not a baseline revision ('commit' must be a commit id, "
+                         f"7 to 64 hex digits, not {doc['commit'][:80]!r})")  # fmt: skip
+    return BaselineRevision(**doc)
 
 
 def clean_head() -> str:

@@ -33,10 +33,20 @@ def read_json(path: Path, what: str = "result JSON") -> object:
         raise UsageError(f"{path}: cannot read it ({exc})") from None
     if not text.strip():
         raise UsageError(f"{path}: is empty")
+    return parse_json(text, path)
+
+
+def parse_json(text: str, path: Path | str) -> object:
+    """``text`` parsed, or a UsageError naming ``path``: malformed JSON, and JSON nested
+    too deeply for Python's decoder (RecursionError) or too big for memory, alike."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON (truncated or corrupt?): {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not valid JSON: nested too deeply to read") from None
+    except MemoryError:
+        raise UsageError(f"{path}: not valid JSON: too big to read into memory") from None
 
 
 def format_version(doc: dict, kind: str, newest: int, path: Path) -> int:

@@ -24,7 +24,8 @@ TMP = ".tmp"  # the suffix of a file being written
 
 
 def ensure_writable(path: Path, overwrite: bool = False) -> None:
-    """Fail before any work when ``path`` cannot be written, or exists and must not be lost."""
+    """Fail before any work when ``path`` cannot be written, or exists and must not be lost:
+    a temporary file is made and removed beside it, as ``write_atomically`` will."""
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a file name")
     if path.exists() and not overwrite:
@@ -36,6 +37,23 @@ def ensure_writable(path: Path, overwrite: bool = False) -> None:
         raise UsageError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"cannot write {path}: directory {parent} is not writable")
+    try:  # the test that counts: a file made and removed where the result will be written
+        fd, probe = _temporary(path)
+        os.close(fd)
+        os.unlink(probe)  # if this fails, the next write here removes it once we are gone
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: a file in {parent} cannot be created ({_reason(exc)})"
+        ) from None
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new hidden temporary file beside ``path``: ``.<name>.<pid>.<random>.tmp``."""
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def write_atomically(
@@ -44,10 +62,14 @@ def write_atomically(
     """Call ``write`` on a temporary file beside ``path``, then rename it into place.
 
     With ``exclusive`` the file is linked into place instead, which fails with
-    FileExistsError rather than replace a file that appeared meanwhile.
+    FileExistsError rather than replace a file that appeared meanwhile. Any other OSError (a
+    full disk) removes the temporary file and is a UsageError naming ``path`` and the reason.
     """
     remove_stale_temporaries(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP)
+    try:
+        fd, tmp = _temporary(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {_reason(exc)}") from None
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
@@ -59,8 +81,10 @@ def write_atomically(
             os.unlink(tmp)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
+            raise UsageError(f"cannot write {path}: {_reason(exc)}") from None  # a full disk
         raise
     return path
 

@@ -10,11 +10,15 @@ held-out batch after the last step) and ``x_eval`` (that batch).
 
 from __future__ import annotations
 
+import math
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from xbench.errors import UsageError
+from xbench.records.machine import require_memory
 from xbench.records.storage import ensure_writable, write_new
 from xbench.run.trajectory import Trajectory
 from xbench.spec.cases import Case
@@ -36,17 +40,97 @@ def save_npz(trajectory: Trajectory, path: str | os.PathLike, overwrite: bool = 
 
 
 def load_npz(path: str | os.PathLike) -> Trajectory:
-    with np.load(path, allow_pickle=False) as data:  # a trace is untrusted input
-        params = {k.removeprefix("params/"): data[k] for k in data.files if k.startswith("params/")}
-        stats = {k.removeprefix("stats/"): data[k] for k in data.files if k.startswith("stats/")}
-        return Trajectory(
-            framework=str(data["framework"]),
-            case=Case.from_json(str(data["case"])),
-            params=params,
-            loss=data["loss"],
-            x=data["x"],
-            y=data["y"],
-            stats=stats,
-            evaluation=data["evaluation"] if "evaluation" in data.files else None,
-            x_eval=data["x_eval"] if "x_eval" in data.files else None,
+    """A trace written by ``save_npz``, read with ``read_npz``'s checks."""
+    data = read_npz(path)
+    params = {k.removeprefix("params/"): v for k, v in data.items() if k.startswith("params/")}
+    stats = {k.removeprefix("stats/"): v for k, v in data.items() if k.startswith("stats/")}
+    return Trajectory(
+        framework=str(data["framework"]),
+        case=Case.from_json(str(data["case"])),
+        params=params,
+        loss=data["loss"],
+        x=data["x"],
+        y=data["y"],
+        stats=stats,
+        evaluation=data.get("evaluation"),
+        x_eval=data.get("x_eval"),
+    )
+
+
+# ----------------------------------------------------------------------------- untrusted .npz
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first bytes (an empty one: 2nd)
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of the .npz at ``path``. It is untrusted input: nothing is unpickled, and
+    nothing is allocated before each member's header is read and checked against the bytes
+    the archive holds for it and the memory this machine has. Any problem is a UsageError,
+    one line naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a trace (.npz)")
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(NPY_MAGIC))
+        if magic == NPY_MAGIC:
+            raise UsageError(f"{path}: a single .npy array, not a trace (.npz)")
+        if magic[:4] not in ZIP_MAGIC:  # np.load would try it as a pickle
+            raise UsageError(f"{path}: not an .npz file (not a zip archive)")
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(_declared_bytes(archive, info, path) for info in archive.infolist())
+        require_memory(declared, f"{path}: its arrays", "this trace cannot be read here")
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except UsageError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, RuntimeError, MemoryError) as exc:
+        raise UsageError(f"{path}: unreadable .npz ({_first_line(exc)})") from None
+
+
+def _declared_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> int:
+    """The bytes the .npy member's header declares, refused (UsageError) when the member is
+    not an .npy array, holds pickled objects, or holds fewer bytes than it declares."""
+    where = f"{path}: member {info.filename!r}"
+    with archive.open(info) as f:
+        if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise UsageError(f"{where} is not an .npy array")
+        f.seek(0)
+        try:  # a header over 10 000 bytes is refused too (numpy's max_header_size)
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0  # 3.0 differs in encoding only
+            )
+            shape, _, dtype = read_header(f)
+        except ValueError as exc:  # its first line: numpy's advice follows on the next
+            raise UsageError(f"{where}: unreadable .npy header ({_first_line(exc)})") from None
+        header = f.tell()
+    if dtype.hasobject:
+        raise UsageError(
+            f"{where}: refused: it holds pickled Python objects (a trace is read with "
+            "allow_pickle=False, never unpickled)"
         )
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size - header:
+        raise UsageError(
+            f"{where} declares shape {shape} of {dtype} ({_size(declared)}) but holds "
+            f"{info.file_size - header} bytes"
+        )
+    return declared
+
+
+def _size(n: int) -> str:
+    unit = next((u for u in range(4, 0, -1) if n >= 1024**u), 0)
+    if not unit:
+        return f"{n} bytes"
+    return f"{n / 1024**unit:.3g} {('KiB', 'MiB', 'GiB', 'TiB')[unit - 1]}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]

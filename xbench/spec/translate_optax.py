@@ -19,6 +19,7 @@ from xbench.spec.translation import (
     integer,
     literal,
     number,
+    source,
 )
 
 # optax 0.2's signatures: positional order and defaults
@@ -79,7 +80,7 @@ def flatten_chain(call: ast.Call) -> list[ast.Call]:
     parts = []
     for arg in call.args:
         if not isinstance(arg, ast.Call) or dotted(arg.func) is None:
-            raise UsageError(f"optax.chain: {ast.unparse(arg)!r} is not an optax call")
+            raise UsageError(f"optax.chain: {source(arg)!r} is not an optax call")
         parts += flatten_chain(arg)
     return parts
 
@@ -151,7 +152,7 @@ def _mask(node: ast.AST | None, settings: Settings, where: str) -> bool:
         return False
     if not settings.mask:
         raise UsageError(
-            f"{where}: mask={ast.unparse(node)} is code, not read: say which parameters it "
+            f"{where}: mask={source(node)} is code, not read: say which parameters it "
             "decays with --mask hf, ndim2 or kernels"
         )
     return True
@@ -187,7 +188,7 @@ def learning_rate(node: ast.AST) -> tuple:
     a torch scheduler equals (each decaying to 0)."""
     if not isinstance(node, ast.Call):
         return ("constant", number(node, "learning_rate"), None, 0)
-    name = dotted(node.func) or ast.unparse(node.func)
+    name = dotted(node.func) or source(node.func)
     short = name.removeprefix("optax.")
     if short not in SCHEDULES or not name.startswith("optax."):
         raise UsageError(

@@ -13,6 +13,9 @@ from xbench.errors import UsageError
 from xbench.spec.cases import Case, not_applicable_reason
 
 FRAMEWORK_NAMES = {"torch": "torch", "optax": "jax", "jax": "jax"}  # --to values
+MAX_SPEC_CHARS = 2000  # an optimizer call is a few hundred characters; SPEC is untrusted
+MAX_DEPTH = 100  # nesting of SPEC's syntax tree (a chain of optax calls is about 10 deep)
+MAX_INT_BITS = 1024  # an integer beyond ±2**1024 is no float either: out of range
 DEFAULT_STEPS = 1000  # a torch scheduler's horizon when --steps is not given
 TORCH_CLIP_EPS = 1e-6  # clip_grad_norm_'s fixed ε
 VERIFY_MODELS = ("mlp_norm", "transformer")
@@ -66,33 +69,51 @@ BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
 BINARY |= {ast.Div: operator.truediv, ast.Pow: operator.pow}
 
 
-def literal(node: ast.AST, what: str):
+def literal(node: ast.AST, what: str, depth: int = 0):
     """The constant ``node`` spells: a number, a bool, None or a tuple of them; else a
-    UsageError. Nothing is evaluated but arithmetic on constants."""
+    UsageError. Nothing is evaluated but arithmetic on constants, at most ``MAX_DEPTH`` deep
+    and on integers within ±2**1024."""
+    if depth > MAX_DEPTH:
+        raise UsageError(f"{what}: nested more than {MAX_DEPTH} deep; write the number itself")
     if isinstance(node, ast.Constant) and (
         node.value is None or isinstance(node.value, (bool, int, float))
     ):
-        return node.value
+        return _in_range(node.value, what)
     if isinstance(node, ast.Tuple):
-        return tuple(literal(e, what) for e in node.elts)
+        return tuple(literal(e, what, depth + 1) for e in node.elts)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _number(literal(node.operand, what), what)
+        value = _number(literal(node.operand, what, depth + 1), what)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
-        a, b = (_number(literal(n, what), what) for n in (node.left, node.right))
+        a, b = (_number(literal(n, what, depth + 1), what) for n in (node.left, node.right))
         if isinstance(node.op, ast.Pow) and abs(b) > 400:
             raise UsageError(f"{what}: exponent {b} is out of range")
         try:
             value = BINARY[type(node.op)](a, b)
         except (ZeroDivisionError, OverflowError) as exc:
-            raise UsageError(f"{what}: {ast.unparse(node)} cannot be computed ({exc})") from None
-        if isinstance(value, complex) or not math.isfinite(value):
-            raise UsageError(f"{what}: {ast.unparse(node)} is not a finite number")
-        return value
+            raise UsageError(f"{what}: {source(node)} cannot be computed ({exc})") from None
+        if isinstance(value, complex) or (isinstance(value, float) and not math.isfinite(value)):
+            raise UsageError(f"{what}: {source(node)} is not a finite number")
+        return _in_range(value, what)
     raise UsageError(
-        f"{what} must be a literal (a number, True/False/None or a tuple), not "
-        f"{ast.unparse(node)!r}"
+        f"{what} must be a literal (a number, True/False/None or a tuple), not {source(node)!r}"
     )
+
+
+def _in_range(value, what: str):
+    big = isinstance(value, int) and value.bit_length() > MAX_INT_BITS  # a bool is 1 bit
+    if big:
+        raise UsageError(f"{what}: an integer beyond ±2**{MAX_INT_BITS} is out of range")
+    return value
+
+
+def source(node: ast.AST, limit: int = 120) -> str:
+    """``node`` as text for a message, cut to ``limit`` characters."""
+    try:
+        text = ast.unparse(node)
+    except (RecursionError, ValueError):  # too deep, or an integer too long to print
+        return f"<{type(node).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _number(value, what: str) -> float:
@@ -149,16 +170,44 @@ def bind(call: ast.Call, name: str, positional: tuple[str, ...], known: set[str]
 
 
 def parse_expression(spec: str) -> ast.Call:
-    """SPEC as one call expression (comments allowed), or a one-line UsageError."""
-    try:
-        tree = ast.parse(spec.strip(), mode="eval")
-    except SyntaxError as exc:
+    """SPEC as one call expression (comments allowed), or a one-line UsageError. SPEC is
+    untrusted: longer than ``MAX_SPEC_CHARS`` or nested deeper than ``MAX_DEPTH`` is refused
+    before Python's parser or xbench's recursion can run out of stack or memory."""
+    text = spec.strip()
+    if len(text) > MAX_SPEC_CHARS:
         raise UsageError(
-            f"SPEC is not a Python expression: {exc.msg} (column {exc.offset})"
-        ) from None
+            f"SPEC is {len(text)} characters; the limit is {MAX_SPEC_CHARS} (an optimizer call "
+            "is a few hundred)"
+        )
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise UsageError(f"SPEC is not a Python expression: {_syntax_message(exc)}") from None
+    except (RecursionError, MemoryError):
+        raise UsageError(f"SPEC is nested too deeply to parse (the limit is {MAX_DEPTH})") from None
+    except ValueError as exc:  # e.g. a null byte
+        raise UsageError(f"SPEC is not a Python expression: {exc}") from None
+    if tree_depth(tree) > MAX_DEPTH:
+        raise UsageError(f"SPEC nests more than {MAX_DEPTH} deep (an optimizer call, about 10)")
     if not isinstance(tree.body, ast.Call) or dotted(tree.body.func) is None:
         raise UsageError("SPEC must be one optimizer call, e.g. 'torch.optim.AdamW(params, ...)'")
     return tree.body
+
+
+def _syntax_message(exc: SyntaxError) -> str:
+    if "integer string conversion" in str(exc.msg):  # Python's advice on its own limit
+        return "an integer literal with thousands of digits is not a setting"
+    return f"{exc.msg} (column {exc.offset})"
+
+
+def tree_depth(tree: ast.AST) -> int:
+    """How deep ``tree`` nests, counted without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def untranslatable_if(framework: str, case: Case, nearest: str) -> None:
