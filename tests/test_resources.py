@@ -129,7 +129,7 @@ def resident_peak(framework: str, model: str, batch: int, folder: Path) -> int:
     return int(done.stdout.split()[-1])
 
 
-@pytest.mark.slow
+@pytest.mark.long  # child processes of torch and JAX, ~10 s: make robustness and CI
 @pytest.mark.parametrize(("framework", "batch"), [("torch", 20_000), ("jax", 50_000)])
 def test_torch_and_jax_traces_stay_below_the_estimate(framework, batch, tmp_path):
     """cnn in float64 (the default), one step, each framework's resident peak: torch's is
