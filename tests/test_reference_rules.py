@@ -3,6 +3,7 @@ small model: one catalogue entry (float64, the reference on one side) per distin
 rule and option set, so a changed rule in adapters/reference.py fails here in seconds (the
 mutation test's fast set; the whole catalogue runs in test_catalogue.py)."""
 
+import numpy as np
 import pytest
 
 from xbench.run.check import run_catalogue
@@ -52,3 +53,22 @@ def outcomes():
 def test_the_reference_rule_holds(entry, outcomes):
     outcome = outcomes[entry.name]
     assert outcome.held, f"{outcome.verdict}: {entry.reason}"
+
+
+def test_adagrad_leaves_a_parameter_with_no_gradient_where_it_is_even_with_no_eps():
+    """optax's Adagrad divides by √(Σg² + ε) only where Σg² > 0: with no initial
+    accumulator and ε = 0, a parameter whose gradient is always 0 stays put (0/0 elsewhere);
+    the reference does the same, and matches optax (found by make mutate: the guard could be
+    moved to RMSprop unnoticed)."""
+    pytest.importorskip("jax")
+    from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
+    from xbench.run.registry import run_case
+    from xbench.spec.cases import Case
+
+    case = Case(model="mlp", optimizer="adagrad", rule="none", eps=0.0, eps_in_sqrt=True,
+                initial_accumulator=0.0, unused_param=True, dtype="float64", steps=5)  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        reference = run_case("reference", case)
+    unused = reference.params["unused/kernel"]
+    assert np.isfinite(unused).all() and (unused == unused[0]).all()
+    assert compare(reference, run_case("jax", case), FLOAT64_TOLERANCE).equal
