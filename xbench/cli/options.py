@@ -29,6 +29,16 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        """As argparse, and an option of one value that came out as a list is refused:
+        argparse (3.11) turns ``--results=--`` into ``[]``."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            one = type(action) is argparse._StoreAction and action.nargs is None
+            if one and isinstance(getattr(parsed, action.dest, None), list):
+                self.error(f"argument {action.option_strings[-1]}: expected one value")
+        return parsed, extras
+
 
 def add_device(p: argparse.ArgumentParser, what: str = "") -> None:
     p.add_argument("--device", default="cpu", help=f"{what}cpu, cuda or cuda:N (default cpu)")
