@@ -1,6 +1,7 @@
 """Power: in float64 the check flags a 0.1% error in λ in every mechanism, and a decay one
 step late, while the unperturbed run passes. Each test shows both sides."""
 
+import numpy as np
 import pytest
 from conftest import adapter_class
 from xbench_adapters.reference import ReferenceAdapter
@@ -70,6 +71,18 @@ def test_decay_one_step_late_is_flagged(framework, optimizer, rule, variant):
     agreement = compare(on_time, reference_run(case, decay_delay=1), FLOAT64_TOLERANCE)
     assert not agreement.equal
     assert agreement.first_divergent_step == 1
+
+
+def test_a_decay_started_late_is_no_decay_until_it_starts():
+    """The reference's deliberate error (``decay_delay``, which explain's "one step late"
+    uses too) decays nothing before its step, bit for bit, and then decays (found by make
+    mutate: λ = 1 before it went unnoticed)."""
+    case = case_for("mlp", "sgd", "weight_decay", "float64")
+    late = reference_run(case, decay_delay=2)
+    undecayed = reference_run(case.replace(weight_decay=0.0))
+    for name, values in late.params.items():
+        assert np.array_equal(values[:3], undecayed.params[name][:3]), name  # w0 and 2 steps
+        assert not np.array_equal(values[3], undecayed.params[name][3]), name
 
 
 def test_every_decaying_rule_and_every_optimizer_has_a_power_test():
