@@ -130,9 +130,13 @@ def interrupt(argv, root, runner, sig: int, at: float) -> tuple[int | None, str]
 
 
 def run_ok(argv, root, runner=XBENCH) -> str:
+    """The command runs to its end. ``ab`` may exit 1, a timing verdict: an A/A of 2 process
+    pairs without confirmation can flag noise on a busy machine (make robustness TRIALS=1
+    met one); what is tested here is that it ran and wrote its file whole."""
     process = xbench(argv, root, runner)
     out, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err[-3000:]
+    allowed = (0, 1) if argv[0] == "ab" else (0,)
+    assert process.returncode in allowed, err[-3000:]
     return out
 
 
