@@ -56,7 +56,7 @@ mutate: $(ENV) ## mutation testing of the checker: mutants killed by the tests, 
 lint: $(ENV) ## ruff lint and format check, and the architecture's import contracts
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(LINT_IMPORTS)
 
-robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seeded moments (TRIALS more per case, default 5), concurrent runs, ab end to end
+robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seeded moments (TRIALS more per case, default 5), concurrent runs, ab, the torch-vs-JAX stage, a study twice and the wheel end to end
 	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q --benchmark-disable -m long
 
 fuzz: $(ENV) ## the command line and the readers fuzzed longer (XBENCH_FUZZ=long; N=examples, default 2000)

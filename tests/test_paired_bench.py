@@ -180,6 +180,7 @@ def test_a_malformed_paired_section_is_one_line_naming_the_file(tmp_path, change
     assert str(path) in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.long  # worker processes timed for real: make robustness, CI
 def test_a_small_stage_runs_end_to_end(tmp_path):
     """Two cheap comparisons (SGD and AdamW at 10⁴) in 2 process pairs: the section records
     every round of each, reads back with each comparison's own two benchmarks, and each
@@ -271,6 +272,7 @@ def test_each_side_builds_and_times_only_its_own_steps():
     assert [r["iterations"] for r in rounds["torch"][2:]] == [10] * 4
 
 
+@pytest.mark.long  # worker processes timed for real: make robustness, CI
 def test_a_failed_stage_still_publishes_the_sweep_and_says_so(capsys, tmp_path, monkeypatch):
     """The torch-vs-JAX stage comes after minutes of sweep: when it fails (a worker died),
     the sweep is published without a ``paired`` section and the failure is named; when it

@@ -14,6 +14,9 @@ from xbench.run.registry import framework_available
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "xbench", "adapters")
+# A wheel built and installed, then whole xbench processes run from it (~15 s): make test
+# leaves these to make robustness, which CI runs.
+pytestmark = pytest.mark.long
 
 
 @pytest.fixture(scope="module")
