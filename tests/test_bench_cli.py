@@ -55,17 +55,16 @@ def test_a_selection_matching_nothing_is_one_line_and_creates_nothing(capsys, tm
 
 def test_a_results_folder_a_run_created_is_removed_when_nothing_lands_in_it(tmp_path):
     new = tmp_path / "results" / "checks" / "m"
-    with pytest.raises(KeyboardInterrupt), removed_if_left_empty(new):
-        new.mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt), removed_if_left_empty(new) as folder:
+        assert folder == new and new.is_dir()  # created up front
         raise KeyboardInterrupt
     assert not (tmp_path / "results").exists()
     with removed_if_left_empty(new):  # published: kept
-        new.mkdir(parents=True)
         (new / "run.json").write_text("{}")
     assert (new / "run.json").exists()
     other = tmp_path / "results" / "checks" / "other"
     with removed_if_left_empty(other):  # only what this created goes
-        other.mkdir()
+        assert other.is_dir()
     assert not other.exists() and new.exists()
 
 

@@ -127,5 +127,5 @@ def test_runs_are_numbered_in_order_and_never_replaced(tmp_path):
 @pytest.mark.parametrize("label", [layout.CHECKS, "baseline", "study", "ab", "stability"])
 def test_a_machine_label_cannot_be_one_of_the_results_own_folders(tmp_path, label):
     with pytest.raises(UsageError, match=f"results/{label}/ holds other files"):
-        layout.results_folder(tmp_path, label)
-    assert layout.results_folder(tmp_path, f"{label}-box").is_dir()  # the companion: accepted
+        layout.validate_label(label)
+    assert layout.validate_label(f"{label}-box") == f"{label}-box"  # the companion: accepted

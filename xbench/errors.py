@@ -13,6 +13,13 @@ class NotApplicable(UsageError):
     """A combination one framework cannot express (e.g. optax.sgd has no weight_decay)."""
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message for a one-line error: its first line (at most 200 characters),
+    or its type's name when it has none."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
 # Ctrl-C. Python raises KeyboardInterrupt wherever the main thread is; where that is a
 # finalizer or a library callback, the exception is printed and dropped, and the work would
 # go on. The CLI's handler also remembers the interrupt, and long work asks between items.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xbench.errors import UsageError
+from xbench.errors import UsageError, first_line
 from xbench.records.trace import read_npz
 from xbench.run.equivalence import TOLERANCES, Agreement, Tolerance, compare
 from xbench.run.registry import load_adapter
@@ -53,11 +53,6 @@ def load_trace(path: str | os.PathLike) -> Trajectory:
     return trajectory
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
-
-
 def _text(arrays: dict, name: str, where: str) -> str:
     value = arrays[name]
     if value.dtype.kind != "U" or value.shape != ():
@@ -77,7 +72,7 @@ def _trajectory(arrays: dict[str, np.ndarray], where: str) -> Trajectory:
     try:
         case = Case.from_json(_text(arrays, "case", where))
     except (json.JSONDecodeError, TypeError, AttributeError, RecursionError, MemoryError) as exc:
-        raise UsageError(f"{where}: 'case' is not an xbench Case ({_first_line(exc)})") from None
+        raise UsageError(f"{where}: 'case' is not an xbench Case ({first_line(exc)})") from None
     except UsageError as exc:
         raise UsageError(f"{where}: 'case' is not a valid xbench Case: {exc}") from None
     prefixed = {

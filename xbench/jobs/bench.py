@@ -113,7 +113,8 @@ def fits(request: BenchRequest, chosen: list[str] | None = None) -> None:
     if request.select and chosen is None:
         chosen = listed(request)
     if chosen is not None:
-        cases = [c for c in cases if c.id in set(chosen)]
+        chosen = set(chosen)
+        cases = [c for c in cases if c.id in chosen]
     if not cases:
         return
     largest = max(cases, key=lambda c: c.resident_bytes)
@@ -208,8 +209,7 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
     chosen = listed(request) if request.select else None  # a -k matching nothing: exit 2
     fits(request, chosen)
     label = layout.validate_label(request.label or machine.label(request.device, request.threads))
-    with layout.removed_if_left_empty(request.results / label):
-        folder = layout.results_folder(request.results, label)
+    with layout.removed_if_left_empty(request.results / label) as folder:
         total = (
             len(chosen) if chosen is not None else benchmark_count(request.profile, request.device)
         )

@@ -79,8 +79,7 @@ def run_check(request: CheckRequest, stream=None) -> tuple[CheckRun, list[Path]]
         label = layout.validate_label(
             request.label or machine.label(request.device, available_cpus())
         )
-        with layout.removed_if_left_empty(request.results / layout.CHECKS / label):
-            folder = layout.checks_folder(request.results, label)
+        with layout.removed_if_left_empty(request.results / layout.CHECKS / label) as folder:
             return checked(request, entries, jobs, stream, folder)
     return checked(request, entries, jobs, stream, None)
 

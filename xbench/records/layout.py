@@ -157,28 +157,18 @@ def writable_folder(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def removed_if_left_empty(folder: Path):
-    """Around work that may publish into ``folder`` (created and checked up front): the
-    folders this created are removed again if the work leaves them empty (an error, Ctrl-C,
-    nothing to publish); a folder that existed stays."""
+    """``folder``, created and checked writable up front (``writable_folder``), around work
+    that may publish into it: the folders this created are removed again if the work leaves
+    them empty (an error, Ctrl-C, nothing to publish); a folder that existed stays."""
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
-        yield folder
+        yield writable_folder(folder)
     finally:
         for path in created:
             try:
                 path.rmdir()
             except OSError:  # not empty (published), or gone
                 break
-
-
-def results_folder(results: Path, label: str) -> Path:
-    """``results/<label>``, created: where the machine's bench runs go."""
-    return writable_folder(results / validate_label(label))
-
-
-def checks_folder(results: Path, label: str) -> Path:
-    """``results/checks/<label>``, created: where the machine's published checks go."""
-    return writable_folder(results / CHECKS / validate_label(label))
 
 
 def newest_inputs(results: Path) -> tuple[list[Path], list[Path]]:

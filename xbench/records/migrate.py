@@ -68,10 +68,9 @@ def migrate(results: Path, log=print) -> list[Move]:
     for move in moves:
         if move.new.exists():
             raise UsageError(f"cannot move {move.old} to {move.new}: a file is there")
+    # every file read and checked before any moves
     contents = [_relabelled(m.old) if m.relabel else m.old.read_bytes() for m in moves]
-    for move, data in zip(
-        moves, contents, strict=True
-    ):  # every file read and checked before any moves
+    for move, data in zip(moves, contents, strict=True):
         move.new.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(move.new, lambda f, d=data: f.write(d), exclusive=True)
         move.old.unlink()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xbench.errors import UsageError
+from xbench.errors import UsageError, first_line
 from xbench.records.machine import require_memory
 from xbench.records.storage import ensure_writable, write_new
 from xbench.run.trajectory import Trajectory
@@ -88,7 +88,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except UsageError:
         raise
     except (OSError, EOFError, zipfile.BadZipFile, ValueError, RuntimeError, MemoryError) as exc:
-        raise UsageError(f"{path}: unreadable .npz ({_first_line(exc)})") from None
+        raise UsageError(f"{path}: unreadable .npz ({first_line(exc)})") from None
 
 
 def _declared_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> int:
@@ -108,7 +108,7 @@ def _declared_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path)
             )
             shape, _, dtype = read_header(f)
         except ValueError as exc:  # its first line: numpy's advice follows on the next
-            raise UsageError(f"{where}: unreadable .npy header ({_first_line(exc)})") from None
+            raise UsageError(f"{where}: unreadable .npy header ({first_line(exc)})") from None
         header = f.tell()
     if dtype.hasobject:
         raise UsageError(
@@ -129,8 +129,3 @@ def _size(n: int) -> str:
     if not unit:
         return f"{n} bytes"
     return f"{n / 1024**unit:.3g} {('KiB', 'MiB', 'GiB', 'TiB')[unit - 1]}"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
