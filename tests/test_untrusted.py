@@ -232,6 +232,30 @@ def test_json_nested_too_deeply_is_refused_in_one_line(depth, tmp_path, capsys, 
         assert not list((tmp_path / "out").iterdir()), name
 
 
+def test_deep_json_is_refused_whatever_the_recursion_limit(tmp_path):
+    """The refusal does not hang on the interpreter's recursion limit: torch.compile raises it
+    to 2000 for the rest of the process, where 1000 brackets then decoded (once a flaky test:
+    it failed after a torch.compile test had compiled, on a cold inductor cache)."""
+    from xbench.records.files import MAX_DEPTH, parse_json
+
+    limit = sys.getrecursionlimit()
+    try:
+        for recursion_limit in (1000, 2000, 200_000):
+            sys.setrecursionlimit(recursion_limit)
+            for depth in (MAX_DEPTH + 1, 1000):
+                with pytest.raises(UsageError, match="nested too deeply"):
+                    parse_json("[" * depth + "]" * depth, "deep.json")
+            nested = parse_json("[" * MAX_DEPTH + "]" * MAX_DEPTH, "ok.json")
+            for _ in range(MAX_DEPTH - 1):
+                nested = nested[0]
+            assert nested == []
+        # brackets inside strings (escaped quotes too) are text, not nesting
+        text = ["[" * 1000 + '\\"{', "]]"]
+        assert parse_json(json.dumps(text), "s.json") == text
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def test_shallow_json_gets_the_reader_s_other_errors(tmp_path, capsys, monkeypatch):
     """The perturbed input: ten brackets decode (unclosed: malformed), so the message is not
     about depth: the depth message names exactly the decoder's recursion."""
