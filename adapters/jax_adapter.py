@@ -14,6 +14,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.flatten_util
@@ -81,9 +82,57 @@ def flatten(tree: dict) -> dict:
     return {f"{layer}/{kind}": v for layer, leaves in tree.items() for kind, v in leaves.items()}
 
 
-def learning_rate(case: Case):
+class Hyper(NamedTuple):
+    """A case's numbers that its JAX programs take as arguments, not as constants, so that one
+    compiled program serves every case of one structure (``structure``).
+
+    Passed as Python floats, jit traces them as weakly typed float64 scalars: arithmetic among
+    them is float64, as Python's was on constants, and each meets an array as the constant
+    would (converted to the array's dtype first).
+    """
+
+    lr: float
+    weight_decay: float
+    momentum: float
+    beta1: float
+    beta2: float
+    eps: float
+    l1_ratio: float
+    alpha: float
+    initial_accumulator: float
+    clip_norm: float  # 0.0 when the case does not clip
+    batch_weight: float  # BatchNorm: the batch statistic's weight (running_stat_weight)
+
+    @classmethod
+    def of(cls, case: Case) -> Hyper:
+        """The case's numbers, as floats (an integer would be traced as another type)."""
+        values = {f: getattr(case, f) for f in cls._fields[:-2]}
+        values.update(clip_norm=case.clip_norm or 0.0, batch_weight=running_stat_weight(case))
+        return cls(**{f: float(v) for f, v in values.items()})
+
+
+# Case fields whose values reach a program only through Hyper (seed: through the data)
+TRACED_FIELDS = (*Hyper._fields[:-2], "clip_norm", "bn_momentum", "seed")
+
+
+def structure(case: Case, implementation: str) -> tuple:
+    """What a case's compiled programs depend on: everything but its Hyper values, and the
+    choices those values make in Python (clipping or not, a momentum trace or none; η where
+    optax needs it as a number, ``constant_lr``)."""
+    fields = {k: v for k, v in dataclasses.asdict(case).items() if k not in TRACED_FIELDS}
+    lr = case.lr if constant_lr(case) else None
+    return (implementation, case.clipped, case.momentum > 0, lr, tuple(sorted(fields.items())))
+
+
+def constant_lr(case: Case) -> bool:
+    """optax.warmup_cosine_decay_schedule compares its peak η with 0 in Python: η stays a
+    constant there (and part of the structure)."""
+    return case.schedule == "warmup_cosine"
+
+
+def learning_rate(case: Case, h: Hyper | None = None):
     """η, or the optax schedule that gives η_t (xbench.spec.schedules has the formulas)."""
-    lr, steps = case.lr, case.steps
+    lr, steps = case.lr if constant_lr(case) else (h or Hyper.of(case)).lr, case.steps
     if case.schedule == "linear":
         return optax.linear_schedule(lr, 0.0, steps)
     if case.schedule == "cosine":
@@ -93,41 +142,43 @@ def learning_rate(case: Case):
     return lr
 
 
-def base_optimizer(case: Case, mask, lam) -> optax.GradientTransformation:
+def base_optimizer(case: Case, mask, lam, h: Hyper) -> optax.GradientTransformation:
     """The optimizer itself, every hyper-parameter explicit (except, under variant
     optax_defaults, those that variant leaves to optax)."""
-    lr = learning_rate(case)
+    lr = learning_rate(case, h)
     if case.optimizer == "adamw":
         opt_decay = lam if case.rule == "weight_decay" else 0.0
         return optax.adamw(
-            lr, case.beta1, case.beta2, case.eps, eps_root=0.0, weight_decay=opt_decay, mask=mask
+            lr, h.beta1, h.beta2, h.eps, eps_root=0.0, weight_decay=opt_decay, mask=mask
         )
     if case.optimizer == "adam":
-        return optax.adam(lr, case.beta1, case.beta2, case.eps, eps_root=0.0)
+        return optax.adam(lr, h.beta1, h.beta2, h.eps, eps_root=0.0)
     defaults = case.variant == "optax_defaults"  # the case holds those values (validated)
     if case.optimizer == "rmsprop" and defaults:
         return optax.rmsprop(lr, centered=case.centered)
     if case.optimizer == "rmsprop":
         return optax.rmsprop(
             lr,
-            decay=case.alpha,
-            eps=case.eps,
+            decay=h.alpha,
+            eps=h.eps,
             initial_scale=0.0,
             eps_in_sqrt=case.eps_in_sqrt,
             centered=case.centered,
-            momentum=case.momentum or None,  # optax's trace only when μ > 0
+            momentum=h.momentum if case.momentum > 0 else None,  # optax's trace only if μ > 0
             nesterov=False,
             bias_correction=False,
         )
     if case.optimizer == "adagrad":
         if defaults:
             return optax.adagrad(lr)
-        return optax.adagrad(lr, initial_accumulator_value=case.initial_accumulator, eps=case.eps)
-    momentum = None if case.optimizer == "sgd" else case.momentum
+        return optax.adagrad(lr, initial_accumulator_value=h.initial_accumulator, eps=h.eps)
+    momentum = None if case.optimizer == "sgd" else h.momentum
     return optax.sgd(lr, momentum=momentum, nesterov=case.optimizer == "nesterov")
 
 
-def make_transform(case: Case, mask: dict, decayed=None) -> optax.GradientTransformation:
+def make_transform(
+    case: Case, mask: dict, decayed=None, h: Hyper | None = None
+) -> optax.GradientTransformation:
     """optax with every hyper-parameter explicit.
 
     adamw ``weight_decay``: update = −η·(adam(g) + λ·w), decay after scale_by_adam and before
@@ -140,40 +191,44 @@ def make_transform(case: Case, mask: dict, decayed=None) -> optax.GradientTransf
 
     ``decayed`` (for ``flat_transform``): instead of a mask tree, a vector of 1 where a
     parameter is regularized and 0 where not, for parameters flattened into one vector; λ
-    becomes λ·decayed, elementwise.
+    becomes λ·decayed, elementwise. ``h``: the numbers, as arguments of a program being
+    traced (default: the case's own, as constants).
     """
-    lam = case.weight_decay
+    h = h or Hyper.of(case)
+    lam = h.weight_decay
     if decayed is not None:
         lam, mask = lam * decayed, None
-    base = base_optimizer(case, mask, lam)
+    base = base_optimizer(case, mask, lam, h)
     if case.rule == "l1_prox":
-        shrink = soft_threshold(case.lr * lam)
-        return clipped(case, base, shrink if mask is None else optax.masked(shrink, mask))
+        shrink = soft_threshold(h.lr * lam)
+        return clipped(case, h, base, shrink if mask is None else optax.masked(shrink, mask))
     if case.rule != "add_decayed_weights":
-        return clipped(case, base)
+        return clipped(case, h, base)
     decay = optax.add_decayed_weights(lam, mask=mask)
     if case.variant == "after_lr":
-        return clipped(case, base, decay)
+        return clipped(case, h, base, decay)
     if case.variant == "decay_before_clip":
-        return optax.chain(decay, optax.clip_by_global_norm(case.clip_norm), base)
-    return clipped(case, decay, base)
+        return optax.chain(decay, optax.clip_by_global_norm(h.clip_norm), base)
+    return clipped(case, h, decay, base)
 
 
-def clipped(case: Case, *parts) -> optax.GradientTransformation:
+def clipped(case: Case, h: Hyper, *parts) -> optax.GradientTransformation:
     """``parts`` chained, after ``clip_by_global_norm`` when the case clips."""
     if case.clipped:
-        parts = (optax.clip_by_global_norm(case.clip_norm), *parts)
+        parts = (optax.clip_by_global_norm(h.clip_norm), *parts)
     return parts[0] if len(parts) == 1 else optax.chain(*parts)
 
 
-def flat_transform(case: Case, mask: dict, params: dict) -> optax.GradientTransformation:
+def flat_transform(
+    case: Case, mask: dict, params: dict, h: Hyper | None = None
+) -> optax.GradientTransformation:
     """``make_transform`` on all parameters as one flat vector: ``optax.flatten``, JAX's
     counterpart of torch's multi-tensor (foreach/fused) paths, one buffer for the whole tree
     instead of one small kernel per leaf. ``optax.masked`` needs the tree, so the mask
     becomes a 0/1 vector in the same (``ravel_pytree``) order and λ is scaled by it."""
     ones = jax.tree.map(lambda m, p: jnp.full(p.shape, float(m), p.dtype), mask, params)
     decayed, _ = jax.flatten_util.ravel_pytree(ones)
-    return optax.flatten(make_transform(case, None, decayed))
+    return optax.flatten(make_transform(case, None, decayed, h))
 
 
 def soft_threshold(threshold: float) -> optax.GradientTransformation:
@@ -212,10 +267,11 @@ def mean_squared_error(output, target):
 LOSSES = {"mse": mean_squared_error, "cross_entropy": cross_entropy}
 
 
-def penalty(case: Case, params: dict, mask: dict):
+def penalty(case: Case, params: dict, mask: dict, h: Hyper | None = None):
     """The regularizer written into the loss, over the masked leaves (see torch_adapter)."""
     leaves = [p for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask), strict=True) if m]
-    lam, alpha = case.weight_decay, case.l1_ratio
+    h = h or Hyper.of(case)
+    lam, alpha = h.weight_decay, h.l1_ratio
     l2 = sum(jnp.sum(p * p) for p in leaves)
     l1 = sum(jnp.sum(abs_zero_subgradient(p)) for p in leaves)
     if case.rule == "l2_loss":
@@ -268,8 +324,9 @@ class BatchNormSettings:
     unbiased: bool
 
     @classmethod
-    def of(cls, case: Case) -> BatchNormSettings:
-        return cls(1.0 - running_stat_weight(case), case.bn_running_var == "unbiased")
+    def of(cls, case: Case, h: Hyper | None = None) -> BatchNormSettings:
+        weight = (h or Hyper.of(case)).batch_weight
+        return cls(1.0 - weight, case.bn_running_var == "unbiased")
 
 
 def batch_norm(x, p: dict, running: dict, norm: BatchNormSettings | None):
@@ -362,9 +419,59 @@ IMPLEMENTATIONS = {
 FLAT = ("jit_flat",)
 
 
+def step_functions(case: Case, mask: dict, model, loss: str, flat: bool):
+    """The training step and the update as pure functions whose last argument is a Hyper:
+    the optax transform is built from it inside, so a program traced with the Hyper as an
+    argument serves every case of the structure, and one traced with the numbers bound
+    holds them as constants."""
+
+    def transform(params, h):
+        return flat_transform(case, mask, params, h) if flat else make_transform(case, mask, h=h)
+
+    def update(params, opt_state, grads, h):
+        updates, opt_state = transform(params, h).update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    data_loss_fn = LOSSES[loss]
+
+    def loss_fn(params, x, y, keep, stats, h):
+        norm = BatchNormSettings.of(case, h)
+        output, stats = apply(model, params, stats, x, keep=keep, norm=norm)
+        data_loss = data_loss_fn(output, y)
+        return data_loss + penalty(case, params, mask, h), (data_loss, stats)
+
+    def train_step(params, opt_state, x, y, keep, stats, h):
+        """One step; BatchNorm's running statistics in and out (None without)."""
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (_, (data_loss, stats)), grads = grad_fn(params, x, y, keep, stats or {}, h)
+        params, opt_state = update(params, opt_state, grads, h)
+        return params, opt_state, data_loss, stats or None
+
+    return train_step, update
+
+
+# structure -> (train step, update), jitted with the Hyper traced: shared by every adapter
+# of this process, so runs of one structure compile once (xbench check runs hundreds)
+SHARED_PROGRAMS: dict[tuple, tuple[Callable, Callable]] = {}
+
+
+def shared_programs(case: Case, mask: dict, model, loss: str, implementation: str):
+    key = structure(case, implementation)
+    if key not in SHARED_PROGRAMS:
+        functions = step_functions(case, mask, model, loss, implementation in FLAT)
+        options = IMPLEMENTATIONS[implementation]
+        SHARED_PROGRAMS[key] = tuple(jax.jit(f, **options) for f in functions)
+    return SHARED_PROGRAMS[key]
+
+
 class JaxAdapter:
     """Parameters and optimizer state are threaded through ``self``: with donation, a buffer
-    passed to a step is never read again (jax#9675)."""
+    passed to a step is never read again (jax#9675).
+
+    ``step`` and ``update`` run programs shared by every case of the same structure, the
+    case's numbers passed in (``Hyper``); the timed step and update compile the numbers in as
+    constants, as a training script's ``jax.jit`` does.
+    """
 
     framework = "jax"
 
@@ -379,13 +486,15 @@ class JaxAdapter:
         self.mask = nest({n: n in decayed for n in problem.params})
         self.tree = self.to_native(problem.params)
         self.running = self.to_native(init_stats(problem.model))  # BatchNorm's statistics
-        if implementation in FLAT:
-            self.tx = flat_transform(case, self.mask, self.tree)
+        self.hyper = Hyper.of(case)
+        flat = implementation in FLAT
+        if flat:
+            tx = flat_transform(case, self.mask, self.tree, self.hyper)
         else:
-            self.tx = make_transform(case, self.mask)
+            tx = make_transform(case, self.mask, h=self.hyper)
         # optax makes some state (Adam's count) with jnp.zeros, uncommitted to a device; jit
         # would compile train_step again at step 2, when the state comes back committed
-        self.opt_state = jax.device_put(self.tx.init(self.tree), self.device)
+        self.opt_state = jax.device_put(tx.init(self.tree), self.device)
         self.x = jax.device_put(jnp.asarray(problem.x, self.dtype), self.device)
         self.y = jax.device_put(jnp.asarray(problem.y, self.dtype), self.device)
         self.keep = tuple(
@@ -396,43 +505,29 @@ class JaxAdapter:
         self.implementation_flags = {
             "jit": True,
             "donate_argnums": jit_options.get("donate_argnums", ()),
-            "flatten": implementation in FLAT,
+            "flatten": flat,
         }
-        self._train_step = jax.jit(self._make_train_step(), **jit_options)
-        self._update = jax.jit(self._make_update(), **jit_options)
-
-    def _make_update(self):
-        tx = self.tx
-
-        def update(params, opt_state, grads):
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state
-
-        return update
-
-    def _make_train_step(self):
-        model, case, mask, update = self.problem.model, self.case, self.mask, self._make_update()
-        data_loss_fn = LOSSES[self.problem.loss]
-        norm = BatchNormSettings.of(case)
-
-        def loss_fn(params, x, y, keep, stats):
-            output, stats = apply(model, params, stats, x, keep=keep, norm=norm)
-            data_loss = data_loss_fn(output, y)
-            return data_loss + penalty(case, params, mask), (data_loss, stats)
-
-        def train_step(params, opt_state, x, y, keep=(), stats=None):
-            """One step; BatchNorm's running statistics in and out (None without)."""
-            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-            (_, (data_loss, stats)), grads = grad_fn(params, x, y, keep, stats or {})
-            params, opt_state = update(params, opt_state, grads)
-            return params, opt_state, data_loss, stats or None
-
-        return train_step
+        model, loss = problem.model, problem.loss
+        self._train_step, self._update = shared_programs(
+            case, self.mask, model, loss, implementation
+        )
+        train_step, update = step_functions(case, self.mask, model, loss, flat)
+        h = self.hyper
+        self._timed_train_step = jax.jit(
+            lambda p, s, x, y: train_step(p, s, x, y, (), None, h), **jit_options
+        )
+        self._timed_update = jax.jit(lambda p, s, g: update(p, s, g, h), **jit_options)
 
     def step(self, index: int):
         keep = tuple(m[index] for m in self.keep)
         self.tree, self.opt_state, loss, stats = self._train_step(
-            self.tree, self.opt_state, self.x[index], self.y[index], keep, self.running or None
+            self.tree,
+            self.opt_state,
+            self.x[index],
+            self.y[index],
+            keep,
+            self.running or None,
+            self.hyper,
         )
         self.running = stats or {}
         return loss
@@ -446,7 +541,7 @@ class JaxAdapter:
         return np.array(apply(self.problem.model, self.tree, self.running, x)[0])
 
     def update(self, grads: dict) -> None:
-        self.tree, self.opt_state = self._update(self.tree, self.opt_state, grads)
+        self.tree, self.opt_state = self._update(self.tree, self.opt_state, grads, self.hyper)
 
     def params(self) -> dict[str, np.ndarray]:
         return self.to_canonical(self.tree)
@@ -475,7 +570,7 @@ class JaxAdapter:
         """A no-argument update with fixed ``grads`` (canonical), blocking on the whole state
         tree; and the seconds ahead-of-time compilation took (never inside a timed call)."""
         grads = self.to_native(grads)
-        update_fn, seconds = compile_ahead(self._update, self.tree, self.opt_state, grads)
+        update_fn, seconds = compile_ahead(self._timed_update, self.tree, self.opt_state, grads)
 
         def update() -> None:
             self.tree, self.opt_state = update_fn(self.tree, self.opt_state, grads)
@@ -488,7 +583,7 @@ class JaxAdapter:
         """A no-argument training step on batch 0, blocking on parameters, state and loss;
         and its compile seconds."""
         x, y = self.x[0], self.y[0]
-        step_fn, seconds = compile_ahead(self._train_step, self.tree, self.opt_state, x, y)
+        step_fn, seconds = compile_ahead(self._timed_train_step, self.tree, self.opt_state, x, y)
 
         def step() -> None:  # models with batch norm are not timed: no statistics here
             self.tree, self.opt_state, loss, _ = step_fn(self.tree, self.opt_state, x, y)
