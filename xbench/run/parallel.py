@@ -14,9 +14,10 @@ A worker's numbers are the same, bit for bit, as the same run's in this process
   affinity and environment. (Not one thread each: torch's mlp_norm runs, float32 and
   float64, and its float32 cnn runs change in the last bit with 1 intra-op thread instead
   of 2.) Only how idle OpenMP threads wait changes (``OMP_WAIT_POLICY``);
-- JAX's persistent compilation cache, in a temporary folder of the run's own, deleted at its
-  end, hands back the executable XLA compiled, not a new compilation. Cases whose programs
-  are identical compile once. ``--jobs 1`` leaves JAX's configuration as it is.
+- JAX's persistent compilation cache (``run.compile_cache``: a folder per jaxlib version and
+  CPU, kept between runs) hands back the executable XLA compiled, not a new compilation.
+  Programs compiled by one worker, or by an earlier check, are loaded, not compiled again.
+  ``--jobs 1`` leaves JAX's configuration as it is.
 
 Ctrl-C reaches the whole process group; workers ignore it from their start and the parent
 cancels what has not started, waits for the runs in flight (a few seconds at most) and
@@ -25,11 +26,9 @@ re-raises. A worker whose parent is gone (killed) exits by itself.
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +36,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from xbench.errors import children_ignore_ctrl_c
-from xbench.run.registry import framework_available, load_adapter, run_case
+from xbench.run import compile_cache
+from xbench.run.costs import RunCost, costed_run
+from xbench.run.registry import framework_available, load_adapter
 from xbench.run.trajectory import Trajectory
 from xbench.spec.cases import RUNNERS, Case
 from xbench.spec.models import MODELS
@@ -46,7 +47,6 @@ Key = tuple[str, Case]
 Done = Callable[[int, int, Key], None]  # (finished so far, total, the run just finished)
 
 COMPILED = ("jax",)  # compiles every case: ~0.1-1 s a run on a CPU core, against ~10 ms eager
-CACHE_LIMIT = 16 * 2**30  # bytes: never reached (the whole catalogue writes ~5 MB)
 
 
 def model_size(key: Key) -> int:
@@ -69,50 +69,57 @@ def run_order(keys: list[Key]) -> list[Key]:
     return sorted(keys, key=place.__getitem__)
 
 
-def run_many(keys: list[Key], jobs: int = 1, done: Done | None = None) -> dict[Key, Trajectory]:
+def run_many(
+    keys: list[Key], jobs: int = 1, done: Done | None = None, costs: dict | None = None
+) -> dict[Key, Trajectory]:
     """Every key's trajectory, in ``keys``' order; ``done(finished, total, key)`` as each run
-    ends. ``jobs`` > 1 runs them in that many worker processes (at most one per run)."""
+    ends; what each run cost into ``costs`` (key -> RunCost) when given. ``jobs`` > 1 runs
+    them in that many worker processes (at most one per run)."""
     jobs = min(jobs, len(keys))
-    if jobs <= 1:
-        return _in_this_process(keys, done)
-    return _in_workers(keys, jobs, done)
+    runs = _in_this_process(keys, done) if jobs <= 1 else _in_workers(keys, jobs, done)
+    if costs is not None:
+        costs.update((key, cost) for key, (_, cost) in runs.items())
+    return {key: trajectory for key, (trajectory, _) in runs.items()}
 
 
-def _in_this_process(keys: list[Key], done: Done | None) -> dict[Key, Trajectory]:
-    trajectories = {}
+Ran = dict[Key, tuple[Trajectory, RunCost]]
+
+
+def _in_this_process(keys: list[Key], done: Done | None) -> Ran:
+    runs = {}
     for key in keys:
-        trajectories[key] = run_case(*key)
+        runs[key] = costed_run(*key)
         if done:
-            done(len(trajectories), len(keys), key)
-    return trajectories
+            done(len(runs), len(keys), key)
+    return runs
 
 
-def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> dict[Key, Trajectory]:
-    trajectories: dict[Key, Trajectory] = {}
-    with tempfile.TemporaryDirectory(prefix="xbench-jax-cache-") as cache:
-        pool = ProcessPoolExecutor(
-            jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=start_worker,
-            initargs=(cache, os.getpid()),
-        )
-        try:
-            with children_ignore_ctrl_c():  # workers start as the first runs are submitted
-                running = {pool.submit(run_case, *key): key for key in run_order(keys)}
-            for future in as_completed(running):
-                key = running[future]
-                trajectories[key] = future.result()
-                if done:
-                    done(len(trajectories), len(keys), key)
-        finally:  # an error or Ctrl-C: nothing new starts; the runs in flight end first
-            pool.shutdown(wait=True, cancel_futures=True)
+def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> Ran:
+    trajectories: Ran = {}
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
+        initargs=(compile_cache.folder(), os.getpid()),
+    )
+    try:
+        with children_ignore_ctrl_c():  # workers start as the first runs are submitted
+            running = {pool.submit(costed_run, *key): key for key in run_order(keys)}
+        for future in as_completed(running):
+            key = running[future]
+            trajectories[key] = future.result()
+            if done:
+                done(len(trajectories), len(keys), key)
+    finally:  # an error or Ctrl-C: nothing new starts; the runs in flight end first
+        pool.shutdown(wait=True, cancel_futures=True)
     return {key: trajectories[key] for key in keys}
 
 
-def start_worker(cache: str, parent: int) -> None:
+def start_worker(cache: Path | None, parent: int) -> None:
     """A worker's set-up, before it imports torch or JAX: see the module's docstring."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone handles Ctrl-C
-    os.environ.update(cache_settings(Path(cache), os.getpid()))
+    if cache is not None:
+        os.environ.update(compile_cache.settings(cache, os.getpid()))
     os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # workers may share one GPU
     # OpenMP threads that spin while they wait starve the other worker: torch's CPU time grew
     # tenfold with 2 workers. How they wait changes no result.
@@ -121,20 +128,6 @@ def start_worker(cache: str, parent: int) -> None:
     for framework in RUNNERS:
         if framework_available(framework):
             load_adapter(framework)
-
-
-def cache_settings(folder: Path, worker: int) -> dict[str, str]:
-    """JAX's persistent compilation cache for one worker, as environment variables: every
-    compilation kept (none is too quick), in ``folder``. Workers share it when JAX can lock
-    it (a size limit turns on its file lock, with ``filelock``); else one folder each, as an
-    unlocked entry can be read while another worker still writes it."""
-    settings = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    if importlib.util.find_spec("filelock") is not None:
-        settings["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(CACHE_LIMIT)
-    else:
-        folder = folder / str(worker)
-    settings["JAX_COMPILATION_CACHE_DIR"] = str(folder)
-    return settings
 
 
 def _exit_without(parent: int) -> None:

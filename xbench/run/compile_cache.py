@@ -1,0 +1,70 @@
+"""JAX's persistent compilation cache for the check's workers: where it lives, and the
+environment that turns it on.
+
+Where: ``$XBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/xbench``, else ``~/.cache/xbench``; in
+it, one folder per jaxlib version and CPU (``jax-<version>-<cpu>``): XLA compiles for the CPU
+it runs on and JAX's cache key does not name it, so a cache carried to another CPU is never
+read there. ``XBENCH_CACHE_DIR=off`` runs without it; deleting the folder clears it.
+
+A cached program is the executable XLA compiled, loaded instead of compiled again: the same
+numbers. It is never used where compile time is itself measured (``xbench bench``, ``ab``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+from pathlib import Path
+
+ENVIRONMENT = "XBENCH_CACHE_DIR"
+OFF = "off"
+LIMIT = 2**30  # bytes: JAX evicts the least recently used programs beyond this (the
+# catalogue's ~230 programs take about 20 MB)
+
+
+def root() -> Path | None:
+    """The cache's folder (None when turned off)."""
+    chosen = os.environ.get(ENVIRONMENT, "")
+    if chosen == OFF:
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "xbench"
+
+
+def cpu_identity() -> str:
+    """A short hash of this CPU's model and feature flags (Linux), else of its platform."""
+    text = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            lines = [line for line in info if line.startswith(("model name", "flags"))]
+        text += "".join(sorted(set(lines)))
+    except OSError:
+        pass
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def folder() -> Path | None:
+    """This jaxlib's and this CPU's cache folder (None when turned off or JAX is absent)."""
+    top = root()
+    if top is None or importlib.util.find_spec("jaxlib") is None:
+        return None
+    return top / f"jax-{importlib.metadata.version('jaxlib')}-{cpu_identity()}"
+
+
+def settings(cache: Path, worker: int) -> dict[str, str]:
+    """Environment variables that give a worker process JAX's persistent cache in ``cache``,
+    keeping every compilation (none is too quick to keep). Workers share it when JAX can lock
+    it (a size limit turns on its file lock, with ``filelock``); else one folder each, as an
+    unlocked entry can be read while another worker still writes it."""
+    values = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    if importlib.util.find_spec("filelock") is not None:
+        values["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(LIMIT)
+    else:
+        cache = cache / str(worker)
+    values["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+    return values
