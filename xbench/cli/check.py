@@ -50,6 +50,12 @@ def add_parser(sub) -> None:
         "process (default: one per usable CPU, at most one per run; 1 with a CUDA --device). "
         "The same numbers either way",
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print where the time went: each framework's runs, JAX's programs compiled "
+        "or loaded from the compilation cache, compiling against running, the slowest runs",
+    )
     p.set_defaults(func=run)
 
 
@@ -71,10 +77,13 @@ def run(args: argparse.Namespace) -> int:
         args.results,
         args.label,
         jobs=args.jobs,
+        costs={} if args.profile else None,
     )
     record, written = run_check(request)
     print(check_text.outcome_table(record))
     print("\n" + check_text.summary_line(record))
+    if args.profile:
+        print("\n" + check_text.profile(request.costs, record.seconds))
     for path in written:
         print(f"wrote {path}")
     return 1 if check_text.counts(record)[1] else 0

@@ -30,6 +30,7 @@ class CheckRequest:
     results: Path = Path("results")
     label: str | None = None
     jobs: int | None = None  # worker processes (None: one per usable CPU, 1 on a GPU; 1: here)
+    costs: dict | None = None  # filled with what each run cost: (framework, Case) -> RunCost
 
 
 def selected(filters: Filters) -> list[Entry]:
@@ -89,7 +90,7 @@ def checked(request: CheckRequest, entries, jobs: int, stream, folder: Path | No
     commit = machine.git_commit()  # as of the start, as `xbench bench` records it
     started, when = time.perf_counter(), datetime.datetime.now(datetime.timezone.utc)
     with Progress(0, "xbench check", stream=stream) as bar:
-        outcomes = run_catalogue(entries, request.device, announce(bar), jobs)
+        outcomes = run_catalogue(entries, request.device, announce(bar), jobs, request.costs)
     record = check_run.from_outcomes(
         outcomes, time.perf_counter() - started, request.device, commit
     )

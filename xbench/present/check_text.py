@@ -5,6 +5,8 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from xbench.records.check_run import DIFFERENT, CheckRun
+from xbench.run import compile_cache
+from xbench.run.costs import RunCost
 from xbench.spec.catalogue import Entry
 
 ERR_TOL = "err/tol: max |a − b| / (atol + rtol·|b|); equal means ≤ 1"
@@ -48,3 +50,39 @@ def summary_line(check: CheckRun) -> str:
         f"check: {held} held, {failed} failed, {skipped} skipped in {check.seconds:.1f} s "
         f"({ERR_TOL})"
     )
+
+
+def profile(costs: dict, wall: float, slowest: int = 8) -> str:
+    """Where a check's time went: per runner, its runs' seconds (summed over the worker
+    processes, which run side by side) and, for JAX, compiling against running; then the
+    slowest runs and where the compilation cache is."""
+    totals: dict[str, RunCost] = {}
+    runs: dict[str, int] = {}
+    for (framework, _), cost in costs.items():
+        totals[framework] = totals.get(framework, RunCost(0.0)) + cost
+        runs[framework] = runs.get(framework, 0) + 1
+    rows = [
+        [framework, runs[framework], f"{t.seconds:.1f}", f"{t.compiling:.1f}",
+         f"{t.seconds - t.compiling:.1f}", t.compiled, t.loaded]
+        for framework, t in sorted(totals.items(), key=lambda item: -item[1].seconds)
+    ]  # fmt: skip
+    headers = ["runner", "runs", "seconds", "compiling", "running", "compiled", "from cache"]
+    top = sorted(costs.items(), key=lambda item: -item[1].seconds)[:slowest]
+    slow = [[f, f"{c.label} {c.dtype}", f"{cost.seconds:.2f}", f"{cost.compiling:.2f}"]
+            for (f, c), cost in top]  # fmt: skip
+    cache = compile_cache.folder()
+    lines = [
+        f"Where the time went: {wall:.1f} s wall; seconds are per run, summed over the worker "
+        "processes (which run side by side). compiling: JAX tracing, lowering and XLA "
+        "compiling its programs (or loading them from the compilation cache).",
+        tabulate(rows, headers, tablefmt="github"),
+        "",
+        f"The {len(slow)} slowest runs:",
+        tabulate(slow, ["runner", "case", "seconds", "compiling"], tablefmt="github"),
+        "",
+        f"JAX's compilation cache: {cache} (delete it to clear; {compile_cache.ENVIRONMENT}="
+        f"{compile_cache.OFF} runs without it)"
+        if cache
+        else f"JAX's compilation cache: off ({compile_cache.ENVIRONMENT})",
+    ]
+    return "\n".join(lines)

@@ -89,12 +89,17 @@ Progress = Callable[[int, int, tuple[str, Case]], None]
 
 
 def run_catalogue(
-    entries: list[Entry], device: str = "cpu", progress: Progress | None = None, jobs: int = 1
+    entries: list[Entry],
+    device: str = "cpu",
+    progress: Progress | None = None,
+    jobs: int = 1,
+    costs: dict | None = None,
 ) -> list[Outcome]:
     """Every entry's outcome. Each distinct (framework, case) runs once: in entry order in
     this process, or with ``jobs`` > 1 in that many worker processes (``run.parallel``; the
-    same numbers); ``progress(finished, total, (framework, case))`` as each run ends. Entries
-    needing a framework that is not installed are skipped, and say so."""
+    same numbers); ``progress(finished, total, (framework, case))`` as each run ends; what
+    each run cost into ``costs`` when given. Entries needing a framework that is not
+    installed are skipped, and say so."""
     entries = [
         dataclasses.replace(e, left=on_device(e.left, device), right=on_device(e.right, device))
         for e in entries
@@ -106,7 +111,7 @@ def run_catalogue(
             key = (run.framework, run.case)
             if run.framework not in missing and key not in needed:
                 needed.append(key)
-    trajectories = run_many(needed, jobs, progress)
+    trajectories = run_many(needed, jobs, progress, costs)
     outcomes = []
     for e in entries:
         absent = {e.left.framework, e.right.framework} & missing
