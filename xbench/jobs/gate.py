@@ -5,14 +5,19 @@ baseline *revision* interleaved (``xbench ab --gate``), or make this commit the 
 The baseline is ``results/baseline/revision.json`` (the commit timing is compared with, and
 why it was chosen) and ``results/baseline/<machine>/check.json`` (the equivalence check).
 Timing is never compared with numbers recorded earlier: on a shared machine runs made
-minutes apart differ by more than the changes the gate must catch.
+minutes apart differ by more than the changes the gate must catch. On a machine with no
+recorded check (a CI runner it has never seen) the baseline revision is checked here first,
+in its own environment when its constraints differ: float32 rounding differs between CPUs,
+so a check is only compared with one made on the same machine.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, fields
@@ -27,7 +32,15 @@ from xbench.analysis.gate import (
 )
 from xbench.analysis.paired import REGRESSED, verdicts
 from xbench.errors import UsageError
-from xbench.jobs.ab import GATE_BUDGET, GATE_PAIRS, AbRequest, git, run_ab
+from xbench.jobs.ab import (
+    GATE_BUDGET,
+    GATE_PAIRS,
+    AbRequest,
+    git,
+    prepare_revision,
+    run_ab,
+    stderr_log,
+)
 from xbench.jobs.check import CheckRequest, run_check
 from xbench.records import layout
 from xbench.records.ab_run import AbRun, now
@@ -126,16 +139,40 @@ def write_revision(against: Path, commit: str, reason: str) -> Path:
     return write_atomically(against / REVISION, lambda f: f.write(text.encode()))
 
 
-def baseline_check(against: Path, label: str, creating: bool) -> Path:
-    """The baseline check of ``label``; a UsageError when it is missing or broken (unless
-    ``creating``), before minutes of running."""
+def recorded_check(against: Path, label: str) -> Path:
+    """Where ``label``'s baseline check is recorded; a broken one is refused (one line)."""
     target = layout.baseline_check(against / layout.validate_label(label))
-    if not creating:
-        if not target.is_file():
-            raise UsageError(f"no baseline {target}; create it with `make baseline REASON=...`")
+    if target.is_file():
         load_check(target)
-        read_revision(against)
     return target
+
+
+def check_revision(commit: str, device: str, folder: Path, filters: tuple[str, ...] = ()) -> Path:
+    """``xbench check`` of the revision ``commit``, run here by that revision's own code (in
+    an environment built from its constraints.txt when it differs from this checkout's),
+    into ``folder``; its JSON path. ``filters``: check options such as ``--model linear``."""
+    work = folder / "baseline-revision"
+    work.mkdir()
+    print(f"xbench compare: no check recorded on this machine: checking the baseline revision "
+          f"{commit[:10]} here first (xbench check, its own code)", flush=True)  # fmt: skip
+    side = prepare_revision(commit, "baseline", work, stderr_log)
+    check = folder / "baseline-check.json"
+    command = [side.python, "-m", "xbench", "check", "--json", str(check), *filters]
+    command += ["--device", device] if device != "cpu" else []
+    paths = [str(side.code), *filter(None, [os.environ.get("PYTHONPATH")])]
+    with open(folder / "baseline-check.txt", "wb") as table:  # its table; progress on stderr
+        done = subprocess.run(
+            command,
+            stdout=table,
+            cwd=work,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        )
+    if done.returncode not in (0, 1) or not check.is_file():  # 1: an entry failed back then
+        output = folder / "baseline-check.txt"
+        raise UsageError(f"xbench check of the baseline revision {commit[:10]} failed (exit "
+                         f"{done.returncode}; its output: {output})")  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
+    return check
 
 
 def check_now(device: str) -> Path:
@@ -177,11 +214,14 @@ class GateNow:
 def gate_now(
     against: Path, label: str, device: str, threads: int, threshold: float, warn_only: bool
 ) -> GateNow:
-    """The check now against the baseline check; this checkout's code under this interpreter
-    against the baseline revision, interleaved (``xbench ab --gate``)."""
-    target = baseline_check(against, label, creating=False)
+    """The check now against the baseline check (recorded on this machine, else made now
+    from the baseline revision); this checkout's code under this interpreter against the
+    baseline revision, interleaved (``xbench ab --gate``)."""
+    target = recorded_check(against, label)
     revision = read_revision(against)
     check = check_now(device)
+    if not target.is_file():
+        target = check_revision(revision.commit, device, check.parent)
     equivalence = compare_checks(load_check(target), load_check(check))
     print(f"\nxbench compare: timing this checkout against the baseline revision "
           f"{revision.commit[:10]} (xbench ab --gate)", flush=True)  # fmt: skip
@@ -199,7 +239,7 @@ def update_baseline(against: Path, label: str, device: str, reason: str) -> tupl
     """Make the checked-out commit the baseline revision and this check the baseline check."""
     if not reason.strip():
         raise UsageError("a new baseline needs a reason: make baseline REASON='why it moves'")
-    target = baseline_check(against, label, creating=True)
+    target = layout.baseline_check(against / layout.validate_label(label))
     commit = clean_head()
     data = check_now(device).read_bytes()
     target.parent.mkdir(parents=True, exist_ok=True)
