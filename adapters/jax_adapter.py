@@ -455,7 +455,7 @@ def step_functions(case: Case, mask: dict, model, loss: str, flat: bool):
 SHARED_PROGRAMS: dict[tuple, tuple[Callable, Callable]] = {}
 
 
-def shared_programs(case: Case, mask: dict, model, loss: str, implementation: str):
+def shared(case: Case, mask: dict, model, loss: str, implementation: str):
     key = structure(case, implementation)
     if key not in SHARED_PROGRAMS:
         functions = step_functions(case, mask, model, loss, implementation in FLAT)
@@ -468,14 +468,17 @@ class JaxAdapter:
     """Parameters and optimizer state are threaded through ``self``: with donation, a buffer
     passed to a step is never read again (jax#9675).
 
-    ``step`` and ``update`` run programs shared by every case of the same structure, the
-    case's numbers passed in (``Hyper``); the timed step and update compile the numbers in as
-    constants, as a training script's ``jax.jit`` does.
+    Its programs hold the case's numbers as constants, as a training script's ``jax.jit``
+    does; with ``shared_programs`` (``xbench check``, ``trace``: ``run.registry.run_case``)
+    they take them as arguments (``Hyper``) and are shared by every case of the structure.
+    The timed step and update always hold them as constants.
     """
 
     framework = "jax"
 
-    def __init__(self, problem: Problem, case: Case, implementation: str = "jit") -> None:
+    def __init__(
+        self, problem: Problem, case: Case, implementation: str = "jit", shared_programs=False
+    ) -> None:
         if implementation not in IMPLEMENTATIONS:
             valid = ", ".join(IMPLEMENTATIONS)
             raise UsageError(f"unknown JAX implementation {implementation!r}; valid: {valid}")
@@ -508,27 +511,30 @@ class JaxAdapter:
             "flatten": flat,
         }
         model, loss = problem.model, problem.loss
-        self._train_step, self._update = shared_programs(
-            case, self.mask, model, loss, implementation
-        )
-        train_step, update = step_functions(case, self.mask, model, loss, flat)
-        h = self.hyper
-        self._timed_train_step = jax.jit(
-            lambda p, s, x, y: train_step(p, s, x, y, (), None, h), **jit_options
-        )
-        self._timed_update = jax.jit(lambda p, s, g: update(p, s, g, h), **jit_options)
+        if shared_programs:  # the numbers as arguments, the programs from SHARED_PROGRAMS
+            self._train_step, self._update = shared(case, self.mask, model, loss, implementation)
+            self.arguments = (self.hyper,)
+        else:  # the numbers as constants, programs of this adapter's own
+            train_step, update = step_functions(case, self.mask, model, loss, flat)
+            h = self.hyper
+            self._train_step = jax.jit(
+                lambda p, s, x, y, keep=(), stats=None: train_step(p, s, x, y, keep, stats, h),
+                **jit_options,
+            )
+            self._update = jax.jit(lambda p, s, g: update(p, s, g, h), **jit_options)
+            self.arguments = ()
 
     def step(self, index: int):
         keep = tuple(m[index] for m in self.keep)
-        self.tree, self.opt_state, loss, stats = self._train_step(
+        state = (
             self.tree,
             self.opt_state,
             self.x[index],
             self.y[index],
             keep,
             self.running or None,
-            self.hyper,
         )
+        self.tree, self.opt_state, loss, stats = self._train_step(*state, *self.arguments)
         self.running = stats or {}
         return loss
 
@@ -541,7 +547,7 @@ class JaxAdapter:
         return np.array(apply(self.problem.model, self.tree, self.running, x)[0])
 
     def update(self, grads: dict) -> None:
-        self.tree, self.opt_state = self._update(self.tree, self.opt_state, grads, self.hyper)
+        self.tree, self.opt_state = self._update(self.tree, self.opt_state, grads, *self.arguments)
 
     def params(self) -> dict[str, np.ndarray]:
         return self.to_canonical(self.tree)
@@ -568,9 +574,10 @@ class JaxAdapter:
 
     def timed_update(self, grads: dict[str, np.ndarray]) -> tuple[Callable[[], None], float]:
         """A no-argument update with fixed ``grads`` (canonical), blocking on the whole state
-        tree; and the seconds ahead-of-time compilation took (never inside a timed call)."""
+        tree; and the seconds ahead-of-time compilation took (never inside a timed call). The
+        numbers are constants in it (an adapter made without ``shared_programs``)."""
         grads = self.to_native(grads)
-        update_fn, seconds = compile_ahead(self._timed_update, self.tree, self.opt_state, grads)
+        update_fn, seconds = compile_ahead(self._update, self.tree, self.opt_state, grads)
 
         def update() -> None:
             self.tree, self.opt_state = update_fn(self.tree, self.opt_state, grads)
@@ -583,7 +590,7 @@ class JaxAdapter:
         """A no-argument training step on batch 0, blocking on parameters, state and loss;
         and its compile seconds."""
         x, y = self.x[0], self.y[0]
-        step_fn, seconds = compile_ahead(self._timed_train_step, self.tree, self.opt_state, x, y)
+        step_fn, seconds = compile_ahead(self._train_step, self.tree, self.opt_state, x, y)
 
         def step() -> None:  # models with batch norm are not timed: no statistics here
             self.tree, self.opt_state, loss, _ = step_fn(self.tree, self.opt_state, x, y)

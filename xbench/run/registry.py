@@ -107,9 +107,15 @@ def problem_for(framework: str, case: Case) -> Problem:
     return problem.as_dtype(np.float64) if framework == "reference" else problem
 
 
+# Adapters whose programs compile: built with ``shared_programs=True`` by ``build``, so runs of
+# one structure (the check's hundreds) compile one program, the case's numbers its arguments
+COMPILING = ("jax",)
+
+
 def build(framework: str, case: Case) -> Adapter:
     check_applicable(framework, case)
-    return load_adapter(framework)(problem_for(framework, case), case)
+    shared = {"shared_programs": True} if framework in COMPILING else {}
+    return load_adapter(framework)(problem_for(framework, case), case, **shared)
 
 
 def run_case(framework: str, case: Case, progress=None) -> Trajectory:
