@@ -15,7 +15,7 @@ PYTEST  := $(PYTHON) -m pytest
 LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report compare baseline study lint ab robustness fuzz mutate
+.PHONY: help install test bench check report compare baseline study lint ab robustness fuzz mutate profile
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,10 +26,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(ENV) ## create .venv with torch, jax, optax and the dev tools (exact versions)
 
-test: $(ENV) ## run the test suite (benchmark bodies run once, untimed; the long process tests: make robustness)
-	$(PYTEST) -q --benchmark-disable -m "not long" || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
+test: $(ENV) ## run the test suite (benchmark bodies run once, untimed; the long process tests: make robustness; FLAGS="-k ...")
+	$(PYTEST) -q --benchmark-disable -m "not long" $(FLAGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no test" >&2; exit $$rc; }
 
-bench: $(ENV) ## timed update/training steps on CPU, JSON to results/<machine>/ (QUICK=1: ~1 min; FLAGS="--threads 1 ...")
+bench: $(ENV) ## timed update/training steps on CPU, JSON to results/<machine>/ (QUICK=1: fewer sizes; FLAGS="--threads 1 ...")
 	$(XBENCH) bench $(if $(QUICK),--quick) $(FLAGS)
 
 check: $(ENV) ## the equivalence catalogue, float64 and float32 (FLAGS="--publish": save it for the report)
@@ -38,7 +38,7 @@ check: $(ENV) ## the equivalence catalogue, float64 and float32 (FLAGS="--publis
 report: $(ENV) ## results/RESULTS.md, plots, README headline, docs figures (FLAGS="RUN.json --out X": only those)
 	$(XBENCH) report $(if $(FLAGS),$(FLAGS),--readme README.md --docs docs)
 
-compare: $(ENV) ## check now + time this checkout against the baseline revision, interleaved (exit 1 on a regression; ~6 min)
+compare: $(ENV) ## check now + time this checkout against the baseline revision, interleaved (exit 1 on a regression)
 	$(XBENCH) compare --against results/baseline $(FLAGS)
 
 baseline: $(ENV) ## make the checked-out commit the baseline revision, with a check run now (REASON="why" required)
@@ -47,7 +47,7 @@ baseline: $(ENV) ## make the checked-out commit the baseline revision, with a ch
 ab: $(ENV) ## time two versions interleaved: make ab BASE=<rev|python> NEW=<rev|python> FLAGS="--gate"
 	$(XBENCH) ab $(BASE) $(NEW) $(FLAGS)
 
-study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, docs/study.md claims (QUICK=1: <2 min)
+study: $(ENV) ## digits trained with/without each regularizer in torch and JAX: results/study/STUDY.md, docs/study.md claims (QUICK=1: 1 seed, 60 epochs)
 	$(XBENCH) study $(if $(QUICK),--quick,--readme docs/study.md) $(FLAGS)
 
 mutate: $(ENV) ## mutation testing of the checker: mutants killed by the tests, per module (docs/mutation.md)
@@ -58,6 +58,9 @@ lint: $(ENV) ## ruff lint and format check, and the architecture's import contra
 
 robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seeded moments (TRIALS more per case, default 5), concurrent runs, ab, the torch-vs-JAX stage, a study twice and the wheel end to end
 	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q --benchmark-disable -m long
+
+profile: $(ENV) ## where the time goes: the check (compiling vs running, per runner, slowest runs), then the tests' slowest 15
+	$(XBENCH) check --profile; $(PYTEST) -q --benchmark-disable -m "not long" --durations=15 $(FLAGS)
 
 fuzz: $(ENV) ## the command line and the readers fuzzed longer (XBENCH_FUZZ=long; N=examples, default 2000)
 	XBENCH_FUZZ=long XBENCH_FUZZ_EXAMPLES=$(or $(N),2000) $(PYTEST) -q --benchmark-disable tests/test_fuzz.py

@@ -3,6 +3,7 @@ of its programs, so the check compiles as many programs as it has structures, ho
 values of each it tries; and each case still gets its own numbers."""
 
 import collections
+import json
 
 import numpy as np
 import pytest
@@ -124,3 +125,43 @@ def test_a_number_read_from_the_case_inside_a_program_is_caught(jax_adapter, mon
     monkeypatch.setattr(jax_adapter, "learning_rate", lambda case, h=None: schedule(case))
     cases = [c.replace(steps=3) for c in FAMILIES["adamw-decoupled"]]
     assert cases_off_when_shared(jax_adapter, cases) == [1, 2]
+
+
+def test_a_second_check_loads_every_program_from_the_cache(tmp_path, monkeypatch, capsys):
+    """Between runs: a check's workers compile into the cache folder, and the same check
+    again compiles nothing; --profile says so, and the numbers are the same."""
+    from xbench.cli import main
+    from xbench.run import compile_cache
+
+    adapter_class("jax")
+    monkeypatch.setenv(compile_cache.ENVIRONMENT, str(tmp_path / "cache"))
+    profiles, records = [], []
+    for run in ("first", "second"):
+        argv = ["check", "--model", "linear", "--framework", "jax", "--jobs", "2", "--profile"]
+        assert main([*argv, "--json", str(tmp_path / f"{run}.json")]) == 0
+        out = capsys.readouterr().out
+        jax_row = next(line for line in out.splitlines() if line.startswith("| jax"))
+        cells = [cell.strip() for cell in jax_row.strip("|").split("|")]
+        profiles.append(
+            dict(zip(("runs", "compiled", "cached"), map(int, cells[1:2] + cells[5:7]), strict=True))
+        )
+        records.append(json.loads((tmp_path / f"{run}.json").read_text())["entries"])
+        assert str(compile_cache.folder()) in out
+    first, second = profiles
+    assert first["runs"] == second["runs"] > 0
+    assert first["compiled"] >= first["runs"]  # at least each run's training step
+    assert second["compiled"] == 0 and second["cached"] == first["compiled"] + first["cached"]
+    assert [e["agreement"] for e in records[0]] == [e["agreement"] for e in records[1]]
+    assert list((tmp_path / "cache").glob("jax-*"))
+
+
+def test_the_cache_can_be_turned_off(monkeypatch, tmp_path):
+    from xbench.run import compile_cache
+
+    monkeypatch.setenv(compile_cache.ENVIRONMENT, compile_cache.OFF)
+    assert compile_cache.folder() is None
+    monkeypatch.setenv(compile_cache.ENVIRONMENT, str(tmp_path))
+    assert compile_cache.folder().parent == tmp_path
+    monkeypatch.delenv(compile_cache.ENVIRONMENT)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compile_cache.folder().parent == tmp_path / "xdg" / "xbench"

@@ -53,8 +53,9 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="also print where the time went: each framework's runs, JAX's programs compiled "
-        "or loaded from the compilation cache, compiling against running, the slowest runs",
+        help="print where the time went instead of the table of entries: each runner's runs, "
+        "JAX's programs compiled or loaded from the compilation cache, compiling against "
+        "running, the slowest runs (make profile)",
     )
     p.set_defaults(func=run)
 
@@ -80,10 +81,11 @@ def run(args: argparse.Namespace) -> int:
         costs={} if args.profile else None,
     )
     record, written = run_check(request)
-    print(check_text.outcome_table(record))
-    print("\n" + check_text.summary_line(record))
     if args.profile:
-        print("\n" + check_text.profile(request.costs, record.seconds))
+        print(check_text.profile(request.costs, record.seconds))
+    else:
+        print(check_text.outcome_table(record))
+    print("\n" + check_text.summary_line(record))
     for path in written:
         print(f"wrote {path}")
     return 1 if check_text.counts(record)[1] else 0
