@@ -150,7 +150,8 @@ def test_a_second_check_loads_every_program_from_the_cache(tmp_path, monkeypatch
     first, second = profiles
     assert first["runs"] == second["runs"] > 0
     assert first["compiled"] >= first["runs"]  # at least each run's training step
-    assert second["compiled"] == 0 and second["cached"] == first["compiled"] + first["cached"]
+    # each worker loads what it needs (which runs a worker takes varies, so does the total)
+    assert second["compiled"] == 0 and second["cached"] >= second["runs"]
     assert [e["agreement"] for e in records[0]] == [e["agreement"] for e in records[1]]
     assert list((tmp_path / "cache").glob("jax-*"))
 
