@@ -15,7 +15,7 @@ PYTEST  := $(PYTHON) -m pytest
 LINT_IMPORTS := $(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test bench check report compare baseline study lint ab robustness fuzz mutate profile
+.PHONY: help install test bench check report compare baseline study lint ab robustness fuzz mutate profile durations
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,6 +61,9 @@ robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seede
 
 profile: $(ENV) ## where the time goes: the check (compiling vs running, per runner, slowest runs), then the tests' slowest 15
 	$(XBENCH) check --profile; $(PYTEST) -q --benchmark-disable -m "not long" --durations=15 $(FLAGS)
+
+durations: $(ENV) ## time the check (cold, warm), study --quick, make test and CI on a fresh clone: results/durations/, docs/architecture.md
+	$(PYTHON) tools/durations.py --ci
 
 fuzz: $(ENV) ## the command line and the readers fuzzed longer (XBENCH_FUZZ=long; N=examples, default 2000)
 	XBENCH_FUZZ=long XBENCH_FUZZ_EXAMPLES=$(or $(N),2000) $(PYTEST) -q --benchmark-disable tests/test_fuzz.py

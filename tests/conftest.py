@@ -1,11 +1,20 @@
 """Helpers shared by the tests. The benchmark suite's own plugin (``xbench.suite.plugin``)
 is loaded by pytest's configuration in pyproject.toml."""
 
+import os
+
 import pytest
 
+from xbench.run import compile_cache
 from xbench.run.registry import framework_available, import_adapters_package, load_adapter
 
 import_adapters_package()  # `xbench_adapters` importable also from an uninstalled checkout
+
+# JAX's persistent compilation cache for the tests and the xbench processes they start, as
+# `xbench check` uses it: a program compiled by an earlier run is loaded, the same
+# executable (XBENCH_CACHE_DIR=off for none). Set before anything imports JAX.
+if compile_cache.folder() is not None:
+    os.environ.update(compile_cache.settings(compile_cache.folder(), os.getpid()))
 
 FRAMEWORKS = ["torch", "jax"]
 

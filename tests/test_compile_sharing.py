@@ -142,9 +142,8 @@ def test_a_second_check_loads_every_program_from_the_cache(tmp_path, monkeypatch
         out = capsys.readouterr().out
         jax_row = next(line for line in out.splitlines() if line.startswith("| jax"))
         cells = [cell.strip() for cell in jax_row.strip("|").split("|")]
-        profiles.append(
-            dict(zip(("runs", "compiled", "cached"), map(int, cells[1:2] + cells[5:7]), strict=True))
-        )
+        numbers = map(int, cells[1:2] + cells[5:7])
+        profiles.append(dict(zip(("runs", "compiled", "cached"), numbers, strict=True)))
         records.append(json.loads((tmp_path / f"{run}.json").read_text())["entries"])
         assert str(compile_cache.folder()) in out
     first, second = profiles

@@ -2,6 +2,7 @@
 block that regenerates from the committed JSON; every rule the reference implements has its
 formula in docs/rules.md; every link resolves; the Python examples run."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -110,3 +111,47 @@ def test_the_python_examples_run(monkeypatch, capsys):
     assert "equal at every step" in printed and "held" in printed
     assert "differs from step 1 in bn0/running_mean" in printed  # the batch-norm block
     assert "update-adamw-weight_decay-torch-forloop-1e4-one 1." in printed  # the ab block
+
+
+def _durations_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("durations", REPO / "tools" / "durations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_durations_the_docs_quote_are_generated_from_measurements(tmp_path):
+    """docs/architecture.md's table is what tools/durations.py renders from the committed
+    measurements, byte for byte; a figure typed into the page (the perturbed copy) is not."""
+    durations = _durations_tool()
+    files = sorted((REPO / "results" / "durations").glob("*.json"))
+    page = (REPO / "docs" / "architecture.md").read_text()
+    block = page.split(durations.START)[1].split(durations.END)[0]
+    assert block == "\n" + durations.render()
+    for path in files:
+        doc = json.loads(path.read_text())
+        assert {"check, cold", "check, warm", "study --quick", "make test"} <= set(doc["durations"])
+    typed = tmp_path / "architecture.md"
+    typed.write_text(
+        page.replace(durations.END, "| make test | `make test` | 60 s |\n" + durations.END)
+    )
+    changed = typed.read_text().split(durations.START)[1].split(durations.END)[0]
+    assert changed != "\n" + durations.render()
+
+
+def test_readme_makefile_and_help_texts_quote_no_typed_duration():
+    """Durations live in the generated table only: a '~4 min' typed into the README, a
+    Makefile help line or a command's help goes stale the day the suite grows."""
+    from xbench.cli import build_parser
+
+    typed = re.compile(r"(~|<|about )\s*\d+(\.\d+)?\s*(s|sec|seconds|min|minutes)\b")
+    texts = {"README.md": (REPO / "README.md").read_text(),
+             "Makefile": (REPO / "Makefile").read_text()}  # fmt: skip
+    parser = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        texts[f"xbench {name} --help"] = sub.format_help()
+    for name, text in texts.items():
+        assert not typed.search(text), f"{name}: {typed.search(text).group(0)}"
+    assert typed.search("make test (~4 min on 2 cores)")  # the pattern sees one

@@ -26,8 +26,8 @@ def add_parser(sub) -> None:
         "+ L2) trains in both frameworks from the same "
         "seeded weights, batches and dropout masks; then weight_decay and L2 in the loss train in "
         "float32 against a float64 reference. The JSON goes to <out>/runs/ (never "
-        "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs (~8 min on 2 "
-        "cores); --quick: 1 seed × 60 epochs (1–2 min).",
+        "replaced); STUDY.md and the PNGs to <out>. Full: 5 seeds × 150 epochs; --quick: 1 "
+        "seed × 60 epochs (how long each takes: docs/architecture.md).",
     )
     p.add_argument("--quick", action="store_true", help="1 seed, 60 epochs")
     p.add_argument(
