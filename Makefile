@@ -60,7 +60,7 @@ robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seede
 	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q --benchmark-disable -m long
 
 profile: $(ENV) ## where the time goes: the check (compiling vs running, per runner, slowest runs), then the tests' slowest 15
-	$(XBENCH) check --profile; $(PYTEST) -q --benchmark-disable -m "not long" --durations=15 $(FLAGS)
+	$(XBENCH) check --profile; rc=$$?; $(PYTEST) -q --benchmark-disable -m "not long" --durations=15 $(FLAGS) && exit $$rc
 
 durations: $(ENV) ## time the check (cold, warm), study --quick, make test and CI on a fresh clone: results/durations/, docs/architecture.md
 	$(PYTHON) tools/durations.py --ci

@@ -419,13 +419,15 @@ IMPLEMENTATIONS = {
 FLAT = ("jit_flat",)
 
 
-def step_functions(case: Case, mask: dict, model, loss: str, flat: bool):
+def step_functions(case: Case, mask: dict, model, loss: str, flat: bool, tx=None):
     """The training step and the update as pure functions whose last argument is a Hyper:
     the optax transform is built from it inside, so a program traced with the Hyper as an
-    argument serves every case of the structure, and one traced with the numbers bound
-    holds them as constants."""
+    argument serves every case of the structure. ``tx``: the transform, built already (with
+    the numbers as constants, and jit_flat's 0/1 vector a concrete array)."""
 
     def transform(params, h):
+        if tx is not None:
+            return tx
         return flat_transform(case, mask, params, h) if flat else make_transform(case, mask, h=h)
 
     def update(params, opt_state, grads, h):
@@ -515,7 +517,7 @@ class JaxAdapter:
             self._train_step, self._update = shared(case, self.mask, model, loss, implementation)
             self.arguments = (self.hyper,)
         else:  # the numbers as constants, programs of this adapter's own
-            train_step, update = step_functions(case, self.mask, model, loss, flat)
+            train_step, update = step_functions(case, self.mask, model, loss, flat, tx)
             h = self.hyper
             self._train_step = jax.jit(
                 lambda p, s, x, y, keep=(), stats=None: train_step(p, s, x, y, keep, stats, h),

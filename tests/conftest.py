@@ -14,7 +14,7 @@ import_adapters_package()  # `xbench_adapters` importable also from an uninstall
 # `xbench check` uses it: a program compiled by an earlier run is loaded, the same
 # executable (XBENCH_CACHE_DIR=off for none). Set before anything imports JAX.
 if compile_cache.folder() is not None:
-    os.environ.update(compile_cache.settings(compile_cache.folder(), os.getpid()))
+    os.environ.update(compile_cache.settings(compile_cache.folder()))
 
 FRAMEWORKS = ["torch", "jax"]
 

@@ -256,6 +256,17 @@ def test_deep_json_is_refused_whatever_the_recursion_limit(tmp_path):
         sys.setrecursionlimit(limit)
 
 
+def test_an_unterminated_string_is_refused_at_once():
+    """The depth scan is one pass: an unclosed string of a million escaped quotes (which a
+    regular expression for strings retried from every quote, for hours) is malformed JSON."""
+    from xbench.records.files import nesting_depth, parse_json
+
+    text = '["' + '\\"' * 10**6
+    assert nesting_depth(text) == 1
+    with pytest.raises(UsageError, match="not valid JSON"):
+        parse_json(text, "open.json")
+
+
 def test_shallow_json_gets_the_reader_s_other_errors(tmp_path, capsys, monkeypatch):
     """The perturbed input: ten brackets decode (unclosed: malformed), so the message is not
     about depth: the depth message names exactly the decoder's recursion."""

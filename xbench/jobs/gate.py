@@ -153,25 +153,22 @@ def check_revision(commit: str, device: str, folder: Path, filters: tuple[str, .
     into ``folder``; its JSON path. ``filters``: check options such as ``--model linear``."""
     work = folder / "baseline-revision"
     work.mkdir()
-    print(f"xbench compare: no check recorded on this machine: checking the baseline revision "
-          f"{commit[:10]} here first (xbench check, its own code)", flush=True)  # fmt: skip
-    side = prepare_revision(commit, "baseline", work, stderr_log)
-    check = folder / "baseline-check.json"
-    command = [side.python, "-m", "xbench", "check", "--json", str(check), *filters]
-    command += ["--device", device] if device != "cpu" else []
-    paths = [str(side.code), *filter(None, [os.environ.get("PYTHONPATH")])]
-    with open(folder / "baseline-check.txt", "wb") as table:  # its table; progress on stderr
-        done = subprocess.run(
-            command,
-            stdout=table,
-            cwd=work,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
-        )
+    check, output = folder / "baseline-check.json", folder / "baseline-check.txt"
+    try:
+        side = prepare_revision(commit, "baseline", work, stderr_log)
+        command = [side.python, "-m", "xbench", "check", "--json", str(check), *filters]
+        command += ["--device", device] if device != "cpu" else []
+        paths = [str(side.code), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        print(f"xbench compare: checking the baseline revision {commit[:10]} with its own code "
+              f"(its output: {output})", flush=True)  # fmt: skip
+        with open(output, "wb") as log:
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env)
+    finally:  # the revision's source: done with, or failed
+        shutil.rmtree(work, ignore_errors=True)
     if done.returncode not in (0, 1) or not check.is_file():  # 1: an entry failed back then
-        output = folder / "baseline-check.txt"
         raise UsageError(f"xbench check of the baseline revision {commit[:10]} failed (exit "
                          f"{done.returncode}; its output: {output})")  # fmt: skip
-    shutil.rmtree(work, ignore_errors=True)
     return check
 
 
@@ -219,6 +216,9 @@ def gate_now(
     baseline revision, interleaved (``xbench ab --gate``)."""
     target = recorded_check(against, label)
     revision = read_revision(against)
+    if not target.is_file():
+        print(f"xbench compare: no check recorded for {label!r} ({target}): the baseline "
+              "revision is checked here too, after this checkout", flush=True)  # fmt: skip
     check = check_now(device)
     if not target.is_file():
         target = check_revision(revision.commit, device, check.parent)

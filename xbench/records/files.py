@@ -18,8 +18,9 @@ FORMAT = re.compile(r"^xbench-(?P<kind>[a-z]+)/(?P<version>\d+)$")
 # decoder's own limit is the interpreter's recursion limit, which torch.compile raises from
 # 1000 to 2000 for the rest of the process: the same file must get the same answer.
 MAX_DEPTH = 100
-STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-NOT_A_BRACKET = re.compile(r"[^][{}]+")
+# what matters for nesting, in one left-to-right pass: an escape (its character is text),
+# a quote (into or out of a string), a bracket
+TOKEN = re.compile(r'\\.|["\[\]{}]', re.S)
 
 
 def format_name(kind: str, version: int) -> str:
@@ -43,22 +44,30 @@ def read_json(path: Path, what: str = "result JSON") -> object:
 
 
 def nesting_depth(text: str) -> int:
-    """How deep ``text``'s arrays and objects nest (brackets inside strings do not count)."""
+    """How deep ``text``'s arrays and objects nest (brackets inside strings do not count);
+    linear in the length of ``text``, whatever it holds."""
     depth = deepest = 0
-    for bracket in NOT_A_BRACKET.sub("", STRING.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
+    in_string = False
+    for match in TOKEN.finditer(text):
+        token = match.group()
+        if token == '"':
+            in_string = not in_string
+        elif not in_string and token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif not in_string and token in "]}":
+            depth -= 1
     return deepest
 
 
 def parse_json(text: str, path: Path | str) -> object:
     """``text`` parsed, or a UsageError naming ``path``: malformed JSON, and JSON nested
     deeper than MAX_DEPTH or too big for memory, alike."""
-    if nesting_depth(text) > MAX_DEPTH:
-        raise UsageError(
-            f"{path}: not valid JSON: nested too deeply to read (over {MAX_DEPTH} levels)"
-        )
     try:
+        if nesting_depth(text) > MAX_DEPTH:
+            raise UsageError(
+                f"{path}: not valid JSON: nested too deeply to read (over {MAX_DEPTH} levels)"
+            )
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON (truncated or corrupt?): {exc}") from None

@@ -4,7 +4,9 @@ environment that turns it on.
 Where: ``$XBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/xbench``, else ``~/.cache/xbench``; in
 it, one folder per jaxlib version and CPU (``jax-<version>-<cpu>``): XLA compiles for the CPU
 it runs on and JAX's cache key does not name it, so a cache carried to another CPU is never
-read there. ``XBENCH_CACHE_DIR=off`` runs without it; deleting the folder clears it.
+read there. ``XBENCH_CACHE_DIR=off`` runs without it; deleting the folder clears it. It
+needs the ``filelock`` package (JAX locks the folder with it, and evicts beyond ``LIMIT``);
+without it there is no cache.
 
 A cached program is the executable XLA compiled, loaded instead of compiled again: the same
 numbers. It is never used where compile time is itself measured (``xbench bench``, ``ab``).
@@ -22,7 +24,7 @@ from pathlib import Path
 ENVIRONMENT = "XBENCH_CACHE_DIR"
 OFF = "off"
 LIMIT = 2**30  # bytes: JAX evicts the least recently used programs beyond this (the
-# catalogue's ~230 programs take about 20 MB)
+# catalogue's ~230 programs take about 8 MB)
 
 
 def root() -> Path | None:
@@ -49,22 +51,20 @@ def cpu_identity() -> str:
 
 
 def folder() -> Path | None:
-    """This jaxlib's and this CPU's cache folder (None when turned off or JAX is absent)."""
+    """This jaxlib's and this CPU's cache folder (None when turned off, or without JAX or
+    ``filelock``)."""
     top = root()
-    if top is None or importlib.util.find_spec("jaxlib") is None:
+    if top is None or not all(importlib.util.find_spec(m) for m in ("jaxlib", "filelock")):
         return None
     return top / f"jax-{importlib.metadata.version('jaxlib')}-{cpu_identity()}"
 
 
-def settings(cache: Path, worker: int) -> dict[str, str]:
-    """Environment variables that give a worker process JAX's persistent cache in ``cache``,
-    keeping every compilation (none is too quick to keep). Workers share it when JAX can lock
-    it (a size limit turns on its file lock, with ``filelock``); else one folder each, as an
-    unlocked entry can be read while another worker still writes it."""
-    values = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    if importlib.util.find_spec("filelock") is not None:
-        values["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(LIMIT)
-    else:
-        cache = cache / str(worker)
-    values["JAX_COMPILATION_CACHE_DIR"] = str(cache)
-    return values
+def settings(cache: Path) -> dict[str, str]:
+    """Environment variables that give a process JAX's persistent cache in ``cache`` (from
+    ``folder``), keeping every compilation (none is too quick to keep). Processes share it:
+    the size limit turns on JAX's file lock, so no entry is read while another writes it."""
+    return {
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_COMPILATION_CACHE_MAX_SIZE": str(LIMIT),
+        "JAX_COMPILATION_CACHE_DIR": str(cache),
+    }

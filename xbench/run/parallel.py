@@ -119,7 +119,7 @@ def start_worker(cache: Path | None, parent: int) -> None:
     """A worker's set-up, before it imports torch or JAX: see the module's docstring."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone handles Ctrl-C
     if cache is not None:
-        os.environ.update(compile_cache.settings(cache, os.getpid()))
+        os.environ.update(compile_cache.settings(cache))
     os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # workers may share one GPU
     # OpenMP threads that spin while they wait starve the other worker: torch's CPU time grew
     # tenfold with 2 workers. How they wait changes no result.
