@@ -6,6 +6,9 @@ never enters an equivalence run on a GPU.
 
 ``jnp.abs`` has derivative 1 at 0 where torch has 0; the L1 rules here use
 ``abs_zero_subgradient``, whose derivative is sign(x) with sign(0) = 0, as xbench specifies.
+
+Over 450 lines: the whole JAX port (optax transforms, the models' forward pass, the programs
+shared across cases) in one module, like torch_adapter and reference; to be split by concept.
 """
 
 from __future__ import annotations
