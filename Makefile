@@ -59,7 +59,7 @@ lint: $(ENV) ## ruff lint and format check, and the architecture's import contra
 robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seeded moments (TRIALS more per case, default 5), concurrent runs, ab, the torch-vs-JAX stage, a study twice and the wheel end to end
 	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q --benchmark-disable -m long
 
-profile: $(ENV) ## where the time goes: the check (compiling vs running, per runner, slowest runs), then the tests' slowest 15
+profile: $(ENV) ## where the time goes: the check (compiling vs running, per runner, slowest runs), then the tests' slowest 15 (FLAGS go to pytest)
 	$(XBENCH) check --profile; rc=$$?; $(PYTEST) -q --benchmark-disable -m "not long" --durations=15 $(FLAGS) && exit $$rc
 
 durations: $(ENV) ## time the check (cold, warm), study --quick, make test and CI on a fresh clone: results/durations/, docs/architecture.md

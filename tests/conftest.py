@@ -13,8 +13,9 @@ import_adapters_package()  # `xbench_adapters` importable also from an uninstall
 # JAX's persistent compilation cache for the tests and the xbench processes they start, as
 # `xbench check` uses it: a program compiled by an earlier run is loaded, the same
 # executable (XBENCH_CACHE_DIR=off for none). Set before anything imports JAX.
-if compile_cache.folder() is not None:
-    os.environ.update(compile_cache.settings(compile_cache.folder()))
+_cache = compile_cache.folder()
+if _cache is not None and not compile_cache.unusable(_cache):
+    os.environ.update(compile_cache.settings(_cache))
 
 FRAMEWORKS = ["torch", "jax"]
 

@@ -167,8 +167,12 @@ def test_a_second_check_loads_every_program_from_the_cache(tmp_path, monkeypatch
 def test_the_cache_can_be_turned_off(monkeypatch, tmp_path):
     from xbench.run import compile_cache
 
-    monkeypatch.setenv(compile_cache.ENVIRONMENT, compile_cache.OFF)
-    assert compile_cache.folder() is None
+    for off in (compile_cache.OFF, "OFF", "Off"):
+        monkeypatch.setenv(compile_cache.ENVIRONMENT, off)
+        assert compile_cache.folder() is None
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(compile_cache.ENVIRONMENT, "relative")
+    assert compile_cache.folder().parent == tmp_path / "relative"
     monkeypatch.setenv(compile_cache.ENVIRONMENT, str(tmp_path))
     assert compile_cache.folder().parent == tmp_path
     monkeypatch.delenv(compile_cache.ENVIRONMENT)
@@ -182,3 +186,30 @@ def test_the_cache_can_be_turned_off(monkeypatch, tmp_path):
         lambda m: None if m == "filelock" else find_spec(m),
     )
     assert compile_cache.folder() is None
+
+
+def test_a_folder_that_cannot_hold_the_cache_is_said_in_one_line(tmp_path, monkeypatch, capsys):
+    """The check runs without the cache, says so once, and the profile says it was not used;
+    a writable folder is usable (the perturbed input)."""
+    from xbench.cli import main
+    from xbench.run import compile_cache
+
+    adapter_class("jax")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert compile_cache.unusable(tmp_path / "cache") is None
+    assert compile_cache.unusable(blocker / "cache")
+    monkeypatch.setenv(compile_cache.ENVIRONMENT, str(blocker / "cache"))
+    argv = ["check", "--model", "linear", "--framework", "jax", "--jobs", "2", "--profile"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    said = [line for line in err.splitlines() if "compilation cache" in line]
+    assert len(said) == 1 and "running without it" in said[0] and "Traceback" not in err
+    assert "cannot be used" in out
+
+
+def test_profile_and_list_together_are_refused(capsys):
+    from xbench.cli import main
+
+    assert main(["check", "--profile", "--list"]) == 2
+    assert "--profile" in capsys.readouterr().err

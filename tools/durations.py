@@ -38,7 +38,7 @@ PAGE = ROOT / "docs" / "architecture.md"
 START, END = "<!-- durations start -->", "<!-- durations end -->"
 COMMANDS = {  # name -> (what a reader runs, what runs here in the clone)
     "check, cold": ("xbench check", ".venv/bin/xbench check --json {tmp}/cold.json"),
-    "check, warm": ("xbench check (again)", ".venv/bin/xbench check --json {tmp}/warm.json"),
+    "check, warm": ("xbench check", ".venv/bin/xbench check --json {tmp}/warm.json"),
     "study --quick": ("xbench study --quick", ".venv/bin/xbench study --quick --results {tmp}"),
     "make test": ("make test", "make test"),
 }

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_jobs(args.jobs)
     if not args.publish and (args.label or args.results != options.RESULTS):
         raise UsageError("--label and --results go with --publish")
+    if args.list and args.profile:
+        raise UsageError("--profile times a check; --list runs nothing: give one of them")
     if args.list:
         print("\n".join(check_text.entry_lines(selected(filters))))
         return 0

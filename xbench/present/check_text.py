@@ -52,6 +52,20 @@ def summary_line(check: CheckRun) -> str:
     )
 
 
+def cache_line() -> str:
+    """Where JAX's compilation cache is, or why there is none."""
+    cache = compile_cache.folder()
+    if cache is None:
+        return f"JAX's compilation cache: off ({compile_cache.ENVIRONMENT}, or no filelock)"
+    why = compile_cache.unusable(cache)
+    if why:
+        return f"JAX's compilation cache: {cache} cannot be used ({why}): compiled every time"
+    return (
+        f"JAX's compilation cache (the worker processes'; not with --jobs 1): {cache} (delete it "
+        f"to clear; {compile_cache.ENVIRONMENT}={compile_cache.OFF} runs without it)"
+    )
+
+
 def profile(costs: dict, wall: float, slowest: int = 8) -> str:
     """Where a check's time went: per runner, its runs' seconds (summed over the worker
     processes, which run side by side) and, for JAX, compiling against running; then the
@@ -70,19 +84,18 @@ def profile(costs: dict, wall: float, slowest: int = 8) -> str:
     top = sorted(costs.items(), key=lambda item: -item[1].seconds)[:slowest]
     slow = [[f, f"{c.label} {c.dtype}", f"{cost.seconds:.2f}", f"{cost.compiling:.2f}"]
             for (f, c), cost in top]  # fmt: skip
-    cache = compile_cache.folder()
     lines = [
         f"Where the time went: {wall:.1f} s wall; seconds are per run, summed over the worker "
         "processes (which run side by side). compiling: JAX tracing, lowering and XLA "
-        "compiling its programs (or loading them from the compilation cache).",
+        "compiling its programs, or loading them from the compilation cache (tracing and "
+        "lowering find them there); compiled and from cache count every XLA program, the "
+        "small ones of eager operations too.",
         tabulate(rows, headers, tablefmt="github"),
         "",
-        f"The {len(slow)} slowest runs:",
+        f"The {len(slow)} slowest runs (a worker's first run of a framework also pays its "
+        "first operations' set-up):",
         tabulate(slow, ["runner", "case", "seconds", "compiling"], tablefmt="github"),
-        "",
-        f"JAX's compilation cache: {cache} (delete it to clear; {compile_cache.ENVIRONMENT}="
-        f"{compile_cache.OFF} runs without it)"
-        if cache
-        else f"JAX's compilation cache: off ({compile_cache.ENVIRONMENT})",
     ]
+    if "jax" in totals:
+        lines += ["", cache_line()]
     return "\n".join(lines)

@@ -28,12 +28,12 @@ LIMIT = 2**30  # bytes: JAX evicts the least recently used programs beyond this 
 
 
 def root() -> Path | None:
-    """The cache's folder (None when turned off)."""
+    """The cache's folder (None when turned off: ``off``, in any case)."""
     chosen = os.environ.get(ENVIRONMENT, "")
-    if chosen == OFF:
+    if chosen.lower() == OFF:
         return None
     if chosen:
-        return Path(chosen)
+        return Path(chosen).absolute()  # a relative path: from the folder xbench started in
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "xbench"
 
@@ -57,6 +57,15 @@ def folder() -> Path | None:
     if top is None or not all(importlib.util.find_spec(m) for m in ("jaxlib", "filelock")):
         return None
     return top / f"jax-{importlib.metadata.version('jaxlib')}-{cpu_identity()}"
+
+
+def unusable(cache: Path) -> str | None:
+    """Why ``cache`` cannot hold the cache (it cannot be created or written), or None."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if os.access(cache, os.W_OK | os.X_OK) else "not writable"
 
 
 def settings(cache: Path) -> dict[str, str]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -96,11 +97,16 @@ def _in_this_process(keys: list[Key], done: Done | None) -> Ran:
 
 def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> Ran:
     trajectories: Ran = {}
+    cache = compile_cache.folder()
+    why = cache and compile_cache.unusable(cache)
+    if why:
+        print(f"xbench: compilation cache {cache}: {why}; running without it", file=sys.stderr)
+        cache = None
     pool = ProcessPoolExecutor(
         jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=start_worker,
-        initargs=(compile_cache.folder(), os.getpid()),
+        initargs=(cache, os.getpid()),
     )
     try:
         with children_ignore_ctrl_c():  # workers start as the first runs are submitted
