@@ -216,11 +216,12 @@ def gate_now(
     baseline revision, interleaved (``xbench ab --gate``)."""
     target = recorded_check(against, label)
     revision = read_revision(against)
-    if not target.is_file():
+    recorded = target.is_file()
+    if not recorded:
         print(f"xbench compare: no check recorded for {label!r} ({target}): the baseline "
               "revision is checked here too, after this checkout", flush=True)  # fmt: skip
     check = check_now(device)
-    if not target.is_file():
+    if not recorded:
         target = check_revision(revision.commit, device, check.parent)
     equivalence = compare_checks(load_check(target), load_check(check))
     print(f"\nxbench compare: timing this checkout against the baseline revision "
