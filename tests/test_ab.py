@@ -555,7 +555,7 @@ def test_a_revision_with_other_constraints_gets_an_environment_of_its_own(tmp_pa
             Path(command[3], "bin").mkdir(parents=True)
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(ab.subprocess, "run", fake_run)
+    monkeypatch.setattr(ab.lifeline, "run", fake_run)
     python = ab.environment_for(tree / "constraints.txt", tree, print)
     env = Path(python).parents[1]
     assert env.parent == repo / ab.ENVIRONMENTS and (env / ".installed").is_file()

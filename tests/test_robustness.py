@@ -34,8 +34,8 @@ from pathlib import Path
 
 import pytest
 
-from xbench.errors import children_ignore_ctrl_c
 from xbench.records import ab_run, bench_run, check_run, layout, storage, study_run
+from xbench.run.lifeline import children_ignore_ctrl_c
 
 REPO = Path(__file__).resolve().parent.parent
 TRIALS = int(os.environ.get("XBENCH_ROBUSTNESS_TRIALS", "0"))  # more, at other moments
@@ -303,7 +303,7 @@ def test_ctrl_c_during_the_sweep_stops_its_pytest_child_without_its_traceback(ca
 
 
 HELD_BACK = """import os, signal, sys, time
-from xbench.errors import children_ignore_ctrl_c
+from xbench.run.lifeline import children_ignore_ctrl_c
 with children_ignore_ctrl_c():
     os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.05)
@@ -411,3 +411,45 @@ def test_a_keyboard_interrupt_dropped_in_a_finalizer_is_taken_silently(capsys):
     hook(other)
     assert seen == [other]
     forget_interrupts()
+
+
+@pytest.mark.parametrize(
+    ("sig", "said"),
+    [(signal.SIGTERM, "interrupted by SIGTERM"), (signal.SIGHUP, "interrupted by SIGHUP")],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does(sig, said, monkeypatch, capsys):
+    """What `timeout`, CI cancellation, systemd and container runtimes send first, and a
+    closed terminal: the command's cleanup runs (here: a ``finally``), one line, exit 128 +
+    the signal; the handlers are put back. (Whole processes without the handler, must fail:
+    the SIGTERM trials of make robustness.)"""
+    import xbench.cli as cli
+
+    cleaned = []
+
+    def job(args):
+        try:
+            signal.raise_signal(sig)
+            time.sleep(0.05)
+            return 0
+        finally:
+            cleaned.append(True)
+
+    monkeypatch.setattr(cli.translate, "run", job)
+    before = signal.getsignal(sig)
+    assert cli.main(["translate", "SGD(params, lr=0.1)"]) == 128 + sig and cleaned == [True]
+    assert capsys.readouterr().err.strip() == f"xbench translate: {said}"
+    assert signal.getsignal(sig) == before
+
+
+def test_a_signal_ignored_when_xbench_starts_stays_ignored(monkeypatch):
+    """nohup starts a command with SIGHUP ignored: xbench keeps it so, and works on."""
+    import xbench.cli as cli
+
+    monkeypatch.setattr(cli.translate, "run", lambda args: signal.raise_signal(signal.SIGHUP) or 0)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert cli.main(["translate", "SGD(params, lr=0.1)"]) == 0
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -1,8 +1,6 @@
 """Errors a user can cause: the CLI turns them into one line and exit code 2."""
 
-import contextlib
 import signal
-import threading
 
 
 class UsageError(ValueError):
@@ -20,14 +18,19 @@ def first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-# Ctrl-C. Python raises KeyboardInterrupt wherever the main thread is; where that is a
-# finalizer or a library callback, the exception is printed and dropped, and the work would
-# go on. The CLI's handler also remembers the interrupt, and long work asks between items.
+# Ctrl-C (SIGINT), SIGTERM (what `timeout`, CI cancellation, systemd and container runtimes
+# send first) and SIGHUP (the terminal closed): each stops a command the same way, by
+# KeyboardInterrupt, so every cleanup written for Ctrl-C runs for all three. Python raises it
+# wherever the main thread is; where that is a finalizer or a library callback, the exception
+# is printed and dropped, and the work would go on. The CLI's handler also remembers the
+# signal, and long work asks between items.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _interrupts: list[int] = []
 
 
 def on_interrupt(signum, frame) -> None:
-    """SIGINT handler: remember the interrupt, then raise KeyboardInterrupt as Python does."""
+    """Handler of the stop signals: remember the signal, then raise KeyboardInterrupt as
+    Python does for SIGINT."""
     _interrupts.append(signum)
     raise KeyboardInterrupt
 
@@ -54,27 +57,22 @@ def interrupted() -> bool:
     return bool(_interrupts)
 
 
+def interrupt_code() -> int:
+    """The exit code of an interrupted command: 128 + the signal, as a shell reports a
+    process the signal ended (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP)."""
+    return 128 + (_interrupts[0] if _interrupts else signal.SIGINT)
+
+
+def interrupted_line(what: str, detail: str = "") -> str:
+    """The one line an interrupted command prints: ``<what>: interrupted[ by SIG...]<detail>``.
+    After Ctrl-C it starts on a new line, ending the ``^C`` the terminal echoed."""
+    signum = _interrupts[0] if _interrupts else signal.SIGINT
+    if signum == signal.SIGINT:
+        return f"\n{what}: interrupted{detail}"
+    return f"{what}: interrupted by {signal.Signals(signum).name}{detail}"
+
+
 def stop_if_interrupted() -> None:
     """Raise KeyboardInterrupt if Ctrl-C came, even if a library swallowed its exception."""
     if _interrupts:
         raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def children_ignore_ctrl_c():
-    """Child processes started inside ignore SIGINT from their first instruction (an ignored
-    signal stays ignored across exec, and Python then installs no handler of its own). A
-    terminal's Ctrl-C reaches the whole process group; the parent alone should answer it,
-    and stop its children, rather than each child print its own traceback. Meanwhile this
-    thread blocks SIGINT, so a Ctrl-C in those milliseconds is delivered when the block ends
-    (unless another thread of this process, one that does not block it, takes it first)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)

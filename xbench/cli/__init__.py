@@ -4,21 +4,28 @@ running it; shared flags in ``options``. Exit codes: 0 success, 1 a check or gat
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
 
 
-def _interrupted_on_start(signum, frame):  # Ctrl-C while the commands import: no traceback
-    print("\nxbench: interrupted", file=sys.stderr)
-    raise SystemExit(130)
+def _interrupted_on_start(signum, frame):  # a stop signal while the commands import
+    name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+    print(f"\nxbench: interrupted{name}", file=sys.stderr)
+    raise SystemExit(128 + signum)
 
 
+# Before the commands (and torch or JAX) import: Ctrl-C or SIGTERM then ends in one line, no
+# traceback. A signal ignored when xbench started (SIGHUP under nohup) stays ignored.
+_STARTING = (signal.SIGINT, signal.SIGTERM)
 _ON_START = threading.current_thread() is threading.main_thread() and (
     signal.getsignal(signal.SIGINT) is signal.default_int_handler
 )
 if _ON_START:
-    signal.signal(signal.SIGINT, _interrupted_on_start)
+    for _signum in _STARTING:
+        if signal.getsignal(_signum) in (signal.default_int_handler, signal.SIG_DFL):
+            signal.signal(_signum, _interrupted_on_start)
 
 from xbench import __version__  # noqa: E402
 from xbench.cli import (  # noqa: E402
@@ -36,15 +43,21 @@ from xbench.cli import (  # noqa: E402
 )
 from xbench.cli.options import Parser  # noqa: E402
 from xbench.errors import (  # noqa: E402
+    STOP_SIGNALS,
     UsageError,
     forget_interrupts,
+    interrupt_code,
     interrupted,
+    interrupted_line,
     on_interrupt,
     unraisable_hook,
 )
+from xbench.records.scratch import remove_dead  # noqa: E402
 
 if _ON_START:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is _interrupted_on_start:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 COMMANDS = (trace, check, bench, report, export, compare, ab, study, migrate, translate, explain)
 
@@ -68,19 +81,45 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+def _handle_stop_signals() -> dict:
+    """Install ``on_interrupt`` for the stop signals (those not ignored when xbench started);
+    the handlers it replaced."""
+    previous = {}
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, on_interrupt)
+    return previous
+
+
+def _say(line: str) -> None:
+    """Print to stderr; a closed terminal (SIGHUP) or pipe takes nothing and is no error."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    forget_interrupts()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = _handle_stop_signals() if in_main else {}
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable_hook(sys.unraisablehook)
+    try:
+        return _run(argv)
+    finally:
+        sys.unraisablehook = hook
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
-        print("\nxbench: interrupted", file=sys.stderr)
-        return 130
-    forget_interrupts()
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
-    hook, sys.unraisablehook = sys.unraisablehook, unraisable_hook(sys.unraisablehook)
+        _say(interrupted_line("xbench"))
+        return interrupt_code()
     try:
+        remove_dead()  # temporary folders of xbench runs that died
         code = args.func(args)
-        if interrupted() and code != 130:  # a library printed and dropped the KeyboardInterrupt
+        if interrupted() and code != interrupt_code():  # a library printed and dropped it
             raise KeyboardInterrupt
         return code
     except UsageError as exc:
@@ -90,9 +129,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xbench {args.command}: error: {_reason(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # results are written whole at the end, or not at all
-        print(f"\nxbench {args.command}: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        sys.unraisablehook = hook
-        if in_main and previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        _say(interrupted_line(f"xbench {args.command}"))
+        return interrupt_code()

@@ -36,7 +36,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,8 @@ from xbench.errors import UsageError
 from xbench.present.progress import Progress
 from xbench.records import machine
 from xbench.records.ab_run import AbBenchmark, AbRun, PairRounds, Side, now
-from xbench.run import ab_worker
+from xbench.records.scratch import scratch
+from xbench.run import ab_worker, lifeline
 from xbench.spec.benchmarks import BenchCase, gate_cases, sweep
 
 ROUND_SECONDS = 0.005  # timed part of a round
@@ -237,7 +237,7 @@ def environment_for(constraints: Path, tree: Path, log: Callable[[str], None]) -
         [str(python), "-m", "pip", "install", "-q", "-c", str(constraints), f"{tree}[torch,jax]"],
     )
     for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True)
+        done = lifeline.run(step, capture_output=True, text=True)
         if done.returncode != 0:
             raise UsageError(f"building {env} failed: {done.stderr.strip()[-500:]}")
     (env / ".installed").touch()
@@ -274,9 +274,10 @@ class Worker:
         self.stderr_path = log_folder / f"{name}-{time.monotonic_ns()}.log"
         path = os.pathsep.join(p for p in (str(side.code), os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, **(env or {}), "PYTHONPATH": path, "XBENCH_THREADS": str(threads),
-               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_AB_PADDING": "." * pad}  # fmt: skip
+               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_AB_PADDING": "." * pad,
+               "XBENCH_PARENT": str(os.getpid())}  # fmt: skip
         with open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(
+            self.process = lifeline.start(
                 [side.python, "-m", "xbench.run.ab_worker"], cwd=side.code, env=env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
             )  # fmt: skip
@@ -334,8 +335,12 @@ class Worker:
             last = used
         return time.perf_counter() - start
 
-    def close(self) -> None:
-        if self.process.poll() is None:
+    def close(self, hurry: bool = False) -> None:
+        """Ask the worker to quit; with ``hurry`` (an error or an interrupt is on its way
+        out), stop it now instead: it may be in the middle of a round or a compilation."""
+        if hurry:
+            lifeline.stop(self.process)
+        elif self.process.poll() is None:
             try:
                 self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
                 self.process.stdin.flush()
@@ -362,7 +367,7 @@ def start_pair(
         greet(workers, sides)
     except BaseException:
         for worker in workers.values():
-            worker.close()
+            worker.close(hurry=True)
         raise
     return workers
 
@@ -460,8 +465,7 @@ def run_ab(request: AbRequest, log: Callable[[str], None] = stderr_log) -> AbRun
     cases = selected(request)
     started, wall = now(), time.perf_counter()
     rng = random.Random(request.seed)
-    with tempfile.TemporaryDirectory(prefix="xbench-ab-") as tmp:
-        work = Path(tmp)
+    with scratch("ab") as work:
         sides = {
             "base": prepare(request.base, "BASE", work, log),
             "new": prepare(request.new, "NEW", work, log),
@@ -545,7 +549,7 @@ def measure(
                     settles += settled
             finally:
                 for worker in workers.values():
-                    worker.close()
+                    worker.close(hurry=sys.exc_info()[0] is not None)
             hellos = {name: worker.hello for name, worker in workers.items()}
             progress.done(item, f"{plan.rounds} round pairs of {len(cases)} benchmarks")
     return Measured(rounds, plan, settles, hellos)

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xbench import suite
-from xbench.errors import UsageError, children_ignore_ctrl_c
+from xbench.errors import UsageError, interrupt_code, interrupted_line
 from xbench.jobs.paired_bench import DEFAULT_PAIRS, cells, run_pairs
 from xbench.records import layout, machine
 from xbench.records.bench_run import BenchRun
 from xbench.records.bench_run import load as load_run
+from xbench.records.scratch import scratch
+from xbench.run import lifeline
 from xbench.spec.benchmarks import (
     SWEEP_PROFILES,
     benchmark_count,
@@ -75,7 +76,7 @@ def pytest_command(request: BenchRequest, json_path: Path) -> list[str]:
     return suite_command(
         request, "--benchmark-only", "--benchmark-enable", "--benchmark-quiet",
         f"--benchmark-json={json_path}", "-q", "--no-header", "--durations=10",
-        "--xbench-progress",
+        "--xbench-progress", f"--xbench-parent={os.getpid()}",
     )  # fmt: skip
 
 
@@ -94,9 +95,9 @@ def listed(request: BenchRequest) -> list[str]:
     one's id, or its test's name when it has no parameters."""
     require_pytest_benchmark()
     command = suite_command(request, "--collect-only", "-q")
-    with tempfile.TemporaryDirectory(prefix="xbench-list-") as tmp:
-        env = suite_environment(Path(tmp))
-        done = subprocess.run(command, cwd=PACKAGE_ROOT, env=env, capture_output=True, text=True)
+    with scratch("list") as tmp:
+        env = suite_environment(tmp)
+        done = lifeline.run(command, cwd=PACKAGE_ROOT, env=env, capture_output=True, text=True)
     if done.returncode == 5:
         raise UsageError(f"no benchmark matches -k {request.select!r}")
     if done.returncode != 0:
@@ -128,22 +129,16 @@ def fits(request: BenchRequest, chosen: list[str] | None = None) -> None:
 
 
 def run_suite(command: list[str], env: dict[str, str]) -> int:
-    """Run the suite's pytest to its end (its exit code); on Ctrl-C stop it and raise
+    """Run the suite's pytest to its end (its exit code); on an interrupt stop it, then raise
     KeyboardInterrupt. The child ignores Ctrl-C (pytest would print its own traceback beside
-    xbench's one line) and still dies with the process group on SIGTERM or SIGKILL."""
+    xbench's one line) and ends with this process however it ends (``run.lifeline``)."""
     # from the folder holding xbench/, so pytest names each benchmark
     # xbench/suite/benchmarks.py::... (its configuration is the suite's own, -c)
-    with children_ignore_ctrl_c():
-        process = subprocess.Popen(command, cwd=PACKAGE_ROOT, env=env)
+    process = lifeline.start(command, cwd=PACKAGE_ROOT, env=env)
     try:
         return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    except BaseException:
+        lifeline.stop(process)
         raise
 
 
@@ -202,9 +197,10 @@ def add_paired(raw: Path, request: BenchRequest) -> None:
 
 
 def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
-    """(exit code, the published run or None, minutes). Exit 130 when interrupted. The
-    selection, the memory and the results folder are checked before anything runs; a
-    results folder this run created is removed again if nothing was published in it."""
+    """(exit code, the published run or None, minutes); when interrupted, 128 + the signal
+    (130: Ctrl-C). The selection, the memory and the results folder are checked before
+    anything runs; a results folder this run created is removed again if nothing was
+    published in it."""
     require_pytest_benchmark()
     chosen = listed(request) if request.select else None  # a -k matching nothing: exit 2
     fits(request, chosen)
@@ -221,14 +217,14 @@ def sweep_and_publish(request: BenchRequest, folder: Path) -> tuple[int, BenchRu
     started, commit = time.perf_counter(), machine.git_commit()
     when = datetime.datetime.now(datetime.timezone.utc)
     nothing = f"nothing written to {folder}"
-    with tempfile.TemporaryDirectory(prefix="xbench-bench-") as tmp:
-        raw = Path(tmp) / "run.json"
-        command, env = pytest_command(request, raw), suite_environment(Path(tmp))
+    with scratch("bench") as tmp:
+        raw = tmp / "run.json"
+        command, env = pytest_command(request, raw), suite_environment(tmp)
         try:
             code = run_suite(command, env)
         except KeyboardInterrupt:
-            print(f"\nxbench bench: interrupted; {nothing}", file=sys.stderr)
-            return 130, None, 0.0
+            print(interrupted_line("xbench bench", f"; {nothing}"), file=sys.stderr)
+            return interrupt_code(), None, 0.0
         minutes = (time.perf_counter() - started) / 60
         if code != 0:
             return failed(code, minutes, raw, request.select), None, minutes
@@ -237,9 +233,9 @@ def sweep_and_publish(request: BenchRequest, folder: Path) -> tuple[int, BenchRu
         except KeyboardInterrupt:
             kept = Path(tempfile.gettempdir()) / f"xbench-unpaired-run-{os.getpid()}.json"
             shutil.copyfile(raw, kept)
-            print(f"\nxbench bench: interrupted in the torch-vs-JAX stage; {nothing} (the "
-                  f"finished sweep is kept at {kept})", file=sys.stderr)  # fmt: skip
-            return 130, None, 0.0
+            print(interrupted_line("xbench bench", f" in the torch-vs-JAX stage; {nothing} "
+                  f"(the finished sweep is kept at {kept})"), file=sys.stderr)  # fmt: skip
+            return interrupt_code(), None, 0.0
         except Exception as exc:  # the sweep stands without the stage: published, and said
             print(f"xbench bench: the torch-vs-JAX stage failed ({type(exc).__name__}: {exc}); "
                   "publishing the sweep without it (its ratios are unpaired)",

@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -47,7 +46,9 @@ from xbench.records.ab_run import AbRun, now
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
 from xbench.records.files import read_json
+from xbench.records.scratch import Scratch
 from xbench.records.storage import interrupts_deferred, write_atomically
+from xbench.run import lifeline
 from xbench.run.check import Filters
 
 
@@ -163,7 +164,7 @@ def check_revision(commit: str, device: str, folder: Path, filters: tuple[str, .
         print(f"xbench compare: checking the baseline revision {commit[:10]} with its own code "
               f"(its output: {output})", flush=True)  # fmt: skip
         with open(output, "wb") as log:
-            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env)
+            done = lifeline.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env)
     finally:  # the revision's source: done with, or failed
         shutil.rmtree(work, ignore_errors=True)
     if done.returncode not in (0, 1) or not check.is_file():  # 1: an entry failed back then
@@ -175,14 +176,15 @@ def check_revision(commit: str, device: str, folder: Path, filters: tuple[str, .
 def check_now(device: str) -> Path:
     """Run the equivalence catalogue now, into a new temporary folder (kept, so it can be
     inspected); its JSON path."""
-    folder = Path(tempfile.mkdtemp(prefix="xbench-compare-"))
+    folder = Scratch("compare")
     print("xbench compare: running the equivalence catalogue (xbench check)", flush=True)
-    check = folder / "check.json"
+    check = folder.path / "check.json"
     try:
         run_check(CheckRequest(Filters(), device=device, json=check))
     except BaseException:  # interrupted or failed: nothing to inspect, leave no folder
-        shutil.rmtree(folder, ignore_errors=True)
+        folder.remove()
         raise
+    folder.keep()
     return check
 
 

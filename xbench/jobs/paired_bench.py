@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -40,6 +39,7 @@ from xbench.jobs.ab import (
 )
 from xbench.present.progress import Progress
 from xbench.records.bench_run import Result, case_of
+from xbench.records.scratch import scratch
 from xbench.spec.benchmarks import PAIRED_FROM, BenchCase
 from xbench.spec.cases import mechanism
 
@@ -136,10 +136,9 @@ def run_pairs(
     per_pair: list[int] = []  # round pairs of each process pair
     cases = {f: [getattr(c, f) for c in found] for f in FRAMEWORK_SIDES}
     with (
-        tempfile.TemporaryDirectory(prefix="xbench-paired-") as tmp,
+        scratch("paired") as work,
         Progress(pairs, "xbench bench: torch vs JAX, process pairs", stream=stream) as progress,
     ):
-        work = Path(tmp)
         side = prepare(sys.executable, "THIS", work, lambda _: None)
         sides = dict.fromkeys(FRAMEWORK_SIDES, side)
         for pair in range(pairs):
@@ -160,7 +159,7 @@ def run_pairs(
                 per_pair.append(plan.rounds)
             finally:
                 for worker in workers.values():
-                    worker.close()
+                    worker.close(hurry=sys.exc_info()[0] is not None)
             progress.done(item, f"{plan.rounds} round pairs of {len(found)} comparisons")
     settings = {"pairs": pairs, "rounds": per_pair, "time_budget": budget, "threads": threads,
                 "seed": seed, "seconds": round(time.perf_counter() - wall, 1)}  # fmt: skip

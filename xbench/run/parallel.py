@@ -21,7 +21,7 @@ A worker's numbers are the same, bit for bit, as the same run's in this process
 
 Ctrl-C reaches the whole process group; workers ignore it from their start and the parent
 cancels what has not started, waits for the runs in flight (a few seconds at most) and
-re-raises. A worker whose parent is gone (killed) exits by itself.
+re-raises. A worker whose parent is gone (killed) ends too (``run.lifeline``).
 """
 
 from __future__ import annotations
@@ -30,14 +30,11 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from xbench.errors import children_ignore_ctrl_c
-from xbench.run import compile_cache
+from xbench.run import compile_cache, lifeline
 from xbench.run.costs import RunCost, costed_run
 from xbench.run.registry import framework_available, load_adapter
 from xbench.run.trajectory import Trajectory
@@ -109,7 +106,7 @@ def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> Ran:
         initargs=(cache, os.getpid()),
     )
     try:
-        with children_ignore_ctrl_c():  # workers start as the first runs are submitted
+        with lifeline.children_ignore_ctrl_c():  # workers start as the first runs are submitted
             running = {pool.submit(costed_run, *key): key for key in run_order(keys)}
         for future in as_completed(running):
             key = running[future]
@@ -130,14 +127,7 @@ def start_worker(cache: Path | None, parent: int) -> None:
     # OpenMP threads that spin while they wait starve the other worker: torch's CPU time grew
     # tenfold with 2 workers. How they wait changes no result.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    threading.Thread(target=_exit_without, args=(parent,), daemon=True).start()
+    lifeline.die_with_parent(parent)
     for framework in RUNNERS:
         if framework_available(framework):
             load_adapter(framework)
-
-
-def _exit_without(parent: int) -> None:
-    """End this worker once ``parent`` is gone (this process then has another parent)."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)

@@ -76,7 +76,7 @@ class Adapter(Protocol):
 def import_adapters_package() -> None:
     if importlib.util.find_spec("xbench_adapters") is not None:
         return
-    folder = Path(__file__).resolve().parent.parent / "adapters"
+    folder = Path(__file__).resolve().parents[2] / "adapters"  # beside xbench/
     spec = importlib.util.spec_from_file_location(
         "xbench_adapters", folder / "__init__.py", submodule_search_locations=[str(folder)]
     )

@@ -14,6 +14,7 @@ import pytest
 
 from xbench.present.progress import Progress
 from xbench.records import bench_run, machine
+from xbench.run.lifeline import die_with_parent
 from xbench.run.threads import available_cpus, set_threads
 from xbench.spec.benchmarks import SWEEP_PROFILES
 
@@ -34,6 +35,13 @@ def pytest_addoption(parser):
         "pytest's own per-test output",
     )
     group.addoption(
+        "--xbench-parent",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="end this pytest once process PID is gone (`xbench bench` passes its own)",
+    )
+    group.addoption(
         "--xbench-threads",
         type=int,
         default=int(os.environ.get("XBENCH_THREADS", 0)) or available_cpus(),
@@ -42,6 +50,9 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    parent = config.getoption("--xbench-parent")
+    if parent is not None:
+        die_with_parent(parent)
     if config.getoption("--xbench-progress"):
         config.pluginmanager.register(SweepProgress(), "xbench-progress")
     config.xbench_threads = set_threads(config.getoption("--xbench-threads"))

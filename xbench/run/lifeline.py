@@ -1,0 +1,158 @@
+"""Child processes that end with the xbench that started them, however it ends.
+
+On a machine used for timing, a child that outlives its xbench is worse than a leak: it
+takes the cores the next measurement runs on, and nothing reports it. Two guards:
+
+- **From the parent's side, for every child** (``start``). On Linux the kernel signals a
+  process when its parent dies, once asked with ``prctl(PR_SET_PDEATHSIG)``, and the request
+  survives ``exec``. ``start`` runs each command through this file as a launcher,
+  ``python -I -S lifeline.py PARENT -- COMMAND ...``: it asks for SIGTERM at its parent's
+  death, checks that its parent is still PARENT (it may have died in between), then becomes
+  COMMAND. So a child whose code is not this xbench's (an older revision's worker under
+  ``xbench ab``, pip building that revision's environment) ends with its xbench, SIGKILL
+  included. The launcher imports nothing but the standard library.
+- **From the child's side, for xbench's own Python children** (``die_with_parent``: the
+  check's workers, ``ab``'s workers, the sweep's pytest): the same request, and on every
+  system a thread that ends the process once its parent has changed (polled every second).
+
+The signal is SIGTERM: a child that is itself an xbench (``compare`` checking the baseline
+revision) then stops its own children and removes its temporary folders; any other dies of
+it. The kernel ties the request to the *thread* that started the child, so ``start`` from
+any thread but the main one leaves the launcher out (the child-side guard still holds).
+
+Children also start with SIGINT ignored (``children_ignore_ctrl_c``): a terminal's Ctrl-C
+reaches the whole process group, and the parent alone answers it and stops them.
+
+This module imports only the standard library: it also runs as a script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+DEATH_SIGNAL = signal.SIGTERM
+POLL_SECONDS = 1.0
+STOP_SECONDS = 5.0  # how long a child has to end after SIGTERM before it is killed
+
+
+def ask_kernel(death_signal: int = DEATH_SIGNAL) -> bool:
+    """Have the kernel send ``death_signal`` to this process when its parent dies (Linux);
+    whether it was set."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0) == 0
+    except (OSError, AttributeError, ImportError):
+        return False
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    os._exit(128 + DEATH_SIGNAL)
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """End this process when ``parent`` (default: the current parent) is gone: the kernel's
+    signal where there is one, and a watching thread everywhere. A parent that is already
+    gone ends it now."""
+    parent = os.getppid() if parent is None else parent
+    ask_kernel()
+    if os.getppid() != parent:
+        os._exit(128 + DEATH_SIGNAL)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def guarded(command: list[str]) -> list[str]:
+    """``command`` run through the launcher, so that it ends with this process (Linux, from
+    the main thread); else ``command`` as it is."""
+    if not sys.platform.startswith("linux"):
+        return list(command)
+    if threading.current_thread() is not threading.main_thread():
+        return list(command)
+    return [sys.executable, "-I", "-S", os.path.abspath(__file__), str(os.getpid()), "--",
+            *command]  # fmt: skip
+
+
+@contextlib.contextmanager
+def children_ignore_ctrl_c():
+    """Child processes started inside ignore SIGINT from their first instruction (an ignored
+    signal stays ignored across exec, and Python then installs no handler of its own). A
+    terminal's Ctrl-C reaches the whole process group; the parent alone should answer it,
+    and stop its children, rather than each child print its own traceback. Meanwhile this
+    thread blocks SIGINT, so a Ctrl-C in those milliseconds is delivered when the block ends
+    (unless another thread of this process, one that does not block it, takes it first)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def start(command: list[str], **popen) -> subprocess.Popen:
+    """``subprocess.Popen(command, **popen)`` for a child that ignores Ctrl-C and ends with
+    this process (see the module's docstring)."""
+    with children_ignore_ctrl_c():
+        return subprocess.Popen(guarded(command), **popen)
+
+
+def run(command: list[str], **popen) -> subprocess.CompletedProcess:
+    """``subprocess.run`` through ``start``: the child is stopped if this process is
+    interrupted while it waits, and ends with it if it dies. ``capture_output`` and ``text``
+    as in ``subprocess.run``."""
+    if popen.pop("capture_output", False):
+        popen.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start(command, **popen)
+    try:
+        out, err = process.communicate()
+    except BaseException:
+        stop(process)
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def stop(process: subprocess.Popen, seconds: float = STOP_SECONDS) -> None:
+    """End ``process``: SIGTERM, then SIGKILL if it is still there after ``seconds``."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+
+
+def main(argv: list[str]) -> None:
+    """The launcher: ``lifeline.py PARENT -- COMMAND ...``."""
+    parent, separator, *command = argv
+    if separator != "--" or not command:
+        sys.exit("usage: lifeline.py PARENT -- COMMAND ...")
+    ask_kernel()
+    if os.getppid() != int(parent):  # the parent died before the request took effect
+        os._exit(128 + DEATH_SIGNAL)
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        sys.exit(f"{command[0]}: {exc.strerror}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
