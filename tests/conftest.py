@@ -2,6 +2,7 @@
 is loaded by pytest's configuration in pyproject.toml."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,11 @@ from xbench.run import compile_cache
 from xbench.run.registry import framework_available, import_adapters_package, load_adapter
 
 import_adapters_package()  # `xbench_adapters` importable also from an uninstalled checkout
+
+# The xbench processes the tests start, from any folder, import this checkout's xbench, as
+# the tests themselves do (pyproject's `pythonpath`): installed or not (PY=python3 make test).
+_checkout = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_checkout, os.environ.get("PYTHONPATH")]))
 
 # JAX's persistent compilation cache for the tests and the xbench processes they start, as
 # `xbench check` uses it: a program compiled by an earlier run is loaded, the same

@@ -67,6 +67,7 @@ AB = ["ab", PY, PY, "-k", "update-sgd-none-torch-forloop-1e4-one", "--pairs", "2
 AB += ["--time-budget", "12s", "--no-confirm", "--seed", "1"]
 BASELINE = ["compare", "--against", "RESULTS/baseline", "--update-baseline", "--reason", "t"]
 BASELINE += ["--label", "m"]
+COMPARE = ["compare", "--against", "RESULTS/baseline", "--label", "m"]
 
 
 def trial_moments(first: float, last: float) -> list[float]:
@@ -98,20 +99,53 @@ def complete(path: Path) -> None:
         raise AssertionError(f"unexpected file {path}")
 
 
-def xbench(argv: list[str], root: Path, runner=XBENCH, timeout: float = 300):
-    """Start ``xbench argv`` in its own process group, with its temporary files in root."""
+def xbench(argv: list[str], root: Path, runner=XBENCH, env: dict | None = None):
+    """Start ``xbench argv`` in its own process group, with its temporary files in root
+    (``env``: more environment)."""
     argv = [a.replace("RESULTS", str(root / "results")) for a in argv]
-    env = dict(os.environ, TMPDIR=str(root / "tmp"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, TMPDIR=str(root / "tmp"), PYTHONUNBUFFERED="1", **(env or {}))
     env["XBENCH_TEST_READY"] = str(root / "ready")
     (root / "tmp").mkdir(exist_ok=True)
     return subprocess.Popen([*runner, *argv], cwd=root, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def interrupt(argv, root, runner, sig: int, at: float) -> tuple[int | None, str]:
-    """Send ``sig`` to the run's process group ``at`` seconds after xbench is imported and
-    about to run (None: it had finished)."""
-    process = xbench(argv, root, runner)
+def processes_of(root: Path) -> list[str]:
+    """The command lines of the run's processes still alive: xbench and every process it
+    started, which inherit the run's environment (zombies, ended, are left out)."""
+    needle = f"XBENCH_TEST_READY={root / 'ready'}\0".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if needle not in (proc / "environ").read_bytes():
+                continue
+            if (proc / "stat").read_text().rsplit(") ", 1)[1].startswith("Z"):
+                continue
+            found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:160])
+        except (OSError, IndexError):  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def left_running(root: Path, seconds: float) -> list[str]:
+    """The run's processes still alive ``seconds`` from now (none: as soon as none is)."""
+    deadline = time.monotonic() + seconds
+    while (alive := processes_of(root)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+# How each signal is sent: Ctrl-C to the terminal's process group; SIGTERM and SIGKILL to
+# xbench alone (`kill PID`, `docker stop`), which must then stop its children itself.
+TO_GROUP = {signal.SIGINT}
+GRACE = {signal.SIGINT: 3.0, signal.SIGTERM: 3.0, signal.SIGKILL: 5.0}  # seconds
+
+
+def interrupt(argv, root, runner, sig, at, env=None) -> tuple[int | None, str, list[str]]:
+    """Send ``sig`` ``at`` seconds after xbench is imported and about to run (code None: it
+    had finished); (exit code, stderr, its processes still alive GRACE[sig] seconds after
+    it ended). Whatever is left is killed then."""
+    process = xbench(argv, root, runner, env)
     deadline = time.monotonic() + 120
     while not (root / "ready").exists() and process.poll() is None:
         assert time.monotonic() < deadline, "xbench did not start within 120 s"
@@ -120,13 +154,16 @@ def interrupt(argv, root, runner, sig: int, at: float) -> tuple[int | None, str]
         process.wait(timeout=at)
         sent = None
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, sig)
+        (os.killpg if sig in TO_GROUP else os.kill)(process.pid, sig)
         sent = sig
-    _, err = process.communicate(timeout=120)
-    if sig == signal.SIGKILL:  # its children, too, as a kill of the session does
-        with contextlib.suppress(ProcessLookupError):
+    try:
+        process.wait(timeout=120)
+    finally:
+        alive = left_running(root, GRACE[sig])
+        with contextlib.suppress(ProcessLookupError):  # what was left, not to disturb others
             os.killpg(process.pid, signal.SIGKILL)
-    return (process.returncode if sent else None), err
+    _, err = process.communicate(timeout=120)
+    return (process.returncode if sent else None), err, alive
 
 
 def run_ok(argv, root, runner=XBENCH) -> str:
@@ -164,8 +201,10 @@ def stray(root: Path) -> list[Path]:
     return leftovers + [p for p in (root / "tmp").iterdir() if not p.name.startswith(kept)]
 
 
-def seeded_results(root: Path, baseline: bool = False) -> dict[str, str]:
-    """A results folder with one earlier file of each kind the commands write."""
+def seeded_results(root: Path, baseline: bool = False, gate: bool = False) -> dict[str, str]:
+    """A results folder with one earlier file of each kind the commands write; with
+    ``gate``, a baseline ``compare`` can run against: this checkout's commit (its code, its
+    constraints: no environment to build) and a recorded check."""
     results = root / "results"
     (results / "m").mkdir(parents=True)
     earlier = "0001_e4a6c1e_default_20261121T133738Z.json"  # a real bench run: study reads it
@@ -174,6 +213,14 @@ def seeded_results(root: Path, baseline: bool = False) -> dict[str, str]:
         (results / "baseline" / "m").mkdir(parents=True)
         (results / "baseline" / "revision.json").write_text('{"commit": "0"}\n')
         (results / "baseline" / "m" / "check.json").write_text('{"old": 1}\n')
+    if gate:
+        (results / "baseline" / "m").mkdir(parents=True)
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        revision = {"commit": head, "reason": "t", "datetime": "2026-12-01T00:00:00+00:00"}
+        (results / "baseline" / "revision.json").write_text(json.dumps(revision))
+        check = REPO / "results" / "baseline" / "cpu-amd-epyc-2t" / "check.json"
+        shutil.copy(check, results / "baseline" / "m" / "check.json")
     return snapshot(results)
 
 
@@ -185,41 +232,113 @@ COMMANDS = {
     "study": (STUDY + ["--results", "RESULTS"], XBENCH, (0.05, 5.0), ("STUDY.md",)),
     "ab": (AB + ["--json", "RESULTS/ab.json"], XBENCH, (0.05, 5.0), ()),
     "baseline": (BASELINE, SMALL_XBENCH, (0.05, 3.0), ("check.json", "revision.json")),
+    "compare": (COMPARE, SMALL_XBENCH, (0.05, 15.0), ()),  # the check now, then the timing
 }
 RERUN = {"bench"}  # the others take 10-30 s: make robustness reruns them too
+NO_RERUN = {"compare"}  # its timing alone takes 3 minutes (the CI gate's budget)
 
 
 def with_results(argv: list[str], name: str) -> list[str]:
     return argv + (["--results", "RESULTS"] if name in ("bench", "bench_paired", "check") else [])
 
 
+def stopped_badly(sig: int, code: int | None, err: str, root: Path, alive: list[str]) -> list:
+    """What a stop signal's trial found wrong (nothing, when all is well): the exit code, the
+    one "interrupted" line, no traceback, nothing left in TMPDIR (all but SIGKILL), no
+    process of the run left running."""
+    wrong = [f"still running: {alive}"] if alive else []
+    if sig == signal.SIGKILL or code is None:
+        return wrong
+    # 128 + sig: xbench caught it; -sig: it came as the process exited, after the work (a
+    # shell shows both as 128 + sig)
+    if code not in (128 + sig, -sig):
+        wrong.append(f"exit {code}")
+    if "Traceback" in err:
+        wrong.append("a traceback")
+    said = [line for line in err.splitlines() if "interrupted" in line]
+    if code == 128 + sig and not (len(said) == 1 and said[0].startswith("xbench ")):
+        wrong.append(f"interrupted lines: {said}")  # one, whichever process or stage
+    if stray(root):
+        wrong.append(f"left in TMPDIR: {stray(root)}")
+    return wrong
+
+
+SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+KILLED_ONCE = {"bench", "check", "ab"}  # TRIALS=0 kills these (children of each kind)
+
+
 @pytest.mark.long
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("sig", list(SIGNALS.values()), ids=list(SIGNALS))
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_an_interrupted_or_killed_run_loses_nothing_and_the_next_run_succeeds(name, sig, tmp_path):
     argv, runner, (first, last), replaceable = COMMANDS[name]
     argv = with_results(argv, name)
-    if sig == signal.SIGKILL and name != "bench" and not TRIALS:
-        pytest.skip("TRIALS > 0 kills this one too (TRIALS=0: SIGKILL on bench only)")
+    if sig == signal.SIGKILL and name not in KILLED_ONCE and not TRIALS:
+        pytest.skip("TRIALS > 0 kills this one too (TRIALS=0: SIGKILL on bench, check, ab)")
     for trial, at in enumerate(trial_moments(first, last)):
         root = tmp_path / f"trial{trial}"
         root.mkdir()
-        before = seeded_results(root, baseline=name == "baseline")
-        code, err = interrupt(argv, root, runner, sig, at)
-        if sig == signal.SIGINT and code is not None:
-            # 130: xbench caught it; -SIGINT: it came as the process exited, after the work
-            # (a shell shows both as 130)
-            assert code in (130, -signal.SIGINT), (at, err[-2000:])
-            assert "Traceback" not in err, (at, err[-3000:])
-            if code == 130:  # one line says so, whichever process or stage it reached
-                said = [line for line in err.splitlines() if "interrupted" in line]
-                assert len(said) == 1 and said[0].startswith("xbench "), (at, err[-3000:])
-            assert not stray(root), (at, stray(root))
+        before = seeded_results(root, baseline=name == "baseline", gate=name == "compare")
+        code, err, alive = interrupt(argv, root, runner, sig, at)
+        assert not stopped_badly(sig, code, err, root, alive), (at, err[-3000:])
         assert_nothing_lost(before, root, replaceable)
-        if name in RERUN or TRIALS:
+        if (name in RERUN or TRIALS) and name not in NO_RERUN:
             run_ok(argv, root, runner)
             assert not [p for p in (root / "results").rglob(f"*{storage.TMP}")]
             assert_nothing_lost(before, root, replaceable)
+
+
+# Deliberately broken copies of xbench, for the trials' checks to fail on (must fail).
+BROKEN = {
+    # children started without the parent-death guard (plain Popen; workers not watching)
+    "no-lifeline": ("run/lifeline.py", "\n\ndef guarded(command):\n    return list(command)\n\n\n"
+                    "def die_with_parent(parent=None):\n    return None\n"),
+    # SIGTERM left to its default action: the process ends where it is
+    "no-sigterm": ("errors.py", "\nSTOP_SIGNALS = (signal.SIGINT, signal.SIGHUP)\n"),
+}  # fmt: skip
+LONG_SWEEP = ["bench", "--quick", "-k", "1e4", "--paired-budget", "0", "--label", "m"]
+
+
+def broken_copy(folder: Path, breakage: str) -> Path:
+    """A copy of xbench (and its adapters) with ``breakage`` appended to one module; the
+    folder to put first on PYTHONPATH (the sweep's pytest and the workers follow it)."""
+    for name in ("xbench", "adapters"):
+        shutil.copytree(REPO / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    module, addition = BROKEN[breakage]
+    with open(folder / "xbench" / module, "a") as f:
+        f.write(addition)
+    return folder
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("breakage", list(BROKEN))
+def test_the_stop_trials_catch_an_xbench_without_its_guards(breakage, tmp_path):
+    """The trials above, on a broken xbench, in the sweep (6 s in): without the
+    parent-death guard, SIGKILL leaves the sweep's pytest running; without a SIGTERM
+    handler, SIGTERM leaves the run's temporary folder, which the next xbench removes."""
+    copy = broken_copy(tmp_path / "code", breakage)
+    root = tmp_path / "trial"
+    root.mkdir()
+    seeded_results(root)
+    sig = signal.SIGKILL if breakage == "no-lifeline" else signal.SIGTERM
+    argv = with_results(LONG_SWEEP, "bench")
+    code, err, alive = interrupt(argv, root, XBENCH, sig, 6.0, env={"PYTHONPATH": str(copy)})
+    assert code is not None, "the sweep ended before the signal"
+    wrong = stopped_badly(sig, code, err, root, alive)
+    if breakage == "no-lifeline":
+        assert alive and any("pytest" in command for command in alive), wrong
+    else:
+        assert code == -signal.SIGTERM and any("left in TMPDIR" in w for w in wrong), wrong
+        left = [p for p in stray(root) if p.name.startswith("xbench-bench-")]
+        assert left, stray(root)
+        later = xbench(["translate", "SGD(params, lr=0.1)"], root)
+        assert later.wait(timeout=120) == 0 and not any(p.exists() for p in left)
+    # the same trial on xbench as it is: nothing wrong
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    seeded_results(fixed)
+    code, err, alive = interrupt(argv, fixed, XBENCH, sig, 6.0)
+    assert code is not None and not stopped_badly(sig, code, err, fixed, alive), err[-3000:]
 
 
 def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
