@@ -43,12 +43,9 @@ def make_interpreter(root: Path) -> Path:
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True, timeout=120,
     ).stdout.strip()  # fmt: skip
-    folders = {
-        *site.getsitepackages(),
-        site.getusersitepackages(),
-        sysconfig.get_paths()["purelib"],
-    }
-    Path(purelib, "frameworks.pth").write_text("\n".join(sorted(folders)) + "\n")
+    # this interpreter's package folders, as it has them on sys.path (itself run that way or not)
+    folders = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+    Path(purelib, "frameworks.pth").write_text("\n".join(folders) + "\n")
     return python
 
 
