@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from xbench.jobs import gate
+from xbench.records import scratch
 from xbench.records.check_run import load as load_check
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -34,9 +35,7 @@ def unseen(tmp_path, monkeypatch):
     shutil.copy(RESULTS / "baseline" / "revision.json", against)
     calls = []
 
-    def check_now(device):
-        folder = tmp_path / "now"
-        folder.mkdir()
+    def check_now(device, folder):
         return Path(shutil.copy(calls_now.pop(), folder / "check.json"))
 
     def check_revision(commit, device, folder):
@@ -44,6 +43,7 @@ def unseen(tmp_path, monkeypatch):
         return Path(shutil.copy(RECORDED, folder / "baseline-check.json"))
 
     calls_now = []
+    monkeypatch.setattr(scratch.tempfile, "tempdir", str(tmp_path))  # its kept folder: here
     monkeypatch.setattr(gate, "check_now", check_now)
     monkeypatch.setattr(gate, "check_revision", check_revision)
     monkeypatch.setattr(gate, "run_ab", lambda request: "timing")

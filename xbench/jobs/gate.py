@@ -46,7 +46,7 @@ from xbench.records.ab_run import AbRun, now
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
 from xbench.records.files import read_json
-from xbench.records.scratch import Scratch
+from xbench.records.scratch import Scratch, scratch
 from xbench.records.storage import interrupts_deferred, write_atomically
 from xbench.run import lifeline
 from xbench.run.check import Filters
@@ -173,18 +173,11 @@ def check_revision(commit: str, device: str, folder: Path, filters: tuple[str, .
     return check
 
 
-def check_now(device: str) -> Path:
-    """Run the equivalence catalogue now, into a new temporary folder (kept, so it can be
-    inspected); its JSON path."""
-    folder = Scratch("compare")
+def check_now(device: str, folder: Path) -> Path:
+    """Run the equivalence catalogue now, into ``folder``; its JSON path."""
     print("xbench compare: running the equivalence catalogue (xbench check)", flush=True)
-    check = folder.path / "check.json"
-    try:
-        run_check(CheckRequest(Filters(), device=device, json=check))
-    except BaseException:  # interrupted or failed: nothing to inspect, leave no folder
-        folder.remove()
-        raise
-    folder.keep()
+    check = folder / "check.json"
+    run_check(CheckRequest(Filters(), device=device, json=check))
     return check
 
 
@@ -222,7 +215,19 @@ def gate_now(
     if not recorded:
         print(f"xbench compare: no check recorded for {label!r} ({target}): the baseline "
               "revision is checked here too, after this checkout", flush=True)  # fmt: skip
-    check = check_now(device)
+    folder = Scratch("compare")  # kept for inspection once the gate has run to its end
+    try:
+        gate = _gate_into(folder.path, target, revision, recorded, device, threads, threshold)
+    except BaseException:  # interrupted or failed: nothing to inspect, leave no folder
+        folder.remove()
+        raise
+    folder.keep()
+    return GateNow(revision, *gate, warn_only, folder.path)
+
+
+def _gate_into(folder, target, revision, recorded, device, threads, threshold):
+    """``gate_now``'s work, its files in ``folder``: (the equivalence gate, the timing)."""
+    check = check_now(device, folder)
     if not recorded:
         target = check_revision(revision.commit, device, check.parent)
     equivalence = compare_checks(load_check(target), load_check(check))
@@ -232,10 +237,10 @@ def gate_now(
         AbRequest(
             base=revision.commit, new=sys.executable, gate=True, threshold=threshold,
             time_budget=GATE_BUDGET, pairs=GATE_PAIRS, threads=threads, device=device,
-            json=check.parent / "ab.json",
+            json=folder / "ab.json",
         )
     )  # fmt: skip
-    return GateNow(revision, equivalence, timing, warn_only, check.parent)
+    return equivalence, timing
 
 
 def update_baseline(against: Path, label: str, device: str, reason: str) -> tuple[Path, Path]:
@@ -244,7 +249,8 @@ def update_baseline(against: Path, label: str, device: str, reason: str) -> tupl
         raise UsageError("a new baseline needs a reason: make baseline REASON='why it moves'")
     target = layout.baseline_check(against / layout.validate_label(label))
     commit = clean_head()
-    data = check_now(device).read_bytes()
+    with scratch("baseline") as folder:
+        data = check_now(device, folder).read_bytes()
     target.parent.mkdir(parents=True, exist_ok=True)
     with interrupts_deferred():  # the check and the revision move together
         write_atomically(target, lambda f: f.write(data))
