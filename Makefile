@@ -56,7 +56,7 @@ mutate: $(ENV) ## mutation testing of the checker: mutants killed by the tests, 
 lint: $(ENV) ## ruff lint and format check, and the architecture's import contracts
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(LINT_IMPORTS)
 
-robustness: $(ENV) ## the long process tests: xbench interrupted/killed at seeded moments (TRIALS more per case, default 5), concurrent runs, ab, the torch-vs-JAX stage, a study twice and the wheel end to end
+robustness: $(ENV) ## the long process tests: xbench interrupted (Ctrl-C, SIGTERM) or killed at seeded moments (TRIALS more per case, default 5), no process left; concurrent runs, ab, the torch-vs-JAX stage, a study twice, the wheel and a never-installed checkout end to end
 	XBENCH_ROBUSTNESS_TRIALS=$(or $(TRIALS),5) $(PYTEST) -q --benchmark-disable -m long
 
 profile: $(ENV) ## where the time goes: the check (compiling vs running, per runner, slowest runs), then the tests' slowest 15 (FLAGS go to pytest)

@@ -2,7 +2,7 @@
 
 A file is written under a hidden temporary name beside it (``.<name>.<pid>.<random>.tmp``)
 and renamed (or linked) into place, so a reader sees the whole file or none. An interrupt
-(SIGINT, SIGTERM) removes the temporary file; a process killed outright (SIGKILL, power
+(SIGINT, SIGTERM, SIGHUP) removes the temporary file; a process killed outright (SIGKILL, power
 loss) can leave one, and the next write into the same folder removes it once its process
 is gone (docs/robustness.md).
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from xbench.errors import UsageError
+from xbench.errors import STOP_SIGNALS, UsageError
 
 TMP = ".tmp"  # the suffix of a file being written
 
@@ -140,13 +140,14 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while writing files that belong together: an interrupt
-    takes effect once all are written (in the main thread; elsewhere nothing is held)."""
+    """Hold the stop signals (SIGINT, SIGTERM, SIGHUP) back while writing files that belong
+    together: an interrupt takes effect once all are written (in the main thread; elsewhere
+    nothing is held)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
+    held = STOP_SIGNALS
     previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in held}
     try:
         yield
