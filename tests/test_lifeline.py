@@ -115,7 +115,9 @@ def test_the_launcher_ends_a_child_whose_parent_died_before_it_could_ask():
     launcher = lifeline.guarded([PY, "-c", "print('started')"])
     assert launcher[:3] == [PY, "-I", "-S"] and launcher[-3:] == [PY, "-c", "print('started')"]
     assert launcher[4] == str(os.getpid())
-    wrong = [*launcher[:4], "1", *launcher[5:]]  # this child's parent is not pid 1
+    gone = subprocess.Popen([PY, "-c", "pass"])
+    gone.wait()  # a process that has ended: not this child's parent, whatever runs the tests
+    wrong = [*launcher[:4], str(gone.pid), *launcher[5:]]
     done = subprocess.run(wrong, capture_output=True, text=True, timeout=60)
     assert done.returncode == 128 + signal.SIGTERM and "started" not in done.stdout
     done = subprocess.run(launcher, capture_output=True, text=True, timeout=60)

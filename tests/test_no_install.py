@@ -11,6 +11,7 @@ from beside ``xbench/``."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -56,16 +57,20 @@ def uninstalled(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def xbench(python: Path, checkout: Path, *argv: str, timeout: float = 300):
-    return subprocess.run([str(python), "-m", "xbench", *argv], cwd=checkout, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    """``python -m xbench argv`` from ``checkout``, with no PYTHONPATH (the tests' own points
+    at this checkout, which would hide what the copy alone cannot find)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([str(python), "-m", "xbench", *argv], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
 def test_the_interpreter_sees_the_frameworks_but_not_the_install(uninstalled):
     checkout, python = uninstalled
     probe = "import importlib.util as u; print(u.find_spec('numpy') is not None, " \
             "u.find_spec('xbench_adapters') is None)"  # fmt: skip
-    done = subprocess.run([str(python), "-c", probe], cwd=checkout.parent, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(python), "-c", probe], cwd=checkout.parent, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.stdout.split() == ["True", "True"], done.stderr
 
 

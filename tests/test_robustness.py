@@ -106,8 +106,19 @@ def xbench(argv: list[str], root: Path, runner=XBENCH, env: dict | None = None):
     env = dict(os.environ, TMPDIR=str(root / "tmp"), PYTHONUNBUFFERED="1", **(env or {}))
     env["XBENCH_TEST_READY"] = str(root / "ready")
     (root / "tmp").mkdir(exist_ok=True)
-    return subprocess.Popen([*runner, *argv], cwd=root, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # its output into files, never a pipe that could fill while nobody reads it
+    logs = root / f"output-{time.monotonic_ns()}.out", root / f"output-{time.monotonic_ns()}.err"
+    with open(logs[0], "w") as out, open(logs[1], "w") as err:
+        process = subprocess.Popen([*runner, *argv], cwd=root, env=env, start_new_session=True,
+                                   stdout=out, stderr=err)  # fmt: skip
+    process.logs = logs
+    return process
+
+
+def output(process: subprocess.Popen, timeout: float = 600) -> tuple[str, str]:
+    """Wait for the run to end; what it printed (stdout, stderr)."""
+    process.wait(timeout=timeout)
+    return tuple(path.read_text(errors="replace") for path in process.logs)
 
 
 def processes_of(root: Path) -> list[str]:
@@ -162,7 +173,7 @@ def interrupt(argv, root, runner, sig, at, env=None) -> tuple[int | None, str, l
         alive = left_running(root, GRACE[sig])
         with contextlib.suppress(ProcessLookupError):  # what was left, not to disturb others
             os.killpg(process.pid, signal.SIGKILL)
-    _, err = process.communicate(timeout=120)
+    _, err = output(process)
     return (process.returncode if sent else None), err, alive
 
 
@@ -171,7 +182,7 @@ def run_ok(argv, root, runner=XBENCH) -> str:
     pairs without confirmation can flag noise on a busy machine (make robustness TRIALS=1
     met one); what is tested here is that it ran and wrote its file whole."""
     process = xbench(argv, root, runner)
-    out, err = process.communicate(timeout=600)
+    out, err = output(process)
     allowed = (0, 1) if argv[0] == "ab" else (0,)
     assert process.returncode in allowed, err[-3000:]
     return out
@@ -242,16 +253,16 @@ def with_results(argv: list[str], name: str) -> list[str]:
     return argv + (["--results", "RESULTS"] if name in ("bench", "bench_paired", "check") else [])
 
 
-def stopped_badly(sig: int, code: int | None, err: str, root: Path, alive: list[str]) -> list:
+def stopped_badly(sig, code, err, root: Path, alive: list[str], finished: bool) -> list[str]:
     """What a stop signal's trial found wrong (nothing, when all is well): the exit code, the
     one "interrupted" line, no traceback, nothing left in TMPDIR (all but SIGKILL), no
-    process of the run left running."""
+    process of the run left running. ``finished``: the run had written its result."""
     wrong = [f"still running: {alive}"] if alive else []
     if sig == signal.SIGKILL or code is None:
         return wrong
-    # 128 + sig: xbench caught it; -sig: it came as the process exited, after the work (a
-    # shell shows both as 128 + sig)
-    if code not in (128 + sig, -sig):
+    # 128 + sig: xbench caught it; -sig: it came as the process exited, its result written
+    # (a shell shows both as 128 + sig); -sig before that: nothing handled it
+    if code != 128 + sig and not (code == -sig and finished):
         wrong.append(f"exit {code}")
     if "Traceback" in err:
         wrong.append("a traceback")
@@ -280,7 +291,8 @@ def test_an_interrupted_or_killed_run_loses_nothing_and_the_next_run_succeeds(na
         root.mkdir()
         before = seeded_results(root, baseline=name == "baseline", gate=name == "compare")
         code, err, alive = interrupt(argv, root, runner, sig, at)
-        assert not stopped_badly(sig, code, err, root, alive), (at, err[-3000:])
+        finished = snapshot(root / "results") != before
+        assert not stopped_badly(sig, code, err, root, alive, finished), (at, err[-3000:])
         assert_nothing_lost(before, root, replaceable)
         if (name in RERUN or TRIALS) and name not in NO_RERUN:
             run_ok(argv, root, runner)
@@ -324,11 +336,12 @@ def test_the_stop_trials_catch_an_xbench_without_its_guards(breakage, tmp_path):
     argv = with_results(LONG_SWEEP, "bench")
     code, err, alive = interrupt(argv, root, XBENCH, sig, 6.0, env={"PYTHONPATH": str(copy)})
     assert code is not None, "the sweep ended before the signal"
-    wrong = stopped_badly(sig, code, err, root, alive)
+    wrong = stopped_badly(sig, code, err, root, alive, finished=False)
     if breakage == "no-lifeline":
         assert alive and any("pytest" in command for command in alive), wrong
     else:
-        assert code == -signal.SIGTERM and any("left in TMPDIR" in w for w in wrong), wrong
+        assert code == -signal.SIGTERM and "exit -15" in wrong, wrong
+        assert any("left in TMPDIR" in w for w in wrong), wrong
         left = [p for p in stray(root) if p.name.startswith("xbench-bench-")]
         assert left, stray(root)
         later = xbench(["translate", "SGD(params, lr=0.1)"], root)
@@ -338,7 +351,7 @@ def test_the_stop_trials_catch_an_xbench_without_its_guards(breakage, tmp_path):
     fixed.mkdir()
     seeded_results(fixed)
     code, err, alive = interrupt(argv, fixed, XBENCH, sig, 6.0)
-    assert code is not None and not stopped_badly(sig, code, err, fixed, alive), err[-3000:]
+    assert code is not None and not stopped_badly(sig, code, err, fixed, alive, False), err
 
 
 def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
@@ -379,7 +392,7 @@ def test_two_runs_started_in_the_same_second_write_two_distinct_complete_files(n
     before = seeded_results(tmp_path)
     processes = [xbench(argv, tmp_path, runner) for _ in range(2)]
     for process in processes:
-        _, err = process.communicate(timeout=300)
+        _, err = output(process, timeout=300)
         assert process.returncode == 0, err[-3000:]
     new = assert_nothing_lost(before, tmp_path)
     assert len(new) == 2, new  # distinct names, both whole
@@ -555,10 +568,15 @@ def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does(sig, said, monkeypatch
             cleaned.append(True)
 
     monkeypatch.setattr(cli.translate, "run", job)
-    before = signal.getsignal(sig)
-    assert cli.main(["translate", "SGD(params, lr=0.1)"]) == 128 + sig and cleaned == [True]
-    assert capsys.readouterr().err.strip() == f"xbench translate: {said}"
-    assert signal.getsignal(sig) == before
+    # if xbench did not handle it, this would, and the job would go on: a failure, not the
+    # test runner's death
+    before = signal.signal(sig, lambda signum, frame: None)
+    try:
+        assert cli.main(["translate", "SGD(params, lr=0.1)"]) == 128 + sig and cleaned == [True]
+        assert capsys.readouterr().err.strip() == f"xbench translate: {said}"
+        assert signal.getsignal(sig) is not cli.on_interrupt  # put back
+    finally:
+        signal.signal(sig, before)
 
 
 def test_a_signal_ignored_when_xbench_starts_stays_ignored(monkeypatch):

@@ -1,6 +1,8 @@
 """Errors a user can cause: the CLI turns them into one line and exit code 2."""
 
+import contextlib
 import signal
+import sys
 
 
 class UsageError(ValueError):
@@ -70,6 +72,13 @@ def interrupted_line(what: str, detail: str = "") -> str:
     if signum == signal.SIGINT:
         return f"\n{what}: interrupted{detail}"
     return f"{what}: interrupted by {signal.Signals(signum).name}{detail}"
+
+
+def say_interrupted(what: str, detail: str = "") -> None:
+    """Print ``interrupted_line`` to stderr. After SIGHUP the terminal may be gone: a write
+    that fails then is dropped, not an error of its own."""
+    with contextlib.suppress(OSError, ValueError):
+        print(interrupted_line(what, detail), file=sys.stderr, flush=True)
 
 
 def stop_if_interrupted() -> None:

@@ -11,8 +11,12 @@ import threading
 
 
 def _interrupted_on_start(signum, frame):  # a stop signal while the commands import
-    name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
-    print(f"\nxbench: interrupted{name}", file=sys.stderr)
+    if signum == signal.SIGINT:
+        line = "\nxbench: interrupted"
+    else:
+        line = f"xbench: interrupted by {signal.Signals(signum).name}"
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr)
     raise SystemExit(128 + signum)
 
 
@@ -48,8 +52,8 @@ from xbench.errors import (  # noqa: E402
     forget_interrupts,
     interrupt_code,
     interrupted,
-    interrupted_line,
     on_interrupt,
+    say_interrupted,
     unraisable_hook,
 )
 from xbench.records.scratch import remove_dead  # noqa: E402
@@ -91,12 +95,6 @@ def _handle_stop_signals() -> dict:
     return previous
 
 
-def _say(line: str) -> None:
-    """Print to stderr; a closed terminal (SIGHUP) or pipe takes nothing and is no error."""
-    with contextlib.suppress(OSError, ValueError):
-        print(line, file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     forget_interrupts()
     in_main = threading.current_thread() is threading.main_thread()
@@ -114,7 +112,7 @@ def _run(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
-        _say(interrupted_line("xbench"))
+        say_interrupted("xbench")
         return interrupt_code()
     try:
         remove_dead()  # temporary folders of xbench runs that died
@@ -122,12 +120,13 @@ def _run(argv: list[str] | None) -> int:
         if interrupted() and code != interrupt_code():  # a library printed and dropped it
             raise KeyboardInterrupt
         return code
-    except UsageError as exc:
-        print(f"xbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, RecursionError, MemoryError) as exc:  # a safety net: input or machine
-        print(f"xbench {args.command}: error: {_reason(exc)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:  # results are written whole at the end, or not at all
-        _say(interrupted_line(f"xbench {args.command}"))
+        say_interrupted(f"xbench {args.command}")
         return interrupt_code()
+    except (UsageError, OSError, RecursionError, MemoryError) as exc:
+        if interrupted():  # what the interrupt caused (a closed terminal's EIO, after SIGHUP)
+            say_interrupted(f"xbench {args.command}")
+            return interrupt_code()
+        reason = exc if isinstance(exc, UsageError) else _reason(exc)  # a safety net
+        print(f"xbench {args.command}: error: {reason}", file=sys.stderr)
+        return 2

@@ -547,9 +547,12 @@ def measure(
                     pair_rounds, settled = time_pair(workers, case.id, plan, rng)
                     rounds[case.id].append(pair_rounds)
                     settles += settled
-            finally:
+            except BaseException:  # an error or an interrupt: stop them now
                 for worker in workers.values():
-                    worker.close(hurry=sys.exc_info()[0] is not None)
+                    worker.close(hurry=True)
+                raise
+            for worker in workers.values():
+                worker.close()
             hellos = {name: worker.hello for name, worker in workers.items()}
             progress.done(item, f"{plan.rounds} round pairs of {len(cases)} benchmarks")
     return Measured(rounds, plan, settles, hellos)

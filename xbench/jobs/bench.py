@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xbench import suite
-from xbench.errors import UsageError, interrupt_code, interrupted_line
+from xbench.errors import UsageError, interrupt_code, say_interrupted
 from xbench.jobs.paired_bench import DEFAULT_PAIRS, cells, run_pairs
 from xbench.records import layout, machine
 from xbench.records.bench_run import BenchRun
@@ -223,7 +223,7 @@ def sweep_and_publish(request: BenchRequest, folder: Path) -> tuple[int, BenchRu
         try:
             code = run_suite(command, env)
         except KeyboardInterrupt:
-            print(interrupted_line("xbench bench", f"; {nothing}"), file=sys.stderr)
+            say_interrupted("xbench bench", f"; {nothing}")
             return interrupt_code(), None, 0.0
         minutes = (time.perf_counter() - started) / 60
         if code != 0:
@@ -233,8 +233,8 @@ def sweep_and_publish(request: BenchRequest, folder: Path) -> tuple[int, BenchRu
         except KeyboardInterrupt:
             kept = Path(tempfile.gettempdir()) / f"xbench-unpaired-run-{os.getpid()}.json"
             shutil.copyfile(raw, kept)
-            print(interrupted_line("xbench bench", f" in the torch-vs-JAX stage; {nothing} "
-                  f"(the finished sweep is kept at {kept})"), file=sys.stderr)  # fmt: skip
+            say_interrupted("xbench bench", f" in the torch-vs-JAX stage; {nothing} (the "
+                            f"finished sweep is kept at {kept})")  # fmt: skip
             return interrupt_code(), None, 0.0
         except Exception as exc:  # the sweep stands without the stage: published, and said
             print(f"xbench bench: the torch-vs-JAX stage failed ({type(exc).__name__}: {exc}); "

@@ -157,9 +157,12 @@ def run_pairs(
                     times, first, _ = time_sides(workers, keys, plan, rng)
                     rounds[index].append({**times, "first": first})
                 per_pair.append(plan.rounds)
-            finally:
+            except BaseException:  # an error or an interrupt: stop them now
                 for worker in workers.values():
-                    worker.close(hurry=sys.exc_info()[0] is not None)
+                    worker.close(hurry=True)
+                raise
+            for worker in workers.values():
+                worker.close()
             progress.done(item, f"{plan.rounds} round pairs of {len(found)} comparisons")
     settings = {"pairs": pairs, "rounds": per_pair, "time_budget": budget, "threads": threads,
                 "seed": seed, "seconds": round(time.perf_counter() - wall, 1)}  # fmt: skip

@@ -46,10 +46,14 @@ class Scratch:
         self._lock: int | None = None
         if fcntl is None:
             return
-        making = self.path / f"{LOCK}.new"
-        self._lock = os.open(making, os.O_CREAT | os.O_WRONLY, 0o600)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
-        os.rename(making, self.path / LOCK)
+        try:  # an interrupt here leaves nothing: the folder is not yet anyone's to remove
+            making = self.path / f"{LOCK}.new"
+            self._lock = os.open(making, os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+            os.rename(making, self.path / LOCK)
+        except BaseException:
+            self.remove()
+            raise
 
     def keep(self) -> Path:
         """Keep the folder after this run: it is the user's now, never removed by xbench."""
@@ -59,6 +63,17 @@ class Scratch:
         return self.path
 
     def remove(self) -> None:
+        """Remove the folder: its contents, then the lock file, then itself (a removal that
+        fails part-way leaves the folder locked, for the next xbench to finish)."""
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.path):
+                if entry.name == LOCK:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            (self.path / LOCK).unlink(missing_ok=True)
         shutil.rmtree(self.path, ignore_errors=True)
         self._release()
 
@@ -102,7 +117,7 @@ def _owner_gone(folder: Path) -> bool:
     """Whether ``folder``'s lock file exists and no process holds its lock."""
     lock = folder / LOCK
     try:
-        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)  # NFS locks only what can be written
     except OSError:  # no lock file (kept, or not ours), or not ours to open
         return False
     try:

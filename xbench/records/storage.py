@@ -147,7 +147,7 @@ def interrupts_deferred() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    held = STOP_SIGNALS
+    held = [s for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]  # nohup
     previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in held}
     try:
         yield

@@ -3,22 +3,27 @@
 On a machine used for timing, a child that outlives its xbench is worse than a leak: it
 takes the cores the next measurement runs on, and nothing reports it. Two guards:
 
-- **From the parent's side, for every child** (``start``). On Linux the kernel signals a
-  process when its parent dies, once asked with ``prctl(PR_SET_PDEATHSIG)``, and the request
-  survives ``exec``. ``start`` runs each command through this file as a launcher,
+- **From the parent's side, for every child started with ``start`` or ``run``**. On Linux
+  the kernel signals a process when its parent dies, once asked with
+  ``prctl(PR_SET_PDEATHSIG)``, and the request survives ``exec`` (of any program that is
+  not set-user-ID or set-group-ID). ``start`` runs each command through this file as a launcher,
   ``python -I -S lifeline.py PARENT -- COMMAND ...``: it asks for SIGTERM at its parent's
   death, checks that its parent is still PARENT (it may have died in between), then becomes
   COMMAND. So a child whose code is not this xbench's (an older revision's worker under
   ``xbench ab``, pip building that revision's environment) ends with its xbench, SIGKILL
   included. The launcher imports nothing but the standard library.
 - **From the child's side, for xbench's own Python children** (``die_with_parent``: the
-  check's workers, ``ab``'s workers, the sweep's pytest): the same request, and on every
-  system a thread that ends the process once its parent has changed (polled every second).
+  check's workers, which ``multiprocessing`` starts, ``ab``'s workers, the sweep's pytest):
+  the same request, or, where the kernel has none, a thread that ends the process once its
+  parent has changed (polled every second; not on Linux, where a thread waking in a timed
+  process would be one more thing the two sides of a comparison do differently).
 
 The signal is SIGTERM: a child that is itself an xbench (``compare`` checking the baseline
 revision) then stops its own children and removes its temporary folders; any other dies of
-it. The kernel ties the request to the *thread* that started the child, so ``start`` from
-any thread but the main one leaves the launcher out (the child-side guard still holds).
+it. The kernel ties the request to the *thread* that started the child: xbench starts every
+child from its main thread, and ``start`` from any other leaves the launcher out (a child
+that asks for itself would then end with that thread). Children that end by themselves in
+moments (``git``, an interpreter's version probe) are started plainly.
 
 Children also start with SIGINT ignored (``children_ignore_ctrl_c``): a terminal's Ctrl-C
 reaches the whole process group, and the parent alone answers it and stops them.
@@ -62,15 +67,14 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(128 + DEATH_SIGNAL)
 
 
-def die_with_parent(parent: int | None = None) -> None:
-    """End this process when ``parent`` (default: the current parent) is gone: the kernel's
-    signal where there is one, and a watching thread everywhere. A parent that is already
-    gone ends it now."""
-    parent = os.getppid() if parent is None else parent
-    ask_kernel()
+def die_with_parent(parent: int) -> None:
+    """End this process when ``parent``, the process that started it, is gone: the kernel's
+    signal where there is one, else a watching thread. A parent already gone ends it now."""
+    asked = ask_kernel()
     if os.getppid() != parent:
         os._exit(128 + DEATH_SIGNAL)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    if not asked:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 
 
 def guarded(command: list[str]) -> list[str]:
@@ -117,12 +121,12 @@ def run(command: list[str], **popen) -> subprocess.CompletedProcess:
     as in ``subprocess.run``."""
     if popen.pop("capture_output", False):
         popen.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process = start(command, **popen)
-    try:
-        out, err = process.communicate()
-    except BaseException:
-        stop(process)
-        raise
+    with start(command, **popen) as process:  # its pipes closed however this ends
+        try:
+            out, err = process.communicate()
+        except BaseException:
+            stop(process)
+            raise
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
@@ -150,8 +154,9 @@ def main(argv: list[str]) -> None:
         os._exit(128 + DEATH_SIGNAL)
     try:
         os.execvp(command[0], command)
-    except OSError as exc:
-        sys.exit(f"{command[0]}: {exc.strerror}")
+    except OSError as exc:  # as a shell says it: 127 not found, 126 found but not runnable
+        print(f"{command[0]}: {exc.strerror}", file=sys.stderr)
+        sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
 if __name__ == "__main__":
