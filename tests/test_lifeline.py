@@ -196,6 +196,27 @@ def test_the_folders_of_runs_that_died_are_removed_and_no_others(tmp_path, monke
         live_holder.kill()
 
 
+@pytest.mark.skipif(scratch.fcntl is None, reason="no flock here")
+def test_a_removal_stopped_part_way_leaves_the_lock_file_for_the_next_run(tmp_path, monkeypatch):
+    """Found by a new-user trial: removing a dead run's large folder, interrupted, left the
+    rest without its lock file, and no xbench ever touched it again."""
+    _, dead = held_folder(tmp_path)
+    kill(int(dead.name.split("-")[2]))
+    assert gone_within(int(dead.name.split("-")[2]), 10.0)
+    (dead / "inductor" / "a").mkdir(parents=True)
+    (dead / "run.json").write_text("{}")
+
+    def interrupted(path, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(scratch.shutil, "rmtree", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            scratch.remove_dead(tmp_path)
+    assert (dead / scratch.LOCK).is_file()  # still the next run's to finish
+    assert scratch.remove_dead(tmp_path) == [dead] and not dead.exists()
+
+
 def test_a_scratch_folder_is_removed_when_its_block_ends_by_an_interrupt(tmp_path, monkeypatch):
     monkeypatch.setattr(scratch.tempfile, "tempdir", str(tmp_path))
     with pytest.raises(KeyboardInterrupt), scratch.scratch("bench") as folder:

@@ -1,5 +1,3 @@
-import sys
+from xbench.cli import entry
 
-from xbench.cli import main
-
-sys.exit(main())
+entry()

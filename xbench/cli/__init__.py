@@ -21,15 +21,15 @@ def _interrupted_on_start(signum, frame):  # a stop signal while the commands im
 
 
 # Before the commands (and torch or JAX) import: Ctrl-C or SIGTERM then ends in one line, no
-# traceback. A signal ignored when xbench started (SIGHUP under nohup) stays ignored.
-_STARTING = (signal.SIGINT, signal.SIGTERM)
-_ON_START = threading.current_thread() is threading.main_thread() and (
-    signal.getsignal(signal.SIGINT) is signal.default_int_handler
-)
-if _ON_START:
-    for _signum in _STARTING:
-        if signal.getsignal(_signum) in (signal.default_int_handler, signal.SIG_DFL):
+# traceback, also when xbench was started in the background with SIGINT ignored. A signal
+# ignored when xbench started stays ignored.
+_DEFAULT = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+_ON_START = []
+if threading.current_thread() is threading.main_thread():
+    for _signum, _default in _DEFAULT.items():
+        if signal.getsignal(_signum) is _default:
             signal.signal(_signum, _interrupted_on_start)
+            _ON_START.append(_signum)
 
 from xbench import __version__  # noqa: E402
 from xbench.cli import (  # noqa: E402
@@ -58,10 +58,8 @@ from xbench.errors import (  # noqa: E402
 )
 from xbench.records.scratch import remove_dead  # noqa: E402
 
-if _ON_START:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    if signal.getsignal(signal.SIGTERM) is _interrupted_on_start:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+for _signum in _ON_START:
+    signal.signal(_signum, _DEFAULT[_signum])
 
 COMMANDS = (trace, check, bench, report, export, compare, ab, study, migrate, translate, explain)
 
@@ -106,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.unraisablehook = hook
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def entry() -> None:
+    """The ``xbench`` command: ``main``, then exit with its code. Once the command has done
+    its work and said so, a stop signal no longer changes the outcome: the interpreter's own
+    shutdown (a fraction of a second: torch's and JAX's exit handlers) is not interrupted."""
+    code = main()
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+    sys.exit(code)
 
 
 def _run(argv: list[str] | None) -> int:

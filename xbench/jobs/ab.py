@@ -155,8 +155,8 @@ def check_interpreter(path: str, name: str) -> str:
     if not os.path.isfile(path) or not os.access(path, os.X_OK):
         raise UsageError(f"{name} {path!r}: not an executable file (nor a revision)")
     try:
-        done = subprocess.run([path, "-c", "import sys; print(sys.version_info[0])"],
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        done = lifeline.run([path, "-c", "import sys; print(sys.version_info[0])"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UsageError(f"{name} {path!r}: cannot run it ({exc})") from None
     if done.returncode != 0 or done.stdout.strip() != "3":
@@ -274,8 +274,7 @@ class Worker:
         self.stderr_path = log_folder / f"{name}-{time.monotonic_ns()}.log"
         path = os.pathsep.join(p for p in (str(side.code), os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, **(env or {}), "PYTHONPATH": path, "XBENCH_THREADS": str(threads),
-               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_AB_PADDING": "." * pad,
-               "XBENCH_PARENT": str(os.getpid())}  # fmt: skip
+               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_AB_PADDING": "." * pad}  # fmt: skip
         with open(self.stderr_path, "wb") as stderr:
             self.process = lifeline.start(
                 [side.python, "-m", "xbench.run.ab_worker"], cwd=side.code, env=env,

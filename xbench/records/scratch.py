@@ -63,18 +63,7 @@ class Scratch:
         return self.path
 
     def remove(self) -> None:
-        """Remove the folder: its contents, then the lock file, then itself (a removal that
-        fails part-way leaves the folder locked, for the next xbench to finish)."""
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self.path):
-                if entry.name == LOCK:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            (self.path / LOCK).unlink(missing_ok=True)
-        shutil.rmtree(self.path, ignore_errors=True)
+        _remove(self.path)
         self._release()
 
     def _release(self) -> None:
@@ -94,6 +83,24 @@ def scratch(kind: str) -> Iterator[Path]:
         folder.remove()
 
 
+def _remove(folder: Path) -> None:
+    """Remove ``folder``: its contents, then its lock file, then itself. A removal stopped
+    part-way (an interrupt, a file that will not go) leaves the lock file, so the next
+    xbench finishes it."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name == LOCK:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        if any(entry.name != LOCK for entry in os.scandir(folder)):
+            return  # something would not go: the folder stays locked, for a later run
+        (folder / LOCK).unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def remove_dead(root: Path | None = None) -> list[Path]:
     """Remove the temporary folders of xbench runs that died, in ``root`` (default
     ``$TMPDIR``); those of live runs, and folders without a lock file, stay. The removed."""
@@ -108,7 +115,7 @@ def remove_dead(root: Path | None = None) -> list[Path]:
     for name in names:
         folder = root / name
         if _owner_gone(folder):
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove(folder)
             removed.append(folder)
     return removed
 

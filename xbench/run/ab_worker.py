@@ -92,9 +92,9 @@ def timed_round(call, warmup: int, iterations: int) -> float:
 
 
 def main() -> None:
-    # also when stdin stays open; XBENCH_PARENT: the xbench that started it, which may have
-    # died before this line (the launcher, on Linux, covers older revisions too)
-    die_with_parent(int(os.environ.get("XBENCH_PARENT") or os.getppid()))
+    # also when stdin stays open. Its parent: xbench, or a wrapper script that runs this
+    # interpreter without exec (which the launcher, on Linux, ends with xbench)
+    die_with_parent(os.getppid())
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed goes to stderr

@@ -23,10 +23,12 @@ revision) then stops its own children and removes its temporary folders; any oth
 it. The kernel ties the request to the *thread* that started the child: xbench starts every
 child from its main thread, and ``start`` from any other leaves the launcher out (a child
 that asks for itself would then end with that thread). Children that end by themselves in
-moments (``git``, an interpreter's version probe) are started plainly.
+moments (``git``) are started plainly.
 
-Children also start with SIGINT ignored (``children_ignore_ctrl_c``): a terminal's Ctrl-C
-reaches the whole process group, and the parent alone answers it and stops them.
+Children also start with SIGINT and SIGHUP ignored (``children_ignore_terminal``): a
+terminal's Ctrl-C, and its hangup, reach the whole process group, and the parent alone
+answers them and stops its children (Python's multiprocessing resource tracker, for one,
+would die of SIGHUP and print tracebacks).
 
 This module imports only the standard library: it also runs as a script.
 """
@@ -88,42 +90,47 @@ def guarded(command: list[str]) -> list[str]:
             *command]  # fmt: skip
 
 
+TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGHUP)  # what a terminal sends its process group
+
+
 @contextlib.contextmanager
-def children_ignore_ctrl_c():
-    """Child processes started inside ignore SIGINT from their first instruction (an ignored
-    signal stays ignored across exec, and Python then installs no handler of its own). A
-    terminal's Ctrl-C reaches the whole process group; the parent alone should answer it,
-    and stop its children, rather than each child print its own traceback. Meanwhile this
-    thread blocks SIGINT, so a Ctrl-C in those milliseconds is delivered when the block ends
-    (unless another thread of this process, one that does not block it, takes it first)."""
+def children_ignore_terminal():
+    """Child processes started inside ignore SIGINT and SIGHUP from their first instruction
+    (an ignored signal stays ignored across exec, and Python then installs no handler of its
+    own). A terminal's Ctrl-C or hangup reaches the whole process group; the parent alone
+    should answer it, and stop its children, rather than each child print its own traceback.
+    Meanwhile this thread blocks both, so one that comes in those milliseconds is delivered
+    when the block ends (unless another thread of this process, one that does not block it,
+    takes it first)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, set(TERMINAL_SIGNALS))
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in TERMINAL_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def start(command: list[str], **popen) -> subprocess.Popen:
-    """``subprocess.Popen(command, **popen)`` for a child that ignores Ctrl-C and ends with
-    this process (see the module's docstring)."""
-    with children_ignore_ctrl_c():
+    """``subprocess.Popen(command, **popen)`` for a child that leaves Ctrl-C and a hangup to
+    this process and ends with it (see the module's docstring)."""
+    with children_ignore_terminal():
         return subprocess.Popen(guarded(command), **popen)
 
 
-def run(command: list[str], **popen) -> subprocess.CompletedProcess:
+def run(command: list[str], timeout: float | None = None, **popen) -> subprocess.CompletedProcess:
     """``subprocess.run`` through ``start``: the child is stopped if this process is
-    interrupted while it waits, and ends with it if it dies. ``capture_output`` and ``text``
-    as in ``subprocess.run``."""
+    interrupted while it waits or ``timeout`` passes (subprocess.TimeoutExpired), and ends
+    with it if it dies. ``capture_output`` and ``text`` as in ``subprocess.run``."""
     if popen.pop("capture_output", False):
         popen.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with start(command, **popen) as process:  # its pipes closed however this ends
         try:
-            out, err = process.communicate()
+            out, err = process.communicate(timeout=timeout)
         except BaseException:
             stop(process)
             raise

@@ -99,14 +99,17 @@ def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> Ran:
     if why:
         print(f"xbench: compilation cache {cache}: {why}; running without it", file=sys.stderr)
         cache = None
-    pool = ProcessPoolExecutor(
-        jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_worker,
-        initargs=(cache, os.getpid()),
-    )
+    # the pool's resource tracker starts as the pool is made, its workers as the first runs
+    # are submitted: all leave Ctrl-C and a hangup to this process
+    with lifeline.children_ignore_terminal():
+        pool = ProcessPoolExecutor(
+            jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+            initargs=(cache, os.getpid()),
+        )
     try:
-        with lifeline.children_ignore_ctrl_c():  # workers start as the first runs are submitted
+        with lifeline.children_ignore_terminal():
             running = {pool.submit(costed_run, *key): key for key in run_order(keys)}
         for future in as_completed(running):
             key = running[future]
@@ -120,7 +123,8 @@ def _in_workers(keys: list[Key], jobs: int, done: Done | None) -> Ran:
 
 def start_worker(cache: Path | None, parent: int) -> None:
     """A worker's set-up, before it imports torch or JAX: see the module's docstring."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone handles Ctrl-C
+    for signum in lifeline.TERMINAL_SIGNALS:  # the parent alone handles Ctrl-C and a hangup
+        signal.signal(signum, signal.SIG_IGN)
     if cache is not None:
         os.environ.update(compile_cache.settings(cache))
     os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # workers may share one GPU
