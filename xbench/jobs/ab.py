@@ -24,6 +24,7 @@ The method (docs/ab.md has the measurements behind each choice):
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import importlib.util
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -371,6 +372,20 @@ def start_pair(
     return workers
 
 
+@contextlib.contextmanager
+def closing(workers: dict[str, Worker]) -> Iterator[dict[str, Worker]]:
+    """Close ``workers`` when the block ends: asked to quit, or stopped at once when an
+    error or an interrupt ends it (a worker may be in the middle of a round)."""
+    try:
+        yield workers
+    except BaseException:
+        for worker in workers.values():
+            worker.close(hurry=True)
+        raise
+    for worker in workers.values():
+        worker.close()
+
+
 def greet(workers: dict[str, Worker], sides: dict[str, Prepared]) -> None:
     """Read each worker's hello: its protocol, and that it imported the side's own code."""
     for name, worker in workers.items():
@@ -530,7 +545,7 @@ def measure(
             progress.start(f"{item}: starting and building")
             pair_start = time.perf_counter()
             workers = start_pair(sides, request.threads, work, rng)
-            try:
+            with closing(workers):
                 if pair == 0:
                     require_frameworks(workers, cases, {"base": request.base, "new": request.new})
                 per_call = build_all(workers, cases)
@@ -546,12 +561,6 @@ def measure(
                     pair_rounds, settled = time_pair(workers, case.id, plan, rng)
                     rounds[case.id].append(pair_rounds)
                     settles += settled
-            except BaseException:  # an error or an interrupt: stop them now
-                for worker in workers.values():
-                    worker.close(hurry=True)
-                raise
-            for worker in workers.values():
-                worker.close()
             hellos = {name: worker.hello for name, worker in workers.items()}
             progress.done(item, f"{plan.rounds} round pairs of {len(cases)} benchmarks")
     return Measured(rounds, plan, settles, hellos)

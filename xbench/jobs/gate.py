@@ -46,7 +46,7 @@ from xbench.records.ab_run import AbRun, now
 from xbench.records.bench_run import load as load_run
 from xbench.records.check_run import load as load_check
 from xbench.records.files import read_json
-from xbench.records.scratch import Scratch, scratch
+from xbench.records.scratch import scratch
 from xbench.records.storage import interrupts_deferred, write_atomically
 from xbench.run import lifeline
 from xbench.run.check import Filters
@@ -215,32 +215,21 @@ def gate_now(
     if not recorded:
         print(f"xbench compare: no check recorded for {label!r} ({target}): the baseline "
               "revision is checked here too, after this checkout", flush=True)  # fmt: skip
-    folder = Scratch("compare")  # kept for inspection once the gate has run to its end
-    try:
-        gate = _gate_into(folder.path, target, revision, recorded, device, threads, threshold)
-    except BaseException:  # interrupted or failed: nothing to inspect, leave no folder
-        folder.remove()
-        raise
-    folder.keep()
-    return GateNow(revision, *gate, warn_only, folder.path)
-
-
-def _gate_into(folder, target, revision, recorded, device, threads, threshold):
-    """``gate_now``'s work, its files in ``folder``: (the equivalence gate, the timing)."""
-    check = check_now(device, folder)
-    if not recorded:
-        target = check_revision(revision.commit, device, check.parent)
-    equivalence = compare_checks(load_check(target), load_check(check))
-    print(f"\nxbench compare: timing this checkout against the baseline revision "
-          f"{revision.commit[:10]} (xbench ab --gate)", flush=True)  # fmt: skip
-    timing = run_ab(
-        AbRequest(
-            base=revision.commit, new=sys.executable, gate=True, threshold=threshold,
-            time_budget=GATE_BUDGET, pairs=GATE_PAIRS, threads=threads, device=device,
-            json=folder / "ab.json",
-        )
-    )  # fmt: skip
-    return equivalence, timing
+    with scratch("compare", keep=True) as folder:  # kept for inspection once the gate ran
+        check = check_now(device, folder)
+        if not recorded:
+            target = check_revision(revision.commit, device, folder)
+        equivalence = compare_checks(load_check(target), load_check(check))
+        print(f"\nxbench compare: timing this checkout against the baseline revision "
+              f"{revision.commit[:10]} (xbench ab --gate)", flush=True)  # fmt: skip
+        timing = run_ab(
+            AbRequest(
+                base=revision.commit, new=sys.executable, gate=True, threshold=threshold,
+                time_budget=GATE_BUDGET, pairs=GATE_PAIRS, threads=threads, device=device,
+                json=folder / "ab.json",
+            )
+        )  # fmt: skip
+    return GateNow(revision, equivalence, timing, warn_only, folder)
 
 
 def update_baseline(against: Path, label: str, device: str, reason: str) -> tuple[Path, Path]:

@@ -32,6 +32,7 @@ from xbench.jobs.ab import (
     Plan,
     build_concurrently,
     build_sides,
+    closing,
     plan_rounds,
     prepare,
     start_pair,
@@ -146,7 +147,7 @@ def run_pairs(
             progress.start(f"{item}: starting and building")
             pair_start = time.perf_counter()
             workers = start_pair(sides, threads, work, rng, env=compile_cache(work))
-            try:
+            with closing(workers):
                 plan, per_call = build_pair(
                     workers, cases, pair, pair_start, plan, per_call,
                     budget - (pair_start - wall), pairs - pair, log,
@@ -157,12 +158,6 @@ def run_pairs(
                     times, first, _ = time_sides(workers, keys, plan, rng)
                     rounds[index].append({**times, "first": first})
                 per_pair.append(plan.rounds)
-            except BaseException:  # an error or an interrupt: stop them now
-                for worker in workers.values():
-                    worker.close(hurry=True)
-                raise
-            for worker in workers.values():
-                worker.close()
             progress.done(item, f"{plan.rounds} round pairs of {len(found)} comparisons")
     settings = {"pairs": pairs, "rounds": per_pair, "time_budget": budget, "threads": threads,
                 "seed": seed, "seconds": round(time.perf_counter() - wall, 1)}  # fmt: skip

@@ -73,13 +73,19 @@ class Scratch:
 
 
 @contextlib.contextmanager
-def scratch(kind: str) -> Iterator[Path]:
+def scratch(kind: str, keep: bool = False) -> Iterator[Path]:
     """A new temporary folder for this run, removed when the block ends, by an error or an
-    interrupt too (``tempfile.TemporaryDirectory`` with the run's lock)."""
+    interrupt too (``tempfile.TemporaryDirectory`` with the run's lock). With ``keep``, a
+    block that runs to its end keeps it, for the user to read (``Scratch.keep``)."""
     folder = Scratch(kind)
     try:
         yield folder.path
-    finally:
+    except BaseException:
+        folder.remove()
+        raise
+    if keep:
+        folder.keep()
+    else:
         folder.remove()
 
 
