@@ -33,21 +33,23 @@ from xbench.analysis.paired import (
 )
 from xbench.cli import main
 from xbench.errors import UsageError
-from xbench.jobs.ab import (
-    MIN_CALLS,
-    MIN_ROUNDS,
-    AbRequest,
-    keyword_matches,
-    plan_rounds,
-    selected,
-)
-from xbench.records.ab_run import AbBenchmark, AbRun, PairRounds, Side, load
-from xbench.records.machine import REPO
+from xbench.jobs.ab import AbRequest, keyword_matches, selected
+from xbench.records.ab_run import AbBenchmark, AbRun, Version, load
+from xbench.run.interleave import Rounds, Rules, plan_rounds
+from xbench.run.machine import REPO
+
+MIN_CALLS, MIN_ROUNDS = Rules().min_calls, Rules().min_rounds
 
 SECONDS = 1e-3  # a 1 ms step
 
 
-def synthetic_pair(rng, ratio, rounds=40, noise=0.2, bias=0.0, drift=0.0, order="b"):
+def rounds_of(base, new, first, calls=(5, 2)) -> Rounds:
+    """Recorded rounds of sides ``base`` and ``new``, ``first`` one side's name per round pair."""
+    per_side = [dict.fromkeys(("base", "new"), n) for n in calls]
+    return Rounds({"base": base, "new": new}, tuple(first), *per_side)
+
+
+def synthetic_pair(rng, ratio, rounds=40, noise=0.2, bias=0.0, drift=0.0, order="base"):
     """One process pair's rounds, strictly alternating, ``order`` side first: each round's
     time is the true time × the machine's speed at that moment (shared by adjacent rounds:
     slow drift plus a per-moment factor) × per-round noise; NEW carries a process ``bias``."""
@@ -58,14 +60,20 @@ def synthetic_pair(rng, ratio, rounds=40, noise=0.2, bias=0.0, drift=0.0, order=
         n = SECONDS * ratio * math.exp(bias) * moment * math.exp(rng.normal(0, noise / 2))
         base.append(b)
         new.append(n)
-    return base, new, order * rounds
+    return rounds_of(base, new, (order,) * rounds)
 
 
 def synthetic(rng, ratio, pairs=8, bias_sd=0.03, **kwargs):
     return [
-        synthetic_pair(rng, ratio, bias=rng.normal(0, bias_sd), order="bn"[p % 2], **kwargs)
+        synthetic_pair(
+            rng, ratio, bias=rng.normal(0, bias_sd), order=("base", "new")[p % 2], **kwargs
+        )  # fmt: skip
         for p in range(pairs)
     ]
+
+
+def ratio_of(pairs):
+    return paired_ratio(pairs, "base", "new")
 
 
 # ----------------------------------------------------------------------------- the estimate
@@ -81,7 +89,7 @@ def test_t_quantiles():
 
 def test_a_known_ratio_is_recovered_and_covered():
     rng = np.random.default_rng(0)
-    ratio = paired_ratio(synthetic(rng, 1.07))
+    ratio = ratio_of(synthetic(rng, 1.07))
     assert ratio.contains(1.07)
     assert not ratio.contains(1.0)
     assert ratio.estimate == pytest.approx(1.07, rel=0.03)
@@ -95,7 +103,7 @@ def test_the_interval_covers_the_truth_about_95_percent_of_the_time():
     them (an interval too wide to resolve anything)."""
     rng = np.random.default_rng(1)
     for truth in (1.0, 1.05):
-        covered = [paired_ratio(synthetic(rng, truth)).contains(truth) for _ in range(300)]
+        covered = [ratio_of(synthetic(rng, truth)).contains(truth) for _ in range(300)]
         assert 0.91 <= np.mean(covered) <= 0.99, (truth, np.mean(covered))
 
 
@@ -109,9 +117,13 @@ def test_a_process_pair_bias_does_not_make_false_regressions():
     honest, pooled = [], []
     for _ in range(50):
         pairs = synthetic(rng, 1.0, pairs=4, bias_sd=0.04, noise=0.05)
-        honest.append(paired_ratio(pairs))
-        rounds = [([b], [n], f) for p in pairs for b, n, f in zip(*p, strict=True)]
-        pooled.append(paired_ratio(rounds))
+        honest.append(ratio_of(pairs))
+        rounds = [
+            rounds_of([b], [n], [f])
+            for p in pairs
+            for b, n, f in zip(p.seconds["base"], p.seconds["new"], p.first, strict=True)
+        ]
+        pooled.append(ratio_of(rounds))
     assert sum(not r.contains(1.0) for r in honest) <= 5
     assert all(verdict(r, 0.02) == UNCHANGED for r in honest)
     assert sum(not r.contains(1.0) for r in pooled) >= 25
@@ -121,28 +133,33 @@ def test_alternation_cancels_drift_and_order():
     """The machine slows by 1% per round: comparing each round with its neighbours on both
     sides cancels it; pairing round k of BASE with round k of NEW alone does not."""
     rng = np.random.default_rng(3)
-    base, new, first = synthetic_pair(rng, 1.0, rounds=60, noise=0.0, drift=0.01, order="b")
+    pair = synthetic_pair(rng, 1.0, rounds=60, noise=0.0, drift=0.01)
+    base, new = pair.seconds["base"], pair.seconds["new"]
     # BASE ran at times 0, 2, 4, ... and NEW at 1, 3, 5 ...: NEW always half a round later.
     new = [t * math.exp(0.005) for t in new]
     naive = np.median([math.log(n / b) for b, n in zip(base, new, strict=True)])
     assert naive == pytest.approx(0.005, abs=1e-9)  # the drift reads as a 0.5% slowdown
-    assert pair_log_ratio(base, new, first) == pytest.approx(0.0, abs=1e-9)
+    assert pair_log_ratio(rounds_of(base, new, pair.first), "base", "new") == pytest.approx(
+        0.0, abs=1e-9
+    )
 
 
 def test_timeline_follows_the_recorded_order():
-    assert timeline([1.0, 2.0], [3.0, 4.0], "bn") == [
-        ("b", 1.0),
-        ("n", 3.0),
-        ("n", 4.0),
-        ("b", 2.0),
+    recorded = Rounds.recorded({"base": [1.0, 2.0], "new": [3.0, 4.0]}, "bn")
+    assert recorded.first == ("base", "new") and recorded.letters == "bn"
+    assert timeline(recorded, "base", "new") == [
+        ("base", 1.0),
+        ("new", 3.0),
+        ("new", 4.0),
+        ("base", 2.0),
     ]
     for bad in ("bx", "b"):
         with pytest.raises(ValueError):
-            timeline([1.0, 2.0], [3.0, 4.0], bad)
+            Rounds.recorded({"base": [1.0, 2.0], "new": [3.0, 4.0]}, bad)
     with pytest.raises(ValueError):
-        timeline([1.0], [1.0, 2.0])
+        Rounds.recorded({"base": [1.0], "new": [1.0, 2.0]}, "")
     with pytest.raises(ValueError):
-        timeline([0.0], [1.0])
+        Rounds.recorded({"base": [0.0], "new": [1.0]}, "b")
 
 
 @pytest.mark.parametrize(
@@ -168,9 +185,9 @@ def synthetic_run(rng, ratios: dict[str, float], **kwargs) -> AbRun:
     for impl, truth in ratios.items():
         case = {"kind": "update", "framework": "torch", "implementation": impl,
                 "optimizer": "adamw", "rule": "weight_decay", "params": 10_000}  # fmt: skip
-        pairs = [PairRounds(5, 2, *p) for p in synthetic(rng, truth, **kwargs)]
+        pairs = synthetic(rng, truth, **kwargs)
         benchmarks.append(AbBenchmark(f"update-adamw-torch-{impl}", case, pairs))
-    side = Side("HEAD", "revision", "0" * 40, sys.executable)
+    side = Version("HEAD", "revision", "0" * 40, sys.executable)
     settings = {"threshold": 0.02, "pairs": 8, "rounds": 40}
     return AbRun("2026-01-01T00:00:00+00:00", 1.0, {}, settings, side, side, benchmarks)
 
@@ -257,7 +274,7 @@ def test_the_floor_is_the_level_from_which_every_larger_slowdown_is_caught():
 
 
 def with_confirmation(bench: AbBenchmark, pairs: list) -> AbBenchmark:
-    return AbBenchmark(bench.id, bench.case, bench.pairs, [PairRounds(5, 2, *p) for p in pairs])
+    return AbBenchmark(bench.id, bench.case, bench.pairs, pairs)
 
 
 def test_a_flag_stands_only_when_the_confirmation_agrees(tmp_path):
@@ -275,7 +292,7 @@ def test_a_flag_stands_only_when_the_confirmation_agrees(tmp_path):
     slight = with_confirmation(bench, synthetic(rng, 1.015, bias_sd=0.001, noise=0.01))
     assert confirmation_ratio(slight).low > 1.0 and benchmark_verdict(slight, 0.02) == REGRESSED
     # An improvement confirmed as a regression is no verdict either.
-    faster = AbBenchmark("x", bench.case, [PairRounds(5, 2, *p) for p in synthetic(rng, 0.9)])
+    faster = AbBenchmark("x", bench.case, synthetic(rng, 0.9))
     assert benchmark_verdict(faster, 0.02) == IMPROVED
     assert benchmark_verdict(with_confirmation(faster, synthetic(rng, 1.1)), 0.02) == UNCHANGED
     # The confirmation is kept in the record and read back.
@@ -293,15 +310,13 @@ def test_confirmation_removes_most_noise_flags_and_keeps_real_ones():
     rng = np.random.default_rng(7)
     first = confirmed = 0
     for _ in range(300):
-        bench = AbBenchmark(
-            "aa", {}, [PairRounds(5, 2, *p) for p in synthetic(rng, 1.0, rounds=10)]
-        )
+        bench = AbBenchmark("aa", {}, synthetic(rng, 1.0, rounds=10))
         if benchmark_verdict(bench, 0.0) != UNCHANGED:
             first += 1
             again = with_confirmation(bench, synthetic(rng, 1.0, rounds=10))
             confirmed += benchmark_verdict(again, 0.0) != UNCHANGED
     assert first >= 6 and confirmed <= 1, (first, confirmed)
-    real = [AbBenchmark("x", {}, [PairRounds(5, 2, *p) for p in synthetic(rng, 1.08)])
+    real = [AbBenchmark("x", {}, synthetic(rng, 1.08))
             for _ in range(20)]  # fmt: skip
     kept = [benchmark_verdict(with_confirmation(b, synthetic(rng, 1.08)), 0.0) for b in real]
     assert kept.count(REGRESSED) >= 18
@@ -427,9 +442,9 @@ def test_a_small_run_end_to_end(tmp_path):
     (bench,) = run.benchmarks
     assert len(bench.pairs) == 2
     for pair in bench.pairs:
-        assert len(pair.base) == len(pair.new) >= MIN_ROUNDS
-        assert set(pair.first) <= {"b", "n"} and len(set(pair.first)) == 1
-        assert min(pair.base + pair.new) > 0
+        assert len(pair.seconds["base"]) == len(pair.seconds["new"]) >= MIN_ROUNDS
+        assert set(pair.first) <= {"base", "new"} and len(set(pair.first)) == 1
+        assert min(pair.seconds["base"] + pair.seconds["new"]) > 0
     assert "NEW/BASE" in done.stdout
 
 
@@ -439,6 +454,8 @@ def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
     the process pairs, half the budget, at least as many rounds), and its confirmation is in the
     record. Perturbed: with --no-confirm nothing is measured again."""
     from xbench.jobs import ab
+    from xbench.run import interleave
+    from xbench.run.sides import Prepared
     from xbench.spec.benchmarks import gate_cases
 
     cases = [c for c in gate_cases() if c.kind == "update" and c.framework == "torch"][:2]
@@ -448,17 +465,15 @@ def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
 
     def measure(request, chosen, sides, budget, rng_, work, log, pairs=None, at_least=None, **_):
         calls.append(([c.id for c in chosen], budget, pairs, at_least))
-        rounds = {
-            c.id: [PairRounds(5, 2, *p) for p in synthetic(rng, truth[c.id], bias_sd=0.005)]
-            for c in chosen
-        }
+        rounds = [synthetic(rng, truth[c.id], bias_sd=0.005) for c in chosen]
         hello = {"versions": {"torch": "x", "jax": "y"}}
-        return ab.Measured(rounds, ab.Plan(rounds=40), [0.002], {"base": hello, "new": hello})
+        plan = interleave.Plan(rounds=40)
+        return ab.Measured(rounds, plan, [40] * 8, [0.002], {"base": hello, "new": hello})
 
-    side = Side("HEAD", "revision", "0" * 40, sys.executable)
+    side = Prepared("HEAD", "revision", "0" * 40, sys.executable, tmp_path)
     monkeypatch.setattr(ab, "measure", measure)
     monkeypatch.setattr(ab, "selected", lambda request: cases)
-    monkeypatch.setattr(ab, "prepare", lambda *a: ab.Prepared(side, sys.executable, tmp_path))
+    monkeypatch.setattr(ab, "prepare", lambda *a: side)
     request = AbRequest("a", "b", time_budget=100.0)
     run = ab.run_ab(request, log=lambda message: None)
     assert calls == [
@@ -480,7 +495,8 @@ def test_each_worker_gets_an_environment_padding_of_its_own(tmp_path, monkeypatc
     spread between process pairs): different between workers, the same for the same seed."""
     import random
 
-    from xbench.jobs import ab
+    from xbench.run import interleave as ab
+    from xbench.run.sides import Prepared
 
     seen = []
 
@@ -490,7 +506,7 @@ def test_each_worker_gets_an_environment_padding_of_its_own(tmp_path, monkeypatc
 
     monkeypatch.setattr(ab.subprocess, "Popen", Popen)
     monkeypatch.setattr(ab, "greet", lambda workers, sides: None)
-    side = ab.Prepared(Side("HEAD", "revision", "0" * 40, sys.executable), "python", tmp_path)
+    side = Prepared("HEAD", "revision", "0" * 40, "python", tmp_path)
     for seed in (1, 1, 2):
         rng = random.Random(seed)
         for _ in range(3):
@@ -504,8 +520,8 @@ def test_each_worker_gets_an_environment_padding_of_its_own(tmp_path, monkeypatc
 
 
 def test_the_baseline_revision_round_trips_and_names_a_clean_commit(tmp_path, monkeypatch):
-    from xbench.jobs import gate
-    from xbench.records import machine
+    from xbench.jobs import compare as gate
+    from xbench.run import machine
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -534,8 +550,8 @@ def test_the_baseline_revision_round_trips_and_names_a_clean_commit(tmp_path, mo
 def test_a_revision_with_other_constraints_gets_an_environment_of_its_own(tmp_path, monkeypatch):
     """Same constraints.txt: this interpreter. Different: an environment built once from the
     revision's own constraints (the install itself is recorded here, not run)."""
-    from xbench.jobs import ab
-    from xbench.records import machine
+    from xbench.run import machine
+    from xbench.run import sides as ab
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -613,7 +629,7 @@ def test_every_command_prints_its_help(capsys, command):
 def test_an_interpreter_side_takes_the_adapters_of_its_own_checkout(tmp_path):
     """xbench run from a second checkout pairs that checkout's xbench with its own adapters,
     not the installed ones; outside a checkout, the installed adapters."""
-    from xbench.jobs import ab
+    from xbench.run import sides as ab
 
     checkout = tmp_path / "checkout"
     (checkout / "xbench").mkdir(parents=True)

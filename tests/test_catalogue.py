@@ -15,7 +15,7 @@ from xbench.run.equivalence import Agreement
 from xbench.run.parallel import model_size, run_many, run_order
 from xbench.run.registry import framework_available
 from xbench.run.threads import available_cpus
-from xbench.spec.catalogue import Entry, Side, case_for, default_catalogue
+from xbench.spec.catalogue import Entry, Setup, case_for, default_catalogue
 
 CATALOGUE = default_catalogue()
 needs_both = pytest.mark.skipif(
@@ -150,16 +150,16 @@ DIVERGED = Agreement(False, 0.0, 0.0, None, None, diverged_step=2, diverged_side
      (False, DIFFERENT, True), (False, EQUAL, False), (False, DIVERGED, False)],
 )  # fmt: skip
 def test_entry_verdict(expect_equal, agreement, held):
-    side = Side("reference", case_for("mlp", "sgd", "none", "float64"))
+    side = Setup("reference", case_for("mlp", "sgd", "none", "float64"))
     assert entry_verdict(Entry("e", side, side, expect_equal, "why"), agreement)[0] is held
 
 
 @needs_both
 def test_a_wrong_expectation_fails_the_check():
     sgd = case_for("mlp", "sgd", "weight_decay", "float64")
-    right = Entry("ok", Side("torch", sgd), Side("reference", sgd), True, "same")
+    right = Entry("ok", Setup("torch", sgd), Setup("reference", sgd), True, "same")
     off = dataclasses.replace(
-        right, name="off", left=Side("torch", sgd.replace(weight_decay=0.1001))
+        right, name="off", left=Setup("torch", sgd.replace(weight_decay=0.1001))
     )
     wrong = dataclasses.replace(right, name="wrong", expect_equal=False)
     held = {o.entry.name: o.held for o in run_catalogue([right, off, wrong])}
@@ -198,7 +198,7 @@ def test_workers_give_the_same_trajectories_and_outcomes_bit_for_bit(outcomes):
 
 def test_progress_is_called_once_per_run_in_this_process():
     sgd, momentum = (case_for("linear", o, "none", "float64") for o in ("sgd", "momentum"))
-    entries = [Entry("e", Side("reference", sgd), Side("reference", momentum), False, "why")] * 2
+    entries = [Entry("e", Setup("reference", sgd), Setup("reference", momentum), False, "why")] * 2
     calls = []
     run_catalogue(entries, progress=lambda *call: calls.append(call))
     assert calls == [(1, 2, ("reference", sgd)), (2, 2, ("reference", momentum))]
@@ -308,7 +308,7 @@ def test_a_3x_learning_rate_on_the_unused_parameter_entries_is_caught_by_the_tab
     assert len(unused) == 4 and all(e.left.framework == "torch" for e in unused)
     unused = [e for e in unused if e.right.framework == "reference"]  # no JAX compile: fast
     fast = [
-        dataclasses.replace(e, left=Side("torch", e.left.case.replace(lr=e.left.case.lr * 3)))
+        dataclasses.replace(e, left=Setup("torch", e.left.case.replace(lr=e.left.case.lr * 3)))
         for e in unused
     ]
     for outcome in run_catalogue(fast):

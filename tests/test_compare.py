@@ -6,7 +6,7 @@ import pytest
 from test_cli import run_cli
 from test_report import bench, check_entry, write_check, write_run
 
-from xbench.analysis.gate import (
+from xbench.analysis.compare import (
     IMPROVED,
     REGRESSED,
     UNCHANGED,
@@ -354,7 +354,7 @@ def test_the_committed_baseline_names_a_commit_and_has_a_check():
     machine's folder holds its check."""
     from pathlib import Path
 
-    from xbench.jobs.gate import read_revision
+    from xbench.jobs.compare import read_revision
 
     folder = Path(__file__).resolve().parent.parent / "results" / "baseline"
     revision = read_revision(folder)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xbench.jobs import gate
+from xbench.jobs import compare as gate
 from xbench.records import scratch
 from xbench.records.check_run import load as load_check
 

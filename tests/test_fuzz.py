@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xbench.analysis.gate import STATS
+from xbench.analysis.compare import STATS
 from xbench.cli import build_parser, main
 from xbench.present.export import FORMATS
 from xbench.records.trace import save_npz
@@ -327,7 +327,7 @@ def no_long_work(monkeypatch):
         "xbench.cli.compare.gate_now",
         "xbench.cli.compare.update_baseline",
         "xbench.study.job.study",
-        "xbench.jobs.translate.verify_case",
+        "xbench.translate.job.verify_case",
     ):
         monkeypatch.setattr(target, _reach)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from test_report import check_entry, write_check
 
-from xbench.analysis.gate import (
+from xbench.analysis.compare import (
     IMPROVED,
     REGRESSED,
     UNCHANGED,
@@ -144,7 +144,7 @@ def test_the_baseline_checks_are_json():
 
 
 def test_a_bare_1_is_one_percent_and_checks_with_nothing_in_common_are_refused(tmp_path):
-    from xbench.analysis.gate import parse_threshold
+    from xbench.analysis.compare import parse_threshold
     from xbench.errors import UsageError
 
     assert parse_threshold("1") == pytest.approx(0.01)  # the smallest bare number accepted

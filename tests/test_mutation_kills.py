@@ -9,9 +9,9 @@ from test_equivalence import TRAJECTORY, perturbed
 
 from xbench.run.check import entry_verdict
 from xbench.run.equivalence import EXACT, FLOAT64_TOLERANCE, Agreement, Tolerance, compare
-from xbench.spec.catalogue import Entry, Side, case_for
+from xbench.spec.catalogue import Entry, Setup, case_for
 
-SIDE = Side("reference", case_for("mlp", "sgd", "none", "float64"))
+SIDE = Setup("reference", case_for("mlp", "sgd", "none", "float64"))
 EQUAL = Agreement(True, 0.0, 0.0, None, None)
 DIFFERENT = Agreement(False, 1.0, 1e9, 3, "out/kernel")
 DIVERGED = Agreement(False, 0.0, 0.0, None, None, diverged_step=2, diverged_side="jax")

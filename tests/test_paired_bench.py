@@ -1,4 +1,4 @@
-"""torch against JAX timed interleaved in `xbench bench` (xbench.jobs.paired_bench): a known
+"""torch against JAX timed interleaved in `xbench bench` (xbench.jobs.bench_interleaved): a known
 ratio is recovered with an interval that covers it, an unresolved cell says so, the run's
 ``paired`` section round-trips and is validated, and a small stage runs end to end."""
 
@@ -18,10 +18,12 @@ from test_report import bench, write_run
 from xbench.analysis.grouping import machines
 from xbench.analysis.paired import framework_ratio
 from xbench.errors import UsageError
-from xbench.jobs.paired_bench import LONGEST_STEP, SLOW_TO_BUILD, cells, run_pairs
-from xbench.present.results_md import framework_ratio_rows, precision_note, ratio_text
-from xbench.records.bench_run import FrameworkRounds, PairedCell
+from xbench.jobs.bench_interleaved import LONGEST_STEP, SLOW_TO_BUILD, cells, run_pairs
+from xbench.present.results_md import framework_ratio_rows, precision_note
+from xbench.present.units import ratio_resolved
+from xbench.records.bench_run import PairedCell
 from xbench.records.bench_run import load as load_run
+from xbench.run.interleave import Rounds
 from xbench.spec.benchmarks import PAIRED_FROM
 
 TORCH_ID = "update-adamw-weight_decay-torch-fused-1e6-one"
@@ -33,9 +35,11 @@ def synthetic_cell(rng, ratio, pairs=8, bias=0.0):
     with a process bias drawn around ``bias``."""
     found = []
     for k in range(pairs):
-        jax, torch, order = synthetic_pair(rng, ratio, bias=rng.normal(0, bias) if bias else 0.0,
-                                           order="bn"[k % 2])  # fmt: skip
-        found.append(FrameworkRounds(torch, jax, order.replace("b", "j").replace("n", "t")))
+        pair = synthetic_pair(rng, ratio, bias=rng.normal(0, bias) if bias else 0.0,
+                              order=("base", "new")[k % 2])  # fmt: skip
+        names = {"base": "jax", "new": "torch"}
+        seconds = {names[side]: times for side, times in pair.seconds.items()}
+        found.append(Rounds(seconds, tuple(names[f] for f in pair.first), {}, {}))
     return PairedCell("vectors1", "update", "adamw", "decoupled decay", 10**6, TORCH_ID, JAX_ID,
                       tuple(found))  # fmt: skip
 
@@ -66,10 +70,10 @@ def test_which_side_ran_first_is_read_right():
         for k in range(40):
             torch.append(0.8 * SECONDS * math.exp(0.01 * 2 * k + rng.normal(0, 0.002)))
             jax.append(SECONDS * math.exp(0.01 * (2 * k + 1) + rng.normal(0, 0.002)))
-        drifting.append(FrameworkRounds(torch, jax, "t" * 40))
+        drifting.append(Rounds({"torch": torch, "jax": jax}, ("torch",) * 40, {}, {}))
     right = framework_ratio(with_pairs(synthetic_cell(rng, 0.8), drifting))
     assert right.contains(0.8) and right.high / right.low < 1.01
-    swapped = [FrameworkRounds(p.torch, p.jax, "j" * 40) for p in drifting]
+    swapped = [dataclasses.replace(p, first=("jax",) * 40) for p in drifting]
     wrong = framework_ratio(with_pairs(synthetic_cell(rng, 0.8), swapped))
     assert not wrong.contains(0.8)
     assert abs(math.log(wrong.estimate / 0.8)) == pytest.approx(0.02, rel=0.2)
@@ -82,10 +86,10 @@ def with_pairs(cell: PairedCell, pairs: list) -> PairedCell:
 def test_a_cell_whose_interval_contains_1_reads_unresolved():
     rng = np.random.default_rng(3)
     same = framework_ratio(synthetic_cell(rng, 1.0, bias=0.05))
-    assert same.contains(1.0) and ratio_text(same).startswith("no difference resolved: ")
+    assert same.contains(1.0) and ratio_resolved(same).startswith("no difference resolved: ")
     faster = framework_ratio(synthetic_cell(rng, 0.6))
     assert not faster.contains(1.0)
-    assert ratio_text(faster) == f"{faster.estimate:.2f} [{faster.low:.2f}, {faster.high:.2f}]"
+    assert ratio_resolved(faster) == f"{faster.estimate:.2f} [{faster.low:.2f}, {faster.high:.2f}]"
 
 
 def two_framework_run(folder, paired=None):
@@ -106,7 +110,7 @@ def section(cell: PairedCell, **changes) -> dict:
         "model": cell.model, "kind": cell.kind, "optimizer": cell.optimizer,
         "mechanism": cell.mechanism, "params": cell.params, "torch": cell.torch,
         "jax": cell.jax,
-        "pairs": [{"torch": p.torch, "jax": p.jax, "first": p.first} for p in cell.pairs],
+        "pairs": [{**p.seconds, "first": p.letters} for p in cell.pairs],
     }  # fmt: skip
     entry.update(changes)
     settings = {"pairs": len(cell.pairs), "rounds": [40] * len(cell.pairs), "longest_step": 0.05}
@@ -167,9 +171,9 @@ def test_the_paired_section_round_trips_and_fills_the_ratio_table(tmp_path):
     ({"torch": "update-sgd-none-torch-fused-1e6-one"}, "is not a torch benchmark of this run"),
     ({"torch": JAX_ID}, "is not a torch benchmark of this run"),
     ({"pairs": []}, "no process pair"),
-    ({"pairs": [{"torch": [1e-3, 1e-3], "jax": [1e-3], "first": "tt"}]}, "do not match"),
+    ({"pairs": [{"torch": [1e-3, 1e-3], "jax": [1e-3], "first": "tt"}]}, "as many rounds"),
     ({"pairs": [{"torch": [1e-3], "jax": [-1e-3], "first": "t"}]}, "must be positive"),
-    ({"pairs": [{"torch": [1e-3], "jax": [1e-3], "first": "x"}]}, "other than t and j"),
+    ({"pairs": [{"torch": [1e-3], "jax": [1e-3], "first": "x"}]}, "must be one of tj"),
     ({"params": "many"}, "malformed"),
 ])  # fmt: skip
 def test_a_malformed_paired_section_is_one_line_naming_the_file(tmp_path, change, named):
@@ -206,7 +210,7 @@ def test_a_small_stage_runs_end_to_end(tmp_path):
     assert loaded["adamw"].jax.endswith("jax-jit_donate-1e4-one")
     for cell in loaded.values():
         assert len(cell.pairs) == 2
-        assert [len(p.torch) for p in cell.pairs] == paired["settings"]["rounds"]
+        assert [len(p.first) for p in cell.pairs] == paired["settings"]["rounds"]
         assert framework_ratio(cell).low is not None
     assert any("later pairs start in" in m for m in messages)
     lines = progress.getvalue().splitlines()  # not a terminal: one plain line per pair
@@ -251,7 +255,7 @@ class FakeWorker:
 
 
 def test_each_side_builds_and_times_only_its_own_steps():
-    from xbench.jobs.ab import Plan, build_sides, time_sides
+    from xbench.run.interleave import Plan, build_sides, time_sides
     from xbench.spec.benchmarks import BenchCase
 
     a, b = (
@@ -263,7 +267,8 @@ def test_each_side_builds_and_times_only_its_own_steps():
     assert found == {"torch": {a.id: 1e-4, b.id: 2e-4}, "jax": {c.id: 3e-4}}
     plan = Plan(rounds=4, iterations={a.id: 10, c.id: 12}, warmup={a.id: 2, c.id: 1})
     times, first, _ = time_sides(workers, {"torch": a.id, "jax": c.id}, plan, random.Random(0))
-    assert times == {"torch": [1e-4] * 4, "jax": [3e-4] * 4} and first in ("tttt", "jjjj")
+    assert times == {"torch": [1e-4] * 4, "jax": [3e-4] * 4}
+    assert first in (("torch",) * 4, ("jax",) * 4)
     rounds = {name: [r for r in w.requests if r["op"] == "round"] for name, w in workers.items()}
     # each side's quiet sizing rounds (torch: a and b; JAX: c), then its four timed rounds
     assert [r["key"] for r in rounds["torch"]] == [a.id, b.id] + [a.id] * 4

@@ -18,7 +18,7 @@ import pytest
 
 from xbench.cli import main
 from xbench.jobs import trace as trace_job
-from xbench.records import machine
+from xbench.run import machine
 from xbench.run.registry import build, framework_available
 from xbench.run.trajectory import record
 from xbench.spec.cases import Case

@@ -18,7 +18,7 @@ from xbench.analysis import study as claims_of
 from xbench.analysis.study import StudyIndex
 from xbench.errors import UsageError
 from xbench.present import study_md, study_plots
-from xbench.present.study_md import cost_claim as word_cost
+from xbench.present.study_md import word_cost
 from xbench.records import study_run
 from xbench.records.bench_run import load as load_run
 from xbench.records.layout import bench_runs
@@ -206,7 +206,7 @@ L2 = {
 }
 
 
-def test_gap_claim_held_only_for_the_measure_that_shrank():
+def test_claim_gap_held_only_for_the_measure_that_shrank():
     doc = _doc({"none": {}, **L2})
     assert claims_of.claim_gap(index(doc)).verdict == "held"
     # accuracy gap unchanged (train 100%, val 95% in both): depends on the measure
@@ -224,21 +224,21 @@ def test_gap_claim_held_only_for_the_measure_that_shrank():
     assert verdict.verdict == "did not hold"
 
 
-def test_underfit_claim_needs_the_training_accuracy_to_fall():
+def test_claim_underfit_needs_the_training_accuracy_to_fall():
     study = index(_doc({"none": {}, **L2}))
     found = claims_of.claim_underfit(study)
     assert found.verdict == "held" and found.strongest == "l2-0.3"
-    assert "λ=0.3" in study_md.underfit_claim(study, found).evidence
+    assert "λ=0.3" in study_md.word_underfit(study, found).evidence
     mild = _doc({"none": {}, **L2, "l2-0.3": {"train_acc": 0.97, "val_acc": 0.94}})
     assert claims_of.claim_underfit(index(mild)).verdict.startswith("did not hold")
 
 
-def test_sparsity_claim_distinguishes_proximal_from_subgradient_l1():
+def test_claim_sparsity_distinguishes_proximal_from_subgradient_l1():
     base = {"none": {}, **L2, "l1-0.001": {"small_frac": 0.8}, "l1_prox-0.001": {"zero_frac": 0.3}}
     study = index(_doc(base))
     found = claims_of.claim_sparsity(study)
     assert found.verdict.startswith("depends on how L1 is applied") and found.prox_zero == 0.3
-    assert "L1 proximal 30.0" in study_md.sparsity_claim(study, found).evidence
+    assert "L1 proximal 30.0" in study_md.word_sparsity(study, found).evidence
     both_sparse = base | {"l1-0.001": {"zero_frac": 0.2}}
     verdict = claims_of.claim_sparsity(index(_doc(both_sparse))).verdict
     assert verdict == "held, for both the subgradient and the proximal step"
@@ -247,18 +247,18 @@ def test_sparsity_claim_distinguishes_proximal_from_subgradient_l1():
     assert verdict == "did not hold"
 
 
-def test_adamw_claim_compares_the_final_weights_at_the_same_lambda():
+def test_claim_same_model_compares_the_final_weights_at_the_same_lambda():
     names = {"none": {}, **L2, "adam": {}, "adam_l2-0.001": {}, "adamw-0.001": {},
              "adam_l2-0.01": {}, "adamw-0.01": {}}  # fmt: skip
     study = index(_doc(names, contrast_diff=0.5))
-    far = claims_of.claim_adamw(study)
+    far = claims_of.claim_same_model(study)
     assert far.verdict.startswith("did not hold") and all(c.different for c in far.contrasts)
-    assert "50%–50%" in study_md.same_model_claim(study, far).evidence
+    assert "50%–50%" in study_md.word_same_model(study, far).evidence
     assert "AdamW stays closer to plain Adam" in far.verdict
-    near = claims_of.claim_adamw(index(_doc(names, contrast_diff=0.02)))
+    near = claims_of.claim_same_model(index(_doc(names, contrast_diff=0.02)))
     assert near.verdict == "held"
     mixed = {"adamw-0.001": 0.02, "adamw-0.01": 0.5}
-    split = claims_of.claim_adamw(index(_doc(names, contrast_diff=mixed)))
+    split = claims_of.claim_same_model(index(_doc(names, contrast_diff=mixed)))
     assert split.verdict == "depends on λ"
 
 
@@ -266,7 +266,7 @@ BENCH = [p for p in bench_runs(REPO / "results" / "cpu-amd-epyc-2t") if "_defaul
 
 
 @pytest.mark.skipif(not BENCH, reason="no published bench run")
-def test_cost_claim_reads_the_bench_run_and_flips_when_l2_loss_costs_nothing():
+def test_claim_cost_reads_the_bench_run_and_flips_when_l2_loss_costs_nothing():
     run = load_run(BENCH[-1], "cpu-amd-epyc-2t")
     claim, rows = word_cost(claims_of.claim_cost(run))
     assert rows and "torch: l2_loss / weight_decay" in claim.evidence
@@ -527,7 +527,7 @@ NONE_CURVES = [
 ]  # fmt: skip  reaches 0.25 at epoch 4
 
 
-def test_batch_norm_claim_holds_for_speed_and_for_stability_only_on_its_rule():
+def test_claim_batch_norm_holds_for_speed_and_for_stability_only_on_its_rule():
     fast_steady = [[2.0, 0.3, 0.2, 0.2, 0.2, 0.18]] * 3  # epoch 2, the same in every seed
     doc = with_curves(_doc({"none": {}, "bn": {}}), {"none": NONE_CURVES, "bn": fast_steady})
     found = claims_of.claim_batch_norm(index(doc))
@@ -574,7 +574,7 @@ def test_batch_norm_claim_holds_for_speed_and_for_stability_only_on_its_rule():
 COMBINED = "dropout_l2-0.2-0.001"
 
 
-def test_combination_claim_compares_with_the_best_single_regularizer():
+def test_claim_combination_compares_with_the_best_single_regularizer():
     singles = {"none": {}, "l2-0.001": {"val_loss": 0.15}, "l2-0.01": {"val_loss": 0.2},
                "dropout-0.2": {"val_loss": 0.18}, "dropout-0.5": {"val_loss": 0.25}}  # fmt: skip
     better = claims_of.claim_combination(index(_doc(singles | {COMBINED: {"val_loss": 0.14}})))
@@ -654,12 +654,12 @@ def test_a_study_file_from_before_the_new_claims_loads_and_says_what_it_did_not_
     assert "Numerical stability" not in page and "batch-norm conditions" not in page
 
 
-def test_stability_claim_holds_only_where_l2_is_clearly_less_stable():
+def test_claim_stability_holds_only_where_l2_is_clearly_less_stable():
     everywhere = {(f, o): 3.0 for f in ("torch", "jax") for o in ("momentum", "adam")}
     held = claims_of.claim_stability(_cells(everywhere))
     assert held.verdict == "held" and all(p.verdict == claims_of.MORE for p in held.pairs)
     assert len(held.pairs) == 4 and held.pairs[0].ratio == pytest.approx(3.0)
-    claim = study_md.stability_claim(held)
+    claim = study_md.word_stability(held)
     assert (
         claim.claim == study_md.STABILITY and "torch momentum 1.0e-06 vs 3.0e-06" in claim.evidence
     )
@@ -677,7 +677,7 @@ def test_stability_claim_holds_only_where_l2_is_clearly_less_stable():
     assert claims_of.claim_stability(one_seed).verdict.startswith("did not hold")
 
 
-def test_stability_claim_quotes_a_lost_tiny_decay_and_says_when_nothing_was_measured():
+def test_claim_stability_quotes_a_lost_tiny_decay_and_says_when_nothing_was_measured():
     tiny = (
         _cell("torch", "adamw", "weight_decay", 3e-6, tiny=True, kept=0.0),
         _cell("jax", "adamw", "weight_decay", 8e-7, tiny=True, kept=0.99),
@@ -691,11 +691,11 @@ def test_stability_claim_quotes_a_lost_tiny_decay_and_says_when_nothing_was_meas
     assert claims_of.claim_stability(_cells({}) + coupled).verdict.endswith(
         "; the coupled decay and L2 in the loss are both kept"
     )
-    evidence = study_md.stability_claim(found).evidence
+    evidence = study_md.word_stability(found).evidence
     assert "torch AdamW weight_decay keeps 0% of the decay's float64 effect" in evidence
     nothing = claims_of.claim_stability(())
     assert nothing.verdict == "not measured"
-    assert study_md.stability_claim(nothing).verdict == "not measured"
+    assert study_md.word_stability(nothing).verdict == "not measured"
 
 
 def test_relative_error_is_zero_against_itself_and_grows_with_a_perturbation():

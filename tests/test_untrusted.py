@@ -18,8 +18,8 @@ from xbench.cli import main
 from xbench.errors import UsageError
 from xbench.jobs import bench
 from xbench.jobs.bench import BenchRequest
-from xbench.records import machine
 from xbench.records.trace import load_npz
+from xbench.run import machine
 
 HOSTILE = [
     "__import__('os').system('touch MARKER')",
@@ -167,7 +167,7 @@ def test_literal_refuses_nesting_beyond_its_limit():
     """literal() bounds its own recursion, whatever tree it is handed."""
     import ast
 
-    from xbench.spec.translation import MAX_DEPTH, literal
+    from xbench.translate.translation import MAX_DEPTH, literal
 
     def minus(levels: int) -> ast.AST:
         node = ast.Constant(1.0)
@@ -224,7 +224,7 @@ def deep_inputs(tmp_path, text: str) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("depth", [1000, 100_000])
 def test_json_nested_too_deeply_is_refused_in_one_line(depth, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("xbench.jobs.gate.check_now", _never)
+    monkeypatch.setattr("xbench.jobs.compare.check_now", _never)
     for name, argv in deep_inputs(tmp_path, "[" * depth).items():
         assert main(argv) == 2, name
         line = one_error_line(capsys, argv[0])
@@ -270,7 +270,7 @@ def test_an_unterminated_string_is_refused_at_once():
 def test_shallow_json_gets_the_reader_s_other_errors(tmp_path, capsys, monkeypatch):
     """The perturbed input: ten brackets decode (unclosed: malformed), so the message is not
     about depth: the depth message names exactly the decoder's recursion."""
-    monkeypatch.setattr("xbench.jobs.gate.check_now", _never)
+    monkeypatch.setattr("xbench.jobs.compare.check_now", _never)
     for name, argv in deep_inputs(tmp_path, "[" * 10).items():
         assert main(argv) == 2, name
         line = one_error_line(capsys, argv[0])
@@ -451,7 +451,7 @@ def test_a_wrongly_typed_revision_is_refused_before_the_check(revision, words, t
                                                               monkeypatch):  # fmt: skip
     from test_report import check_entry, write_check
 
-    monkeypatch.setattr("xbench.jobs.gate.check_now", _never)
+    monkeypatch.setattr("xbench.jobs.compare.check_now", _never)
     (tmp_path / "m").mkdir()
     write_check(tmp_path / "m" / "check.json", [check_entry("m", "torch", "jax", "float64")])
     (tmp_path / "revision.json").write_text(json.dumps(revision))
@@ -461,7 +461,7 @@ def test_a_wrongly_typed_revision_is_refused_before_the_check(revision, words, t
 
 
 def test_a_well_typed_revision_is_read(tmp_path):
-    from xbench.jobs.gate import read_revision
+    from xbench.jobs.compare import read_revision
 
     doc = {"commit": "0123abc" * 5 + "01234", "reason": "why", "datetime": "2026-01-01"}
     (tmp_path / "revision.json").write_text(json.dumps(doc))

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from xbench.records import machine  # noqa: E402
+from xbench.run import machine  # noqa: E402
 from xbench.run.threads import available_cpus  # noqa: E402
 
 FOLDER = ROOT / "results" / "durations"

@@ -34,7 +34,7 @@ TARGETS = {
         ("entry_verdict",),
         ("tests/test_mutation_kills.py", "tests/test_catalogue.py::test_entry_verdict"),
     ),
-    "xbench/analysis/gate.py": (
+    "xbench/analysis/compare.py": (
         ("timing_verdict", "compare_runs", "compare_checks", "ratio", "parse_threshold"),
         ("tests/test_gate_power.py", "tests/test_compare.py"),
     ),

@@ -108,8 +108,8 @@ def half_widths(runs: list[AbRun], pairs: float = 1.0, rounds: float = 1.0) -> f
     for run in runs:
         for bench in run.benchmarks:
             kept = bench.pairs[: max(2, round(len(bench.pairs) * pairs))]
-            keep = max(2, round(len(kept[0].base) * rounds))
-            ratio = paired_ratio([(p.base[:keep], p.new[:keep], p.first[:keep]) for p in kept])
+            keep = max(2, round(len(kept[0].first) * rounds))
+            ratio = paired_ratio([p.prefix(keep) for p in kept], "base", "new")
             widths.append(ratio.half_width)
     return statistics.median(widths)
 

@@ -17,114 +17,25 @@ bit-for-bit reproductions first, then by max error ratio, then simpler causes (t
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import replace as field_replace
-from pathlib import Path
 
 import numpy as np
 
-from xbench.errors import UsageError, first_line
-from xbench.records.trace import read_npz
+from xbench.errors import UsageError
+from xbench.records.trace import check_trace, load_npz
 from xbench.run.equivalence import TOLERANCES, Agreement, Tolerance, compare
 from xbench.run.registry import load_adapter
 from xbench.run.trajectory import Trajectory, record
 from xbench.spec.cases import MASKS, Case, decayed_names
-from xbench.spec.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE
+from xbench.spec.models import MODELS
 from xbench.spec.problems import Problem
 
 A_TO_B = "A→B"  # A's case, modified, reproduces B
 B_TO_A = "B→A"  # B's case, modified, reproduces A
-REQUIRED = ("x", "y", "loss", "case", "framework")
 COUPLED_RULES = ("weight_decay", "add_decayed_weights", "l2_loss")
-
-# ---------------------------------------------------------------- reading and checking traces
-
-
-def load_trace(path: str | os.PathLike) -> Trajectory:
-    """Read a trace with ``allow_pickle=False`` and check it against its case's model; any
-    problem raises UsageError with one line naming the file."""
-    path = Path(path)
-    arrays = read_npz(path)
-    trajectory = _trajectory(arrays, str(path))
-    check_trace(trajectory, str(path))
-    return trajectory
-
-
-def _text(arrays: dict, name: str, where: str) -> str:
-    value = arrays[name]
-    if value.dtype.kind != "U" or value.shape != ():
-        raise UsageError(f"{where}: not a trace: '{name}' must be a text scalar")
-    return str(value)
-
-
-def _trajectory(arrays: dict[str, np.ndarray], where: str) -> Trajectory:
-    missing = [n for n in REQUIRED if n not in arrays]
-    if not any(n.startswith("params/") for n in arrays):
-        missing.append("params/<name>")
-    if missing:
-        raise UsageError(f"{where}: not a trace: missing {', '.join(missing)}")
-    for name, value in arrays.items():
-        if name not in ("case", "framework") and value.dtype.kind not in "fiu":
-            raise UsageError(f"{where}: not a trace: '{name}' has dtype {value.dtype}")
-    try:
-        case = Case.from_json(_text(arrays, "case", where))
-    except (json.JSONDecodeError, TypeError, AttributeError, RecursionError, MemoryError) as exc:
-        raise UsageError(f"{where}: 'case' is not an xbench Case ({first_line(exc)})") from None
-    except UsageError as exc:
-        raise UsageError(f"{where}: 'case' is not a valid xbench Case: {exc}") from None
-    prefixed = {
-        p: {k.removeprefix(p): v for k, v in arrays.items() if k.startswith(p)}
-        for p in ("params/", "stats/")
-    }
-    return Trajectory(
-        framework=_text(arrays, "framework", where),
-        case=case,
-        params=prefixed["params/"],
-        loss=arrays["loss"],
-        x=arrays["x"],
-        y=arrays["y"],
-        stats=prefixed["stats/"],
-        evaluation=arrays.get("evaluation"),
-        x_eval=arrays.get("x_eval"),
-    )
-
-
-def check_trace(t: Trajectory, where: str) -> None:
-    """The arrays fit the case's model: names, shapes, step counts (UsageError if not)."""
-    model, steps = MODELS[t.case.model], t.loss.shape[0] if t.loss.ndim == 1 else -1
-    if steps < 1:
-        raise UsageError(f"{where}: 'loss' must have shape (steps,), not {t.loss.shape}")
-    if t.case.steps != steps:
-        raise UsageError(f"{where}: the case says {t.case.steps} steps, 'loss' has {steps}")
-    expected = dict(model.param_shapes()) | (
-        {UNUSED_PARAM: UNUSED_SHAPE} if t.case.unused_param else {}
-    )
-    for kind, have, want in (
-        ("params", t.params, expected),
-        ("stats", t.stats, model.stat_shapes()),
-    ):
-        if sorted(have) != sorted(want):
-            raise UsageError(
-                f"{where}: {kind} {sorted(have)} do not match model {model.name!r}: {sorted(want)}"
-            )
-        for name, shape in want.items():
-            if have[name].shape != (steps + 1, *shape):
-                raise UsageError(
-                    f"{where}: {kind}/{name} has shape {have[name].shape}, "
-                    f"expected {(steps + 1, *shape)} (steps + 1, canonical layout)"
-                )
-    batch = t.x.shape[1] if t.x.ndim >= 2 else 0
-    for name, value, shape in (
-        ("x", t.x, (steps, batch, *model.input_shape)),
-        ("y", t.y, (steps, batch, model.output_size)),
-    ):
-        if value.shape != shape:
-            raise UsageError(f"{where}: '{name}' has shape {value.shape}, expected {shape}")
-    if (t.evaluation is None) != (t.x_eval is None):
-        raise UsageError(f"{where}: 'evaluation' and 'x_eval' come together")
 
 
 def trace_dtype(t: Trajectory) -> str:
@@ -534,7 +445,7 @@ def as_trajectory(source: str | os.PathLike | Trajectory, label: str) -> Traject
     if isinstance(source, Trajectory):
         check_trace(source, label)
         return source
-    return load_trace(source)
+    return load_npz(source)
 
 
 def explain(a: str | os.PathLike | Trajectory, b: str | os.PathLike | Trajectory) -> Explanation:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from xbench.analysis.paired import Ratio, framework_ratio
 from xbench.errors import UsageError
 from xbench.records.bench_run import BenchRun, PairedCell, Result
 from xbench.records.check_run import CheckRun
-from xbench.spec.benchmarks import BENCH_OPTIMIZERS, BENCH_RULES, IMPLEMENTATIONS
+from xbench.spec.benchmarks import BENCH_OPTIMIZERS, BENCH_RULES, IMPLEMENTATIONS, PAIRED_FROM
 from xbench.spec.cases import FRAMEWORKS, mechanism
 
 HEADLINE_OPTIMIZER, HEADLINE_RULE = "adamw", "weight_decay"
@@ -205,22 +206,56 @@ def framework_ratios(results: list[Result]) -> list[FrameworkRatios]:
     return rows
 
 
+@dataclass(frozen=True)
+class TorchOverJax:
+    """Fastest torch over fastest JAX at one size: where timed interleaved, the ``cell`` and
+    its ``ratio`` with a 95% interval; else None, the ``estimate`` of two medians (unpaired)."""
+
+    estimate: float
+    cell: PairedCell | None
+    ratio: Ratio | None
+
+    @property
+    def resolved(self) -> bool:
+        """Timed interleaved, with a 95% interval that excludes 1."""
+        return self.ratio is not None and self.ratio.low is not None and not self.ratio.contains(1)
+
+
+def torch_over_jax(pair: tuple[Result, Result], paired: dict) -> TorchOverJax:
+    """A ``FrameworkRatios.pairs`` value, timed interleaved where ``Machine.paired`` has it."""
+    cell = paired.get(paired_key(pair[0]))
+    if cell is None:
+        return TorchOverJax(pair[0].median / pair[1].median, None, None)
+    ratio = framework_ratio(cell)
+    return TorchOverJax(ratio.estimate, cell, ratio)
+
+
+PRECISE = 0.05  # an interval within ±5% (half its width in log space)
+PRECISE_FROM = PAIRED_FROM  # parameters: below, a step is a few µs and call overhead dominates
+
+
+def paired_precision(results: list[Result], paired: dict) -> tuple[int, int, int]:
+    """Of ``results``' torch-vs-JAX comparisons at PRECISE_FROM parameters and above, those
+    timed interleaved: how many, how many with an interval within ±PRECISE, how many resolved."""
+    found = [torch_over_jax(pair, paired) for row in framework_ratios(results)
+             for n, pair in row.pairs.items() if n >= PRECISE_FROM]  # fmt: skip
+    ratios = [c.ratio for c in found if c.ratio is not None]
+    precise = sum(r.half_width is not None and r.half_width <= PRECISE for r in ratios)
+    return len(ratios), precise, sum(c.resolved for c in found)
+
+
+def headline_candidates(results: Iterable[Result]) -> list[Result]:
+    """Every AdamW ``weight_decay`` update in one tensor at the largest size timed, or none."""
+    headline = ("update", 1, HEADLINE_OPTIMIZER, HEADLINE_RULE)
+    candidates = [r for r in results if (r.kind, r.tensors, r.optimizer, r.rule) == headline]
+    largest = max((r.params for r in candidates), default=None)
+    return [r for r in candidates if r.params == largest]
+
+
 def headline_results(machine: Machine) -> tuple[int, list[Result]] | None:
-    """The AdamW update (``weight_decay``) in one tensor at the largest size timed: the
-    fastest implementation of each framework, in framework order; None if not timed."""
-    candidates = [
-        r
-        for r in machine.results
-        if r.kind == "update"
-        and r.tensors == 1
-        and (r.optimizer, r.rule) == (HEADLINE_OPTIMIZER, HEADLINE_RULE)
-    ]
-    if not candidates:
+    """The headline's size and its fastest result per framework, in order; None if not timed."""
+    found = headline_candidates(machine.results)
+    if not found:
         return None
-    largest = max(r.params for r in candidates)
-    fastest = []
-    for framework in FRAMEWORKS:
-        mine = [r for r in candidates if r.framework == framework and r.params == largest]
-        if mine:
-            fastest.append(min(mine, key=lambda r: r.median))
-    return largest, fastest
+    mine = {f: [r for r in found if r.framework == f] for f in FRAMEWORKS}
+    return found[0].params, [min(rs, key=lambda r: r.median) for rs in mine.values() if rs]

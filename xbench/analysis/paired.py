@@ -25,6 +25,8 @@ import math
 import statistics
 from dataclasses import asdict, dataclass
 
+from xbench.run.interleave import Rounds
+
 # Student's t, two-sided 95% (the 0.975 quantile), for 1..30 degrees of freedom.
 T_975 = (
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -65,25 +67,15 @@ class Ratio:
         return (math.log(self.high) - math.log(self.low)) / 2
 
 
-def timeline(base: list[float], new: list[float], first: str = "") -> list[tuple[str, float]]:
-    """The rounds of one process pair in the order they ran: ``first[i]`` (``b`` or ``n``)
-    says which side ran first in round pair i (BASE when not given)."""
-    if len(base) != len(new) or not base:
-        raise ValueError(
-            f"a process pair needs as many NEW rounds as BASE ({len(new)}, {len(base)})"
-        )
-    if min(base) <= 0 or min(new) <= 0:
-        raise ValueError("round times must be positive")
-    first = first or "b" * len(base)
-    if len(first) != len(base) or set(first) - {"b", "n"}:
-        raise ValueError(f"round order {first!r} must be one b or n per round pair")
-    rounds = []
-    for b, n, f in zip(base, new, first, strict=True):
-        rounds += [("b", b), ("n", n)] if f == "b" else [("n", n), ("b", b)]
-    return rounds
+def timeline(rounds: Rounds, base: str, new: str) -> list[tuple[str, float]]:
+    """The rounds of one process pair in the order they ran, as (side, seconds per call)."""
+    order = []
+    for b, n, first in zip(rounds.seconds[base], rounds.seconds[new], rounds.first, strict=True):
+        order += [(base, b), (new, n)] if first == base else [(new, n), (base, b)]
+    return order
 
 
-def round_log_ratios(base: list[float], new: list[float], first: str = "") -> list[float]:
+def round_log_ratios(rounds: Rounds, base: str, new: str) -> list[float]:
     """Each round's log(NEW/BASE) against its neighbours of the other side, in run order.
 
     The sides strictly alternate (B N B N ...), so every inner round sits between two rounds
@@ -93,7 +85,7 @@ def round_log_ratios(base: list[float], new: list[float], first: str = "") -> li
     round does). Rounds that are not bracketed by the other side (the first and last, or a
     non-alternating order) are compared with their neighbour of the other side alone.
     """
-    rounds = timeline(base, new, first)
+    rounds = timeline(rounds, base, new)
     logs = []
     for i, (side, seconds) in enumerate(rounds):
         others = [
@@ -104,14 +96,14 @@ def round_log_ratios(base: list[float], new: list[float], first: str = "") -> li
         if not others or (len(others) == 1 and 0 < i < len(rounds) - 1):
             continue  # a round next to its own side's: its other-side neighbour counts it
         difference = math.log(seconds) - statistics.fmean(others)
-        logs.append(difference if side == "n" else -difference)
+        logs.append(difference if side == new else -difference)
     return logs
 
 
-def pair_log_ratio(base: list[float], new: list[float], first: str = "") -> float:
+def pair_log_ratio(rounds: Rounds, base: str, new: str) -> float:
     """One process pair's log(NEW/BASE): the median of its ``round_log_ratios`` (a round hit
     by a neighbour's burst cannot move it far)."""
-    return statistics.median(round_log_ratios(base, new, first))
+    return statistics.median(round_log_ratios(rounds, base, new))
 
 
 TRIM = 0.2  # the share of process pairs trimmed from each end (Yuen's trimmed mean)
@@ -137,13 +129,14 @@ def trimmed_interval(values: list[float], trim: float = TRIM) -> tuple[float, fl
     return statistics.fmean(kept), t_quantile(n - 2 * g - 1) * spread
 
 
-def paired_ratio(pairs: list[tuple], trim: float = TRIM) -> Ratio:
-    """NEW/BASE from ``pairs``: one (base rounds, new rounds[, first]) per process pair;
-    the estimate and 95% interval of ``trimmed_interval`` over the pairs' log-ratios."""
+def paired_ratio(pairs: list[Rounds], base: str, new: str, trim: float = TRIM) -> Ratio:
+    """NEW/BASE from ``pairs`` (one per process pair; ``base`` and ``new`` name their
+    sides): the estimate and 95% interval of ``trimmed_interval`` over the pairs'
+    log-ratios."""
     if not pairs:
         raise ValueError("no process pair to estimate from")
-    logs = [pair_log_ratio(*pair) for pair in pairs]
-    rounds = sum(len(pair[0]) for pair in pairs)
+    logs = [pair_log_ratio(pair, base, new) for pair in pairs]
+    rounds = sum(len(pair.first) for pair in pairs)
     if len(logs) < 2:
         return Ratio(math.exp(logs[0]), None, None, 1, rounds)
     mean, margin = trimmed_interval(logs, trim)
@@ -172,26 +165,20 @@ def verdict(ratio: Ratio, threshold: float) -> str:
     return UNCHANGED
 
 
-def rounds_ratio(pairs: list) -> Ratio:
-    """NEW/BASE of recorded process pairs (``records.ab_run.PairRounds``)."""
-    return paired_ratio([(p.base, p.new, p.first) for p in pairs])
-
-
 def benchmark_ratio(bench) -> Ratio:
     """NEW/BASE of one benchmark of an ``xbench ab`` record (``records.ab_run.AbBenchmark``)."""
-    return rounds_ratio(bench.pairs)
+    return paired_ratio(bench.pairs, "base", "new")
 
 
 def confirmation_ratio(bench) -> Ratio | None:
     """NEW/BASE of the benchmark's confirmation (fresh process pairs); None without one."""
-    return rounds_ratio(bench.confirmation) if bench.confirmation else None
+    return paired_ratio(bench.confirmation, "base", "new") if bench.confirmation else None
 
 
 def framework_ratio(cell) -> Ratio:
     """torch/JAX of one cell timed interleaved (``records.bench_run.PairedCell``): JAX is
     BASE and torch NEW, so below 1 torch is faster."""
-    pairs = [(p.jax, p.torch, p.first.replace("j", "b").replace("t", "n")) for p in cell.pairs]
-    return paired_ratio(pairs)
+    return paired_ratio(cell.pairs, "jax", "torch")
 
 
 def flagged(verdict_: str) -> bool:

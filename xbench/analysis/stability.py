@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from xbench.analysis.gate import NOT_GATED, UNGATED, compare_runs, reference_seconds, stat_of
+from xbench.analysis.compare import NOT_GATED, UNGATED, compare_runs, reference_seconds, stat_of
 from xbench.errors import UsageError
 from xbench.records.bench_run import BenchRun
 

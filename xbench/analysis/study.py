@@ -1,7 +1,7 @@
 """The study's claims as numbers and verdicts, from a study record and a bench run.
 
 Each ``claim_*`` function measures one claim and decides its verdict by a stated rule; the
-words around the numbers are ``xbench.present.study_md``'s. The rules:
+words around the numbers are ``xbench.present.study_md``'s ``word_*``. The rules:
 
 - a gap is *smaller* when it is smaller in every seed in both frameworks (for the loss gap,
   with a lower validation loss too);
@@ -331,7 +331,7 @@ def has_adam_conditions(study: StudyIndex) -> bool:
     return study.has("adam") and bool(adam_lambdas(study))
 
 
-def claim_adamw(study: StudyIndex) -> SameModel:
+def claim_same_model(study: StudyIndex) -> SameModel:
     contrasts = []
     for lam in adam_lambdas(study):
         a, b = f"adam_l2-{lam:g}", f"adamw-{lam:g}"

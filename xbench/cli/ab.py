@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from xbench.analysis.gate import parse_threshold
+from xbench.analysis.compare import parse_threshold
 from xbench.analysis.paired import REGRESSED, verdicts
 from xbench.cli import options
 from xbench.errors import UsageError

@@ -8,9 +8,10 @@ import math
 from xbench.cli import options
 from xbench.errors import UsageError
 from xbench.jobs.bench import BenchRequest, listed, run_bench
+from xbench.jobs.bench_interleaved import DEFAULT_PAIRS
 from xbench.jobs.check import require_device
-from xbench.jobs.paired_bench import DEFAULT_PAIRS
 from xbench.present.bench_text import summary
+from xbench.run.interleave import check_pairs
 from xbench.run.threads import resolve_threads
 from xbench.spec.benchmarks import SWEEP_PROFILES
 
@@ -69,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
     budget = budget if args.paired_budget is None else args.paired_budget
     if budget < 0 or not math.isfinite(budget):
         raise UsageError(f"--paired-budget {args.paired_budget}: must be 0 (skip) or positive")
-    if args.pairs < 2:
-        raise UsageError(f"--pairs {args.pairs}: at least 2 (the interval needs a spread)")
+    check_pairs(args.pairs)
     request = BenchRequest(
         profile, args.device, threads, args.results, args.label, args.select, budget, args.pairs
     )

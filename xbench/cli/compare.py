@@ -6,16 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from xbench.analysis.gate import STATS, parse_threshold
+from xbench.analysis.compare import STATS, parse_threshold
 from xbench.analysis.stability import stability
 from xbench.cli import options
 from xbench.errors import UsageError
 from xbench.jobs.ab import DEFAULT_THRESHOLD
-from xbench.jobs.gate import GateNow, Verdict, gate_files, gate_now, update_baseline
-from xbench.present import ab_text, gate_text
+from xbench.jobs.compare import GateNow, Verdict, gate_files, gate_now, update_baseline
+from xbench.present import ab_text, compare_text
 from xbench.present.units import percent
-from xbench.records import machine
 from xbench.records.bench_run import load as load_run
+from xbench.run import machine
 from xbench.run.threads import resolve_threads
 
 
@@ -98,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
         if len(args.runs) < 2:
             raise UsageError("--spread needs two or more runs of the same profile")
         found = stability([load_run(p) for p in args.runs], threshold, args.stat)
-        print(gate_text.stability_table(found) + "\n")
-        print("\n".join(gate_text.stability_summary(found)))
+        print(compare_text.stability_table(found) + "\n")
+        print("\n".join(compare_text.stability_summary(found)))
         return 0
     if args.against:
         return against(args, threshold)
@@ -132,7 +132,7 @@ def show_now(gate: GateNow) -> int:
     print(ab_text.header(gate.timing) + "\n")
     print(ab_text.table(gate.timing) + "\n")
     lines = ["timing: " + ab_text.summary(gate.timing)]
-    lines += gate_text.equivalence_summary(gate.equivalence)
+    lines += compare_text.equivalence_summary(gate.equivalence)
     if gate.timing_regressed and gate.warn_only:
         lines.append("timing regressions are reported, not failed (--warn-only)")
     lines.append(f"the check and the timing are kept in {gate.folder}")
@@ -149,10 +149,10 @@ def show(verdict: Verdict) -> int:
     )
     for difference in verdict.warnings:
         print(f"xbench compare: warning: {difference}", file=sys.stderr)
-    print(gate_text.bench_table(verdict.bench) + "\n")
-    lines = gate_text.bench_summary(verdict.bench)
+    print(compare_text.bench_table(verdict.bench) + "\n")
+    lines = compare_text.bench_summary(verdict.bench)
     if verdict.equivalence:
-        lines += gate_text.equivalence_summary(verdict.equivalence)
+        lines += compare_text.equivalence_summary(verdict.equivalence)
     else:
         lines.append("equivalence: not compared (no check files)")
     if verdict.bench.regressions and verdict.warn_only:

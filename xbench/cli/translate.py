@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xbench.jobs.translate import Untranslatable, translate
 from xbench.spec.cases import MASKS, SCHEDULES
+from xbench.translate.job import Untranslatable, translate
 
 
 def add_parser(sub) -> None:

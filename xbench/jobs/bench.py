@@ -24,12 +24,12 @@ from pathlib import Path
 
 from xbench import suite
 from xbench.errors import UsageError, interrupt_code, say_interrupted
-from xbench.jobs.paired_bench import DEFAULT_PAIRS, cells, run_pairs
-from xbench.records import layout, machine
+from xbench.jobs.bench_interleaved import DEFAULT_PAIRS, cells, run_pairs
+from xbench.records import layout
 from xbench.records.bench_run import BenchRun
 from xbench.records.bench_run import load as load_run
 from xbench.records.scratch import scratch
-from xbench.run import lifeline
+from xbench.run import lifeline, machine
 from xbench.spec.benchmarks import (
     SWEEP_PROFILES,
     benchmark_count,
@@ -50,7 +50,7 @@ class BenchRequest:
     label: str | None = None
     select: str | None = None  # a pytest -k expression
     paired_seconds: float = 0.0  # the torch-vs-JAX stage's budget; 0: no such stage
-    paired_pairs: int = DEFAULT_PAIRS
+    pairs: int = DEFAULT_PAIRS  # the torch-vs-JAX stage's process pairs
 
 
 def require_pytest_benchmark() -> None:
@@ -179,7 +179,7 @@ def failed(code: int, minutes: float, raw: Path, select: str | None) -> int:
 
 
 def add_paired(raw: Path, request: BenchRequest) -> None:
-    """Time the sweep's torch-vs-JAX comparisons interleaved (``jobs.paired_bench``) and add
+    """Time the sweep's torch-vs-JAX comparisons interleaved (``jobs.bench_interleaved``) and add
     them to the run's JSON as its ``paired`` section; nothing when there is none to time."""
     if request.paired_seconds <= 0:
         return
@@ -188,7 +188,7 @@ def add_paired(raw: Path, request: BenchRequest) -> None:
         print("xbench bench: nothing timed in both frameworks; no torch-vs-JAX stage", flush=True)
         return
     section = run_pairs(
-        found, request.paired_seconds, request.paired_pairs, request.threads,
+        found, request.paired_seconds, request.pairs, request.threads,
         log=lambda message: print(f"xbench bench: {message}", file=sys.stderr, flush=True),
     )  # fmt: skip
     doc = json.loads(raw.read_text())

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from xbench.errors import UsageError
 from xbench.present.progress import Progress
-from xbench.records import check_run, layout, machine
+from xbench.records import check_run, layout
 from xbench.records.check_run import CheckRun
 from xbench.records.storage import ensure_writable, write_new
+from xbench.run import machine
 from xbench.run.check import Filters, run_catalogue
 from xbench.run.registry import build
 from xbench.run.threads import available_cpus, resolve_jobs

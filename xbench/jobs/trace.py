@@ -13,9 +13,9 @@ import functools
 import tracemalloc
 from pathlib import Path
 
-from xbench.records.machine import require_memory
 from xbench.records.storage import ensure_writable
 from xbench.records.trace import save_npz
+from xbench.run.machine import require_memory
 from xbench.run.registry import build, run_case
 from xbench.run.trajectory import Trajectory, record
 from xbench.spec.cases import Case, check_applicable

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from xbench.analysis.ab_calibration import Calibration, estimates, half_widths
 from xbench.analysis.paired import VERDICTS, benchmark_ratio, verdicts
-from xbench.present.ab_text import confirmation_text, ratio_text
+from xbench.present.ab_text import confirmation_text
 from xbench.present.markdown import relative_link, table
-from xbench.present.units import format_seconds, percent
-from xbench.records.ab_run import AbRun, Side
+from xbench.present.units import format_seconds, percent, ratio_multiplier
+from xbench.records.ab_run import AbRun, Version
 
 
-def side_text(side: Side) -> str:
+def side_text(side: Version) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in side.versions.items() if v and k != "numpy")
     if side.kind == "revision":
         return f"revision `{(side.commit or '?')[:10]}` ({versions})"
@@ -32,7 +32,7 @@ def version_change_markdown(path: Path, run: AbRun, out_dir: Path) -> str:
     for bench in sorted(run.benchmarks, key=lambda b: b.id):
         rows.append([
             f"`{bench.id}`", format_seconds(bench.median("base")),
-            format_seconds(bench.median("new")), ratio_text(benchmark_ratio(bench)),
+            format_seconds(bench.median("new")), ratio_multiplier(benchmark_ratio(bench)),
             *([confirmation_text(bench)] if confirmed else []), found[bench.id],
         ])  # fmt: skip
     headers = ["benchmark", "BASE median", "NEW median", "NEW/BASE [95%]",

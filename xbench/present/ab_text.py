@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from xbench.analysis.paired import VERDICTS, Ratio, benchmark_ratio, confirmation_ratio, verdicts
-from xbench.present.units import format_seconds, percent
+from xbench.analysis.paired import VERDICTS, benchmark_ratio, confirmation_ratio, verdicts
+from xbench.present.units import format_seconds, percent, ratio_multiplier, rounds_text
 from xbench.records.ab_run import AbRun
-
-
-def ratio_text(ratio: Ratio) -> str:
-    """``×1.043 [1.021, 1.066]``; ``×1.043 (one pair: no interval)``."""
-    if ratio.low is None:
-        return f"×{ratio.estimate:.3f} (no interval)"
-    return f"×{ratio.estimate:.3f} [{ratio.low:.3f}, {ratio.high:.3f}]"
 
 
 def confirmation_text(bench) -> str:
     """The confirmation's ratio when the benchmark was measured again; else empty."""
     second = confirmation_ratio(bench)
-    return ratio_text(second) if second else ""
+    return ratio_multiplier(second) if second else ""
 
 
 def table(run: AbRun) -> str:
@@ -30,7 +23,7 @@ def table(run: AbRun) -> str:
             bench.id,
             format_seconds(bench.median("base")),
             format_seconds(bench.median("new")),
-            ratio_text(benchmark_ratio(bench)),
+            ratio_multiplier(benchmark_ratio(bench)),
             confirmation_text(bench),
             found[bench.id],
         ])  # fmt: skip
@@ -43,8 +36,9 @@ def header(run: AbRun) -> str:
     s = run.settings
     return (
         f"BASE {run.base.label}\nNEW  {run.new.label}\n"
-        f"{len(run.benchmarks)} benchmarks, {s['pairs']} process pairs × {s['rounds']} "
-        f"interleaved round pairs each, {s['threads']} threads, {run.seconds:.0f} s"
+        f"{len(run.benchmarks)} benchmarks, {s['pairs']} process pairs × "
+        f"{rounds_text(s['rounds'])} interleaved round pairs each, {s['threads']} threads, "
+        f"{run.seconds:.0f} s"
     )
 
 

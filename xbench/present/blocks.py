@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from xbench.analysis.grouping import Machine, framework_ratios, paired_key
-from xbench.analysis.paired import framework_ratio
+from xbench.analysis.grouping import Machine, framework_ratios, torch_over_jax
 from xbench.analysis.stability import Stability
+from xbench.present.labels import versions_text
 from xbench.present.markdown import relative_link, table
-from xbench.present.units import format_seconds, pct_cell, scientific, short_float
+from xbench.present.units import format_seconds, pct_cell, scientific, short_float, span
 from xbench.records.bench_run import Result
 from xbench.records.check_run import EQUAL, CheckRun
 from xbench.spec.benchmarks import MANY, bytes_per_param, size_label
@@ -55,10 +55,6 @@ def tolerance_block(check: CheckRun, page: Path) -> str:
 # ----------------------------------------------------------------------------- the run
 
 
-def _versions(info: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items() if v)
-
-
 def published_block(machine: Machine, page: Path) -> str:
     """Which run is published, and what it ran on."""
     run = machine.runs[-1]
@@ -68,11 +64,14 @@ def published_block(machine: Machine, page: Path) -> str:
         f"The published run on `{machine.label}` is [`{run.path.name}`]"
         f"({relative_link(run.path, page.parent)}): profile `{run.profile}` at commit "
         f"`{run.settings['commit'] or 'unknown'}`, {info.get('device_name', '?')}, {threads} "
-        f"thread(s) for both frameworks, {_versions(info)}; {len(run.results)} benchmarks.\n"
+        f"thread(s) for both frameworks, {versions_text(info)}; {len(run.results)} benchmarks.\n"
     )
 
 
 # ----------------------------------------------------------------------------- findings
+
+
+_two = "{:.2f}".format  # ratios, two decimals
 
 
 def _pick(results, **fields) -> list[Result]:
@@ -81,19 +80,6 @@ def _pick(results, **fields) -> list[Result]:
 
 def _impl(r: Result) -> str:
     return f"{r.framework} `{r.implementation}`"
-
-
-def _span(values) -> str:
-    values = sorted(values)
-    low, high = values[0], values[-1]
-    return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
-
-
-def _times(values) -> str:
-    values = list(values)
-    low, high = min(values), max(values)
-    text = format_seconds(low)
-    return text if text == format_seconds(high) else f"{text}–{format_seconds(high)}"
 
 
 def adamw_finding(results: list[Result]) -> str | None:
@@ -141,7 +127,7 @@ def many_tensors_finding(results: list[Result]) -> str | None:
     listed = ", ".join(f"{_impl(r)} {format_seconds(r.median)}" for r in at)
     text = f"**{MANY} tensors holding {size_label(n)} parameters** (AdamW): {listed}"
     if one:
-        text += f"; one tensor of the same size: {_times(r.median for r in one)}"
+        text += f"; one tensor of the same size: {span([r.median for r in one], format_seconds)}"
     compiled = [r for r in at if r.implementation == "compiled" and r.compile_seconds]
     if compiled:
         text += f"; compiling that step took {compiled[0].compile_seconds:.0f} s"
@@ -166,7 +152,8 @@ def compile_finding(results: list[Result]) -> str | None:
     if rest:
         text += f" and {min(rest):.1f}–{max(rest):.1f} s after that"
     if jitted:
-        text += f"; JAX's ahead-of-time compiles of one-tensor update steps, {_times(jitted)}"
+        text += "; JAX's ahead-of-time compiles of one-tensor update steps, "
+        text += span(jitted, format_seconds)
     return text + "."
 
 
@@ -196,7 +183,7 @@ def l2_finding(results: list[Result]) -> str | None:
             if params == n
         )
         parts.append(
-            f"{framework}: ×{_span(ratios.values())} over every optimizer, implementation and "
+            f"{framework}: ×{span(ratios.values(), _two)} over every optimizer, implementation and "
             f"size; at {size_label(n)}: {largest}"
         )
     if not parts:
@@ -215,18 +202,14 @@ def framework_finding(machine: Machine, kind: str, what: str) -> str | None:
     by_size: dict[int, list[float]] = {}
     paired = resolved = 0
     for row in rows:
-        for n, (t, j) in row.pairs.items():
-            cell = machine.paired.get(paired_key(t))
-            if cell is None:
-                by_size.setdefault(n, []).append(t.median / j.median)
-                continue
-            ratio = framework_ratio(cell)
-            by_size.setdefault(n, []).append(ratio.estimate)
-            paired += 1
-            resolved += not ratio.contains(1.0)
+        for n, pair in row.pairs.items():
+            found = torch_over_jax(pair, machine.paired)
+            by_size.setdefault(n, []).append(found.estimate)
+            paired += found.cell is not None
+            resolved += found.resolved
     if not by_size:
         return None
-    spans = ", ".join(f"{size_label(n)}: {_span(v)}" for n, v in sorted(by_size.items()))
+    spans = ", ".join(f"{size_label(n)}: {span(v, _two)}" for n, v in sorted(by_size.items()))
     total = sum(map(len, by_size.values()))
     how = (
         f"{paired} of the {total} comparisons timed interleaved, {resolved} of them with a "

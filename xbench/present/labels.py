@@ -25,3 +25,8 @@ def bytes_per_param_text(optimizers=BENCH_OPTIMIZERS) -> str:
     for optimizer in optimizers:
         groups.setdefault(bytes_per_param(optimizer), []).append(OPTIMIZER_NAMES[optimizer])
     return ", ".join(f"{'/'.join(names)} {size}" for size, names in groups.items())
+
+
+def versions_text(info: dict) -> str:
+    """``jax 0.4.30, torch 2.3.1``: the versions a run's machine info records, as listed."""
+    return ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items() if v)

@@ -1,9 +1,9 @@
 """STUDY.md and its claims block for another page (docs/study.md), from a study record and
 a bench run.
 
-Every figure on the page is computed from those two files (``xbench.analysis.study``
-measures the claims and decides their verdicts; this module words them). Rendering the same
-files twice gives the same bytes.
+Every figure on the page is computed from those two files (``xbench.analysis.study``'s
+``claim_*`` measure each claim and decide its verdict; ``word_*`` here words it). Rendering
+the same files twice gives the same bytes.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from xbench.analysis.study import (
     Stability,
     StudyIndex,
     Underfit,
-    claim_adamw,
     claim_batch_norm,
     claim_combination,
     claim_cost,
     claim_gap,
+    claim_same_model,
     claim_sparsity,
     claim_stability,
     claim_underfit,
@@ -54,6 +54,7 @@ from xbench.analysis.study import (
 )
 from xbench.present.markdown import ensure_generated, markers, write_generated
 from xbench.present.study_plots import PLOTS
+from xbench.present.units import mean_num, mean_pct, mean_pts, sci_padded, span
 from xbench.records.bench_run import BenchRun
 from xbench.records.study_run import StudyRun
 
@@ -80,36 +81,6 @@ class Claim:
 # ---------------------------------------------------------------- formatting
 
 
-def pct(values: np.ndarray) -> str:
-    """Mean in %, with ± the standard deviation over seeds when there are several."""
-    values = np.asarray(values) * 100
-    if values.size == 1:
-        return f"{values[0]:.1f}%"
-    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}%"
-
-
-def pts(values: np.ndarray) -> str:
-    """An accuracy difference in percentage points, mean ± sd over seeds."""
-    return pct(values)[:-1] + " pts"
-
-
-def num(values: np.ndarray, digits: int = 3) -> str:
-    values = np.asarray(values)
-    if values.size == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
-
-
-def sci(value: float) -> str:
-    return "0" if value == 0 else f"{value:.1e}"
-
-
-def span(values: list[float], show) -> str:
-    """``low–high`` as ``show`` writes them, or one value when both read the same."""
-    low, high = show(min(values)), show(max(values))
-    return low if low == high else f"{low}–{high}"
-
-
 def every(mask: np.ndarray, seeds: int) -> str:
     hits = int(np.sum(mask))
     return "every seed" if hits == seeds else f"{hits} of {seeds} seeds"
@@ -126,68 +97,68 @@ def architecture(layers: tuple[dict, ...]) -> str:
 # ---------------------------------------------------------------- claims in words
 
 
-def gap_claim(study: StudyIndex, gap: Gap) -> Claim:
+def word_gap(study: StudyIndex, gap: Gap) -> Claim:
     name, seeds = gap.tuned, len(study.seeds)
     val_loss = {k: study.final(k, "val_loss") for k in ("none", name)}
     val_acc = {k: study.final(k, "val_acc") for k in ("none", name)}
     evidence = (
         f"without regularization training accuracy reaches "
-        f"{pct(study.final('none', 'train_acc'))} and validation loss is lowest at epoch "
+        f"{mean_pct(study.final('none', 'train_acc'))} and validation loss is lowest at epoch "
         f"{gap.lowest_epoch} ({gap.lowest_loss:.3f}), then rises {gap.rise:.0%}. "
         f"none → L2 λ={study.lam(name):g} (the λ with the lowest validation loss): "
-        f"loss gap {num(gap.loss_gap['none'][0])} → {num(gap.loss_gap[name][0])} "
+        f"loss gap {mean_num(gap.loss_gap['none'][0])} → {mean_num(gap.loss_gap[name][0])} "
         f"(smaller, with a lower validation loss, in {every(gap.loss_smaller, seeds)}); "
-        f"accuracy gap {pts(gap.acc_gap['none'][0])} → {pts(gap.acc_gap[name][0])} "
+        f"accuracy gap {mean_pts(gap.acc_gap['none'][0])} → {mean_pts(gap.acc_gap[name][0])} "
         f"(smaller in {every(gap.acc_smaller, seeds)}); "
-        f"validation loss {num(val_loss['none'])} → {num(val_loss[name])}, "
-        f"validation accuracy {pct(val_acc['none'])} → {pct(val_acc[name])}"
+        f"validation loss {mean_num(val_loss['none'])} → {mean_num(val_loss[name])}, "
+        f"validation accuracy {mean_pct(val_acc['none'])} → {mean_pct(val_acc[name])}"
     )
     return Claim(GAP, evidence, gap.verdict)
 
 
-def underfit_claim(study: StudyIndex, found: Underfit) -> Claim:
+def word_underfit(study: StudyIndex, found: Underfit) -> Claim:
     strongest, best = found.strongest, found.best_val
     onset_text = (
         f"training accuracy first falls below {FIT:.0%} at λ={study.lam(found.onset):g} "
-        f"({pct(study.final(found.onset, 'train_acc'))})"
+        f"({mean_pct(study.final(found.onset, 'train_acc'))})"
         if found.onset
         else f"training accuracy stays ≥ {FIT:.0%} at every λ"
     )
     evidence = (
         f"L2 λ={study.lam(strongest):g}: training accuracy "
-        f"{pct(study.final(strongest, 'train_acc'))} "
-        f"vs {pct(study.final('none', 'train_acc'))} without decay, validation "
-        f"{pct(study.final(strongest, 'val_acc'))} "
-        f"vs the best {pct(study.final(best, 'val_acc'))} ({study.label(best)}); "
+        f"{mean_pct(study.final(strongest, 'train_acc'))} "
+        f"vs {mean_pct(study.final('none', 'train_acc'))} without decay, validation "
+        f"{mean_pct(study.final(strongest, 'val_acc'))} "
+        f"vs the best {mean_pct(study.final(best, 'val_acc'))} ({study.label(best)}); "
         f"{onset_text}"
     )
     return Claim(UNDERFIT, evidence, found.verdict)
 
 
-def sparsity_claim(study: StudyIndex, found: Sparsity) -> Claim:
+def word_sparsity(study: StudyIndex, found: Sparsity) -> Claim:
     norms = {k: study.final(k, "weight_norm") for k in ("none", found.tuned)}
     matched = "; ".join(
         f"At matched strength, {study.label(sub)} vs {study.label(prox)}: kernel norm "
-        f"{num(study.final(sub, 'weight_norm'), 1)} vs "
-        f"{num(study.final(prox, 'weight_norm'), 1)}, exact zeros "
-        f"{pct(study.final(sub, 'zero_frac'))} vs "
-        f"{pct(study.final(prox, 'zero_frac'))}"
+        f"{mean_num(study.final(sub, 'weight_norm'), 1)} vs "
+        f"{mean_num(study.final(prox, 'weight_norm'), 1)}, exact zeros "
+        f"{mean_pct(study.final(sub, 'zero_frac'))} vs "
+        f"{mean_pct(study.final(prox, 'zero_frac'))}"
         for sub, prox in found.matched
     )
     evidence = (
         f"exact zeros among kernel weights, most over λ and seeds: L2 {found.l2_zero:.1%}; "
         f"L1 subgradient {found.sub_zero:.1%}, but "
-        f"{pct(study.final(found.sub_small, 'small_frac'))} "
+        f"{mean_pct(study.final(found.sub_small, 'small_frac'))} "
         f"below {study.run.settings.small:g} ({study.label(found.sub_small)}); "
-        f"L1 proximal {pct(study.final(found.prox_name, 'zero_frac'))} "
+        f"L1 proximal {mean_pct(study.final(found.prox_name, 'zero_frac'))} "
         f"({study.label(found.prox_name)}). "
-        f"L2 shrinks the kernel norm {num(norms['none'], 1)} → "
-        f"{num(norms[found.tuned], 1)} ({study.label(found.tuned)}). " + matched
+        f"L2 shrinks the kernel norm {mean_num(norms['none'], 1)} → "
+        f"{mean_num(norms[found.tuned], 1)} ({study.label(found.tuned)}). " + matched
     )
     return Claim(SPARSITY, evidence, found.verdict)
 
 
-def cost_claim(cost: Cost) -> tuple[Claim, list[list]]:
+def word_cost(cost: Cost) -> tuple[Claim, list[list]]:
     """The claim, and the table rows per framework and size."""
     if cost.run is None:
         return Claim(COST, "no bench run found: run `make bench`", NOT_MEASURED), []
@@ -216,29 +187,29 @@ def cost_claim(cost: Cost) -> tuple[Claim, list[list]]:
     return Claim(COST, evidence, cost.verdict), rows
 
 
-def same_model_claim(study: StudyIndex, found: SameModel) -> Claim:
+def word_same_model(study: StudyIndex, found: SameModel) -> Claim:
     parts = []
     for c in found.contrasts:
         a, b = c.l2, c.adamw
         parts.append(
             f"λ={c.lam:g}: kernels differ by ‖Δw‖/‖w‖ {c.apart.min():.0%}–{c.apart.max():.0%}; "
-            f"norm {num(study.final(a, 'weight_norm'), 1)} (Adam + L2) vs "
-            f"{num(study.final(b, 'weight_norm'), 1)} (AdamW), "
-            f"{num(study.final('adam', 'weight_norm'), 1)} plain Adam; "
+            f"norm {mean_num(study.final(a, 'weight_norm'), 1)} (Adam + L2) vs "
+            f"{mean_num(study.final(b, 'weight_norm'), 1)} (AdamW), "
+            f"{mean_num(study.final('adam', 'weight_norm'), 1)} plain Adam; "
             f"from plain Adam: Adam + L2 {c.from_adam[a]:.0%}, "
             f"AdamW {c.from_adam[b]:.0%}; "
-            f"validation accuracy {pct(study.final(a, 'val_acc'))} vs "
-            f"{pct(study.final(b, 'val_acc'))}"
+            f"validation accuracy {mean_pct(study.final(a, 'val_acc'))} vs "
+            f"{mean_pct(study.final(b, 'val_acc'))}"
         )
     return Claim(SAME_MODEL, "; ".join(parts), found.verdict)
 
 
 def epochs_text(epochs: np.ndarray) -> str:
     """Epochs to the target (torch), mean ± sd over seeds; "never" when not reached."""
-    return "never" if not np.isfinite(epochs[0]).all() else num(epochs[0], 1)
+    return "never" if not np.isfinite(epochs[0]).all() else mean_num(epochs[0], 1)
 
 
-def batch_norm_claim(study: StudyIndex, found: BatchNormEffect) -> Claim:
+def word_batch_norm(study: StudyIndex, found: BatchNormEffect) -> Claim:
     none, bn = found.epochs["none"], found.epochs["bn"]
     spread = (
         f"sd of the validation loss across seeds, mean over epochs (torch, JAX; ×{STEADIER:g} "
@@ -251,42 +222,42 @@ def batch_norm_claim(study: StudyIndex, found: BatchNormEffect) -> Claim:
     evidence = (
         f"epochs to validation loss ≤ {TARGET_VAL_LOSS:g}: none {epochs_text(none)} → "
         f"batch norm {epochs_text(bn)} (fewer in {every(found.faster, len(study.seeds))}); "
-        f"{spread}; final validation loss {num(study.final('none', 'val_loss'))} → "
-        f"{num(study.final('bn', 'val_loss'))}, validation accuracy "
-        f"{pct(study.final('none', 'val_acc'))} → {pct(study.final('bn', 'val_acc'))}"
+        f"{spread}; final validation loss {mean_num(study.final('none', 'val_loss'))} → "
+        f"{mean_num(study.final('bn', 'val_loss'))}, validation accuracy "
+        f"{mean_pct(study.final('none', 'val_acc'))} → {mean_pct(study.final('bn', 'val_acc'))}"
     )
     for name in study.names("bn_l2"):
         evidence += (
-            f"; {study.label(name)}: validation loss {num(study.final(name, 'val_loss'))}, "
-            f"accuracy {pct(study.final(name, 'val_acc'))}"
+            f"; {study.label(name)}: validation loss {mean_num(study.final(name, 'val_loss'))}, "
+            f"accuracy {mean_pct(study.final(name, 'val_acc'))}"
         )
     return Claim(BATCH_NORM, evidence, found.verdict)
 
 
-def combination_claim(study: StudyIndex, found: Combination) -> Claim:
+def word_combination(study: StudyIndex, found: Combination) -> Claim:
     seeds, combined, best = len(study.seeds), found.combined, found.best_single
     alone = [n for n in study.names("dropout") if study.conditions[n].dropout ==
              study.conditions[combined].dropout]  # fmt: skip
     others = "; ".join(
-        f"{study.label(n)}: {num(study.final(n, 'val_loss'))}" for n in ["none", *alone]
+        f"{study.label(n)}: {mean_num(study.final(n, 'val_loss'))}" for n in ["none", *alone]
     )
     evidence = (
-        f"{study.label(combined)}: validation loss {num(study.final(combined, 'val_loss'))}, "
-        f"accuracy {pct(study.final(combined, 'val_acc'))}; the best single regularizer under "
-        f"SGD with momentum, {study.label(best)}: {num(study.final(best, 'val_loss'))}, "
-        f"{pct(study.final(best, 'val_acc'))}; lower in {every(found.better, seeds)}, higher "
+        f"{study.label(combined)}: validation loss {mean_num(study.final(combined, 'val_loss'))}, "
+        f"accuracy {mean_pct(study.final(combined, 'val_acc'))}; the best single regularizer under "
+        f"SGD with momentum, {study.label(best)}: {mean_num(study.final(best, 'val_loss'))}, "
+        f"{mean_pct(study.final(best, 'val_acc'))}; lower in {every(found.better, seeds)}, higher "
         f"in {every(found.worse, seeds)} ({others})"
     )
     return Claim(COMBINED, evidence, found.verdict)
 
 
-def stability_claim(found: Stability) -> Claim:
+def word_stability(found: Stability) -> Claim:
     """Each framework × optimizer's final float32 errors, and what the tiny decays show."""
     if not found.pairs:
         return Claim(STABILITY, "no float32-against-float64 runs in this record", NOT_MEASURED)
     first = found.pairs[0]
     parts = [
-        f"{p.framework} {p.optimizer} {sci(p.decay)} vs {sci(p.l2)} (×{p.ratio:.2f})"
+        f"{p.framework} {p.optimizer} {sci_padded(p.decay)} vs {sci_padded(p.l2)} (×{p.ratio:.2f})"
         for p in found.pairs
     ]
     evidence = (
@@ -312,12 +283,12 @@ def tiny_summary(found: Stability) -> str:
     coupled = [t for t in found.tiny if t.optimizer != "adamw"]
     parts = [
         f"{t.framework} AdamW {t.rule} keeps {t.kept:.0%} of the decay's float64 effect "
-        f"({sci(t.effect)}), error {sci(t.error)}"
+        f"({sci_padded(t.effect)}), error {sci_padded(t.error)}"
         for t in decoupled
     ]
     if coupled:
         kept = span([t.kept for t in coupled], lambda v: f"{v:.0%}")
-        errors = span([t.error for t in coupled], sci)
+        errors = span([t.error for t in coupled], sci_padded)
         parts.append(
             f"the coupled decay and L2 (λ = {eta_lam:.0e}/η) keep {kept} in {len(coupled)} "
             f"cells, error {errors}"
@@ -328,27 +299,27 @@ def tiny_summary(found: Stability) -> str:
 def claims(study: StudyIndex, run: BenchRun | None) -> tuple[list[Claim], list[list]]:
     """The claims in order ("not measured" where the record lacks what one needs), and the
     step-cost table's rows."""
-    cost, cost_rows = cost_claim(claim_cost(run))
-    found = [gap_claim(study, claim_gap(study)), underfit_claim(study, claim_underfit(study))]
+    cost, cost_rows = word_cost(claim_cost(run))
+    found = [word_gap(study, claim_gap(study)), word_underfit(study, claim_underfit(study))]
     if has_sparsity_conditions(study):
-        found.append(sparsity_claim(study, claim_sparsity(study)))
+        found.append(word_sparsity(study, claim_sparsity(study)))
     else:
         found.append(Claim(SPARSITY, "needs l1-* and l1_prox-* conditions", NOT_MEASURED))
     found.append(cost)
     if has_adam_conditions(study):
-        found.append(same_model_claim(study, claim_adamw(study)))
+        found.append(word_same_model(study, claim_same_model(study)))
     else:
         found.append(Claim(SAME_MODEL, "needs adam and adam_l2-λ, adamw-λ at one λ", NOT_MEASURED))
     if has_batch_norm_conditions(study):
-        found.append(batch_norm_claim(study, claim_batch_norm(study)))
+        found.append(word_batch_norm(study, claim_batch_norm(study)))
     else:
         found.append(Claim(BATCH_NORM, "needs none and bn conditions", NOT_MEASURED))
     if has_combination(study):
-        found.append(combination_claim(study, claim_combination(study)))
+        found.append(word_combination(study, claim_combination(study)))
     else:
         needs = "needs a dropout_l2 condition and a single regularizer"
         found.append(Claim(COMBINED, needs, NOT_MEASURED))
-    found.append(stability_claim(claim_stability(study.run.stability)))
+    found.append(word_stability(claim_stability(study.run.stability)))
     return found, cost_rows
 
 
@@ -369,10 +340,11 @@ def final_table(study: StudyIndex) -> str:
     for name in study.conditions:
         train, val = study.final(name, "train_acc"), study.final(name, "val_acc")
         rows.append([
-            study.label(name), pct(train), pct(val), pts(train - val),
-            num(study.final(name, "train_loss")), num(study.final(name, "val_loss")),
-            num(study.final(name, "weight_norm"), 1), pct(study.final(name, "zero_frac")),
-            pct(study.final(name, "small_frac")), pct(study.final(name, "val_acc", "jax")),
+            study.label(name), mean_pct(train), mean_pct(val), mean_pts(train - val),
+            mean_num(study.final(name, "train_loss")), mean_num(study.final(name, "val_loss")),
+            mean_num(study.final(name, "weight_norm"), 1), mean_pct(study.final(name, "zero_frac")),
+            mean_pct(study.final(name, "small_frac")),
+            mean_pct(study.final(name, "val_acc", "jax")),
         ])  # fmt: skip
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
@@ -389,9 +361,10 @@ def agreement_table(study: StudyIndex) -> str:
         d_loss = np.abs(study.both(name, "val_loss")[0] - study.both(name, "val_loss")[1])
         rows.append([
             info.label, f"{info.rule['torch']} / {info.rule['jax']}",
-            sci(max(a.max_abs_diff for a in found)), sci(max(a.rel_diff for a in found)),
+            sci_padded(max(a.max_abs_diff for a in found)),
+            sci_padded(max(a.rel_diff for a in found)),
             f"{max(a.zero_pattern_mismatch for a in found):.2%}",
-            f"{d_acc.max() * 100:.2f} pts", sci(d_loss.max()),
+            f"{d_acc.max() * 100:.2f} pts", sci_padded(d_loss.max()),
         ])  # fmt: skip
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
@@ -574,10 +547,10 @@ def stability_section(run: StudyRun) -> list[str]:
     for key in dict.fromkeys((c.framework, c.optimizer, c.rule) for c in main):
         mine = [c for c in main if (c.framework, c.optimizer, c.rule) == key]
         errors = np.median([c.rel_error for c in mine], axis=0)  # one set of checkpoints
-        rows.append([*key, f"{mine[0].lr:g}", f"{mine[0].lam:g}", *(sci(e) for e in errors)])
+        rows.append([*key, f"{mine[0].lr:g}", f"{mine[0].lam:g}", *(sci_padded(e) for e in errors)])
     tiny = [
-        [t.framework, t.optimizer, t.rule, f"{t.lr:g}", f"{t.lam:.2g}", sci(t.lr * t.lam),
-         sci(t.error), sci(t.effect), f"{t.kept:.0%}", "lost" if t.lost else "kept"]
+        [t.framework, t.optimizer, t.rule, f"{t.lr:g}", f"{t.lam:.2g}", sci_padded(t.lr * t.lam),
+         sci_padded(t.error), sci_padded(t.effect), f"{t.kept:.0%}", "lost" if t.lost else "kept"]
         for t in found.tiny
     ]  # fmt: skip
     seeds = sorted({c.seed for c in run.stability})

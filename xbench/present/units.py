@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Collection
 
+import numpy as np
+
+from xbench.analysis.paired import Ratio
 from xbench.records.bench_run import NOISY_SPREAD, Result
 
 
@@ -42,6 +46,45 @@ def percent(fraction: float) -> str:
     return f"{fraction * 100:.3g}%"
 
 
+def mean_pct(fractions) -> str:
+    """Fractions' mean in %, ± their standard deviation when several (seeds): ``97.2 ± 0.4%``."""
+    return mean_num(np.asarray(fractions) * 100, 1) + "%"
+
+
+def mean_pts(fractions) -> str:
+    """A difference of fractions in percentage points, as ``mean_pct``: ``1.2 ± 0.3 pts``."""
+    return mean_pct(fractions)[:-1] + " pts"
+
+
+def mean_num(values, digits: int = 3) -> str:
+    """The mean to ``digits`` decimals, ± the standard deviation when there are several."""
+    values = np.asarray(values)
+    if values.size == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def span(values: Collection[float], show: Callable[[float], str]) -> str:
+    """``low–high`` as ``show`` writes them, or one value when both read the same."""
+    low, high = show(min(values)), show(max(values))
+    return low if low == high else f"{low}–{high}"
+
+
+def ratio_multiplier(ratio: Ratio) -> str:
+    """NEW/BASE as a multiplier, three decimals: ``×1.043 [1.021, 1.066]``."""
+    if ratio.low is None:
+        return f"×{ratio.estimate:.3f} (no interval)"
+    return f"×{ratio.estimate:.3f} [{ratio.low:.3f}, {ratio.high:.3f}]"
+
+
+def ratio_resolved(ratio: Ratio) -> str:
+    """``0.62 [0.60, 0.65]``, two decimals; ``no difference resolved: …`` if it holds 1."""
+    if ratio.low is None:
+        return f"{ratio.estimate:.2f} (one process pair: no interval)"
+    text = f"{ratio.estimate:.2f} [{ratio.low:.2f}, {ratio.high:.2f}]"
+    return f"no difference resolved: {text}" if ratio.contains(1.0) else text
+
+
 def short_float(value: float) -> str:
     """``1e-12``, ``5e-7``, ``0.5``: ``:g`` without the exponent's padding zero."""
     return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", f"{value:g}")
@@ -49,6 +92,15 @@ def short_float(value: float) -> str:
 
 def scientific(value: float) -> str:
     """Two significant digits in scientific notation, exponent unpadded: ``2.5e-4``."""
-    if not value:
-        return "0"
-    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", f"{value:.1e}")
+    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", sci_padded(value))
+
+
+def sci_padded(value: float) -> str:
+    """``scientific`` with Python's padded exponent: ``2.5e-04``."""
+    return "0" if value == 0 else f"{value:.1e}"
+
+
+def rounds_text(rounds: int | list[int]) -> str:
+    """Round pairs per process pair: ``40``, or ``38–52`` when they differ."""
+    counts = rounds if isinstance(rounds, list) else [rounds]
+    return f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}"

@@ -16,7 +16,9 @@ The document:
   ``base_seconds`` and ``new_seconds`` (median seconds per call over every round), and
   ``pairs``: one per process pair, with its ``iterations`` and ``warmup`` calls per round and
   the raw ``base`` and ``new`` seconds per call, one per round, in run order (round k of
-  each side ran back to back; ``first`` says which side ran first, ``b`` or ``n``).
+  each side ran back to back; ``first`` says which side ran first, ``b`` or ``n``);
+- ``settings.rounds``: round pairs of each process pair (one number in files from before
+  the rounds were planned again after the second pair).
   The ratio and verdict are recomputed from these on reading.
 """
 
@@ -31,36 +33,28 @@ from pathlib import Path
 from xbench.errors import UsageError
 from xbench.records.files import format_name, format_version, read_json
 from xbench.records.storage import write_new
+from xbench.run.interleave import Rounds
 
 KIND, VERSION = "ab", 1
-
-
-@dataclass(frozen=True)
-class PairRounds:
-    """One process pair's rounds of one benchmark: seconds per call, BASE and NEW."""
-
-    iterations: int
-    warmup: int
-    base: list[float]
-    new: list[float]
-    first: str = ""  # per round pair, which side ran first: "b" or "n"
 
 
 @dataclass(frozen=True)
 class AbBenchmark:
     id: str
     case: dict
-    pairs: list[PairRounds]
+    pairs: list[Rounds]  # one per process pair: sides "base" and "new"
     # When the first measurement flagged the benchmark: a second one, with fresh process
     # pairs, that must agree for the verdict to stand (empty when not flagged or not asked)
-    confirmation: list[PairRounds] = field(default_factory=list)
+    confirmation: list[Rounds] = field(default_factory=list)
 
     def median(self, side: str) -> float:
-        return statistics.median(t for p in self.pairs for t in getattr(p, side))
+        return statistics.median(t for p in self.pairs for t in p.seconds[side])
 
 
 @dataclass(frozen=True)
-class Side:
+class Version:
+    """One side of an A/B run: a git revision, or an interpreter running this checkout."""
+
     spec: str
     kind: str  # "revision" or "interpreter"
     commit: str | None
@@ -82,8 +76,8 @@ class AbRun:
     seconds: float
     machine: dict
     settings: dict
-    base: Side
-    new: Side
+    base: Version
+    new: Version
     benchmarks: list[AbBenchmark]
 
     @property
@@ -104,8 +98,8 @@ class AbRun:
                     **summaries[bench.id],
                     "base_seconds": bench.median("base"),
                     "new_seconds": bench.median("new"),
-                    "pairs": [asdict(p) for p in bench.pairs],
-                    "confirmation": [asdict(p) for p in bench.confirmation],
+                    "pairs": [_pair(p) for p in bench.pairs],
+                    "confirmation": [_pair(p) for p in bench.confirmation],
                 }
             )
         return {
@@ -124,6 +118,17 @@ class AbRun:
         return write_new(path, lambda f: f.write(text.encode()))  # never overwrites
 
 
+def _pair(rounds: Rounds) -> dict:
+    return {"iterations": rounds.iterations["base"], "warmup": rounds.warmup["base"],
+            **rounds.seconds, "first": rounds.letters}  # fmt: skip
+
+
+def _rounds(pair: dict) -> Rounds:
+    calls = {k: dict.fromkeys(("base", "new"), pair[k]) for k in ("iterations", "warmup")}
+    seconds = {"base": pair["base"], "new": pair["new"]}
+    return Rounds.recorded(seconds, pair.get("first", ""), calls["iterations"], calls["warmup"])
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
@@ -140,17 +145,19 @@ def load(path: Path) -> AbRun:
             seconds=doc["seconds"],
             machine=doc["machine"],
             settings=doc["settings"],
-            base=Side(**doc["sides"]["base"]),
-            new=Side(**doc["sides"]["new"]),
+            base=Version(**doc["sides"]["base"]),
+            new=Version(**doc["sides"]["new"]),
             benchmarks=[
                 AbBenchmark(
                     b["id"],
                     b["case"],
-                    [PairRounds(**p) for p in b["pairs"]],
-                    [PairRounds(**p) for p in b.get("confirmation", [])],
+                    [_rounds(p) for p in b["pairs"]],
+                    [_rounds(p) for p in b.get("confirmation", [])],
                 )
                 for b in doc["benchmarks"]
             ],
         )
     except (KeyError, TypeError) as exc:
         raise UsageError(f"{path}: not a complete xbench ab result ({exc!r} missing)") from None
+    except ValueError as exc:
+        raise UsageError(f"{path}: not a valid xbench ab result ({exc})") from None

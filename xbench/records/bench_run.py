@@ -18,7 +18,7 @@ Written by the benchmark suite (``xbench.suite``) through the functions here, re
   after the run its bandwidth (``finish``);
 - ``paired`` (absent with ``--paired-budget 0``, or when nothing was timed in both
   frameworks): torch against JAX timed interleaved after the sweep
-  (``xbench.jobs.paired_bench``): ``settings`` (``pairs``, ``rounds``: round pairs per
+  (``xbench.jobs.bench_interleaved``): ``settings`` (``pairs``, ``rounds``: round pairs per
   process pair, ``time_budget``, ``threads``, ``seed``, ``round_seconds``,
   ``warmup_seconds``, ``min_calls``, ``min_warmup``, ``longest_step``, ``seconds``) and
   ``cells``, one per model × optimizer × decay mechanism × size timed in both frameworks:
@@ -40,10 +40,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from xbench.errors import UsageError
-from xbench.records import machine
 from xbench.records.check_run import is_check_document
 from xbench.records.files import format_name, format_version, read_json
-from xbench.records.machine import machine_label, short_commit
+from xbench.run import machine
+from xbench.run.interleave import Rounds
+from xbench.run.machine import machine_label, short_commit
 from xbench.run.roofline import achieved_gbps, limit_for, standalone_limits
 from xbench.run.timing import Timed, Timing
 from xbench.spec.benchmarks import BenchCase, benchmark_group
@@ -124,17 +125,8 @@ class Result:
 
 
 @dataclass(frozen=True)
-class FrameworkRounds:
-    """One process pair's rounds of one torch-vs-JAX cell: seconds per call, in run order."""
-
-    torch: list[float]
-    jax: list[float]
-    first: str  # per round pair, "t" or "j"
-
-
-@dataclass(frozen=True)
 class PairedCell:
-    """One cross-framework comparison timed interleaved (``xbench.jobs.paired_bench``)."""
+    """One cross-framework comparison timed interleaved (``xbench.jobs.bench_interleaved``)."""
 
     model: str
     kind: str
@@ -143,7 +135,7 @@ class PairedCell:
     params: int
     torch: str  # the benchmark ids compared
     jax: str
-    pairs: tuple[FrameworkRounds, ...]
+    pairs: tuple[Rounds, ...]  # one per process pair: sides "torch" and "jax"
 
     @property
     def key(self) -> tuple[str, str, str, str, int]:
@@ -292,15 +284,11 @@ def _paired(section: dict, ids: dict[str, str]) -> tuple[PairedCell, ...]:
                 raise ValueError(f"{cell[framework]} is not a {framework} benchmark of this run")
         pairs = []
         for pair in cell["pairs"]:
-            torch, jax = [float(t) for t in pair["torch"]], [float(t) for t in pair["jax"]]
-            first = str(pair["first"])
-            if not torch or len(torch) != len(jax) or len(first) != len(torch):
-                raise ValueError(f"{cell['torch']}: a process pair's rounds do not match")
-            if not all(t > 0 for t in torch + jax):
-                raise ValueError(f"{cell['torch']}: seconds per call must be positive")
-            if set(first) - {"t", "j"}:
-                raise ValueError(f"{cell['torch']}: 'first' holds letters other than t and j")
-            pairs.append(FrameworkRounds(torch, jax, first))
+            seconds = {"torch": list(pair["torch"]), "jax": list(pair["jax"])}
+            try:
+                pairs.append(Rounds.recorded(seconds, str(pair["first"]) or "?"))
+            except ValueError as exc:
+                raise ValueError(f"{cell['torch']}: {exc}") from None
         if not pairs:
             raise ValueError(f"{cell['torch']}: no process pair")
         strings = [str(cell[k]) for k in ("model", "kind", "optimizer", "mechanism")]

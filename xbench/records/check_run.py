@@ -23,13 +23,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xbench.errors import UsageError
-from xbench.records import machine
 from xbench.records.files import format_name, format_version, read_json
+from xbench.run import machine
 from xbench.run.check import Outcome
 from xbench.run.equivalence import TOLERANCES, Agreement, Tolerance
 from xbench.run.threads import available_cpus
 from xbench.spec.cases import DTYPES, Case
-from xbench.spec.catalogue import Side
+from xbench.spec.catalogue import Setup
 
 KIND, VERSION = "check", 1
 EQUAL, DIFFERENT = "equal", "different"
@@ -40,8 +40,8 @@ class CheckEntry:
     """One entry's outcome as recorded."""
 
     name: str
-    left: Side
-    right: Side
+    left: Setup
+    right: Setup
     expected: str  # EQUAL or DIFFERENT
     reason: str
     exact: bool
@@ -126,7 +126,7 @@ def _json_safe(values: dict) -> dict:
     return {k: "inf" if isinstance(v, float) and math.isinf(v) else v for k, v in values.items()}
 
 
-def _side(side: Side) -> dict:
+def _side(side: Setup) -> dict:
     return {"framework": side.framework, "case": asdict(side.case)}
 
 
@@ -231,7 +231,7 @@ def _entry(raw: object) -> tuple[CheckEntry | None, str | None]:
             case = Case(**side["case"])
         except (TypeError, UsageError) as exc:
             return None, f"has an unreadable {name}.case ({exc})"
-        sides.append(Side(str(side.get("framework", "")), case))
+        sides.append(Setup(str(side.get("framework", "")), case))
     agreement, problem = _agreement(raw.get("agreement"))
     if problem:
         return None, problem

@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 
 from xbench.errors import UsageError
-from xbench.records import machine
 from xbench.records.storage import write_atomically
+from xbench.run import machine
 
 BASELINE_CHECK = "check.json"  # the gate's baseline check, per machine
 CHECK_KIND = "check"

@@ -107,7 +107,7 @@ class Distance:
 
 
 @dataclass(frozen=True)
-class Agreement(Distance):
+class FrameworkDistance(Distance):
     """torch against JAX, one condition and seed."""
 
     condition: str = ""
@@ -160,7 +160,7 @@ class StudyRun:
     conditions: tuple[ConditionInfo, ...]
     machine_info: dict  # versions, cpu_model, commit
     runs: tuple[TrainingRun, ...]
-    agreement: tuple[Agreement, ...] = ()
+    agreement: tuple[FrameworkDistance, ...] = ()  # its JSON field keeps the name
     contrasts: tuple[Contrast, ...] = ()
     bench_run: str | None = None  # the bench run used for the step-cost claim
     stability: tuple[StabilityCell, ...] = ()  # float32 against float64 (none in older files)
@@ -279,7 +279,9 @@ def from_document(doc: dict) -> StudyRun:
         conditions=conditions,
         machine_info=doc.get("machine_info", {}),
         runs=tuple(runs),
-        agreement=tuple(Agreement(**_known(Agreement, a)) for a in doc.get("agreement", [])),
+        agreement=tuple(
+            FrameworkDistance(**_known(FrameworkDistance, a)) for a in doc.get("agreement", [])
+        ),
         contrasts=tuple(Contrast(**_known(Contrast, c)) for c in doc.get("contrasts", [])),
         bench_run=doc.get("bench_run"),
         stability=tuple(stability_cell(c) for c in doc.get("stability", [])),

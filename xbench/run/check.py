@@ -16,7 +16,7 @@ from xbench.run.equivalence import EXACT, TOLERANCES, Agreement, compare
 from xbench.run.parallel import run_many
 from xbench.run.registry import framework_available
 from xbench.spec.cases import DTYPES, FRAMEWORKS, OPTIMIZERS, REFERENCE, RULES, Case
-from xbench.spec.catalogue import Entry, Side
+from xbench.spec.catalogue import Entry, Setup
 from xbench.spec.models import MODELS
 
 FILTER_CHOICES = {
@@ -78,20 +78,20 @@ def entry_verdict(entry: Entry, agreement: Agreement) -> tuple[bool, str]:
     return True, f"ok: {agreement.describe()}"
 
 
-def on_device(side: Side, device: str) -> Side:
+def on_device(side: Setup, device: str) -> Setup:
     """Put a side on ``device``; the reference always stays on the CPU."""
     if side.framework == REFERENCE or device == "cpu":
         return side
-    return Side(side.framework, side.case.replace(device=device))
+    return Setup(side.framework, side.case.replace(device=device))
 
 
-Progress = Callable[[int, int, tuple[str, Case]], None]
+OnProgress = Callable[[int, int, tuple[str, Case]], None]  # called as each run ends
 
 
 def run_catalogue(
     entries: list[Entry],
     device: str = "cpu",
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     jobs: int = 1,
     costs: dict | None = None,
 ) -> list[Outcome]:

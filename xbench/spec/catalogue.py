@@ -46,8 +46,8 @@ TINY_LR, TINY_DECAY = 1e-3, 1e-5  # ηλ = 1e-8 < 6e-8: 1 − ηλ rounds to 1.0
 
 
 @dataclass(frozen=True)
-class Side:
-    """One side of an entry: who runs (a framework or the reference) and what."""
+class Setup:
+    """One half of an entry: who runs (a framework or the reference) and what."""
 
     framework: str
     case: Case
@@ -56,8 +56,8 @@ class Side:
 @dataclass(frozen=True)
 class Entry:
     name: str
-    left: Side
-    right: Side  # the side compared against: the reference, when one takes part
+    left: Setup
+    right: Setup  # the one compared against: the reference, when one takes part
     expect_equal: bool
     reason: str  # why they should be equal, or why they differ
     exact: bool = False  # compare bit for bit instead of with the dtype's tolerance
@@ -100,7 +100,7 @@ LABEL_FIELDS = (
 )  # fmt: skip
 
 
-def _name(left: Side, right: Side) -> str:
+def _name(left: Setup, right: Setup) -> str:
     a, b = left.case, right.case
     common = [a.model] + [
         getattr(a, f) for f in ("optimizer", "rule") if getattr(a, f) == getattr(b, f)
@@ -142,7 +142,7 @@ def _shared_settings(a: Case, b: Case) -> list[str]:
     return out
 
 
-def entry(left: Side, right: Side, expect_equal: bool, reason: str, exact: bool = False) -> Entry:
+def entry(left: Setup, right: Setup, expect_equal: bool, reason: str, exact: bool = False) -> Entry:
     return Entry(_name(left, right), left, right, expect_equal, reason, exact)
 
 
@@ -154,10 +154,10 @@ def versus_reference(case: Case, reason_if_different: str | None = None) -> list
     out = []
     for framework in FRAMEWORKS:
         if not_applicable_reason(framework, case) is None:
-            ref = Side(REFERENCE, case)
+            ref = Setup(REFERENCE, case)
             differs = reason_if_different if framework == "torch" else None
             reason = differs or SAME_RULE
-            out.append(entry(Side(framework, case), ref, differs is None, reason))
+            out.append(entry(Setup(framework, case), ref, differs is None, reason))
     return out
 
 
@@ -201,21 +201,21 @@ def _spec_table(dtype: str) -> list[Entry]:
     """The equalities of docs/rules.md, framework against framework."""
     out = []
     for optimizer in ("sgd", "momentum", "nesterov", "adam"):
-        torch_wd = Side("torch", case_for("mlp", optimizer, "weight_decay", dtype))
+        torch_wd = Setup("torch", case_for("mlp", optimizer, "weight_decay", dtype))
         for other in ("add_decayed_weights", "l2_loss"):
-            jax_run = Side("jax", case_for("mlp", optimizer, other, dtype))
+            jax_run = Setup("jax", case_for("mlp", optimizer, other, dtype))
             out.append(
                 entry(torch_wd, jax_run, True, f"torch weight_decay is g + λw, as jax {other}")
             )
-        torch_l2 = Side("torch", case_for("mlp", optimizer, "l2_loss", dtype))
+        torch_l2 = Setup("torch", case_for("mlp", optimizer, "l2_loss", dtype))
         out.append(entry(torch_wd, torch_l2, True, "weight_decay=λ is the gradient of λ/2·‖w‖²"))
     adamw = case_for("mlp", "adamw", "weight_decay", dtype)
-    out.append(entry(Side("torch", adamw), Side("jax", adamw), True, "torch AdamW = optax.adamw"))
+    out.append(entry(Setup("torch", adamw), Setup("jax", adamw), True, "torch AdamW = optax.adamw"))
     coupled = case_for("mlp", "sgd", "weight_decay", dtype)
     out.append(
         entry(
-            Side("torch", coupled.replace(variant="decoupled")),
-            Side("torch", coupled),
+            Setup("torch", coupled.replace(variant="decoupled")),
+            Setup("torch", coupled),
             True,
             "plain SGD: w − η(g + λw) = w(1 − ηλ) − ηg",
         )
@@ -225,10 +225,12 @@ def _spec_table(dtype: str) -> list[Entry]:
         ("mlp_norm", "sgd", "l1_loss"),
     ):
         case = case_for(model, optimizer, rule, dtype, mask=True)
-        out.append(entry(Side("torch", case), Side("jax", case), True, "one mask map for both"))
+        out.append(entry(Setup("torch", case), Setup("jax", case), True, "one mask map for both"))
     for model in ("linear", "cnn"):
         case = case_for(model, "adamw", "weight_decay", dtype)
-        out.append(entry(Side("torch", case), Side("jax", case), True, "torch AdamW = optax.adamw"))
+        out.append(
+            entry(Setup("torch", case), Setup("jax", case), True, "torch AdamW = optax.adamw")
+        )
     return out
 
 
@@ -243,20 +245,20 @@ def _coupled_or_decoupled(dtype: str) -> list[Entry]:
     after_lr = case_for("mlp", "sgd", "add_decayed_weights", dtype, variant="after_lr")
     return [
         entry(
-            Side("torch", case_for("mlp", "adam", "weight_decay", dtype)),
-            Side("torch", adamw_wd),
+            Setup("torch", case_for("mlp", "adam", "weight_decay", dtype)),
+            Setup("torch", adamw_wd),
             False,
             "Adam weight_decay adds λw to g before the moments; AdamW decays w·(1 − ηλ) outside",
         ),
         entry(
-            Side("jax", case_for("mlp", "adam", "add_decayed_weights", dtype)),
-            Side("jax", adamw_wd),
+            Setup("jax", case_for("mlp", "adam", "add_decayed_weights", dtype)),
+            Setup("jax", adamw_wd),
             False,
             "add_decayed_weights before adam is coupled (Adam+L2), optax.adamw is decoupled",
         ),
         entry(
-            Side("jax", after_lr),
-            Side("torch", case_for("mlp", "sgd", "weight_decay", dtype)),
+            Setup("jax", after_lr),
+            Setup("torch", case_for("mlp", "sgd", "weight_decay", dtype)),
             False,
             "add_decayed_weights after scale_by_learning_rate adds +λw to the update: weights grow",
         ),
@@ -270,8 +272,8 @@ def _the_half(dtype: str) -> list[Entry]:
     no_half = case_for("mlp", "sgd", "l2_loss", dtype, variant="no_half")
     out = [
         entry(
-            Side(framework, no_half),
-            Side("torch", sgd_wd),
+            Setup(framework, no_half),
+            Setup("torch", sgd_wd),
             False,
             "λ‖w‖² without the ½ has gradient 2λw: it is weight_decay=2λ, not λ",
         )
@@ -279,8 +281,8 @@ def _the_half(dtype: str) -> list[Entry]:
     ]
     out.append(
         entry(
-            Side("torch", no_half),
-            Side("torch", sgd_wd.replace(weight_decay=2 * CATALOGUE_DECAY["weight_decay"])),
+            Setup("torch", no_half),
+            Setup("torch", sgd_wd.replace(weight_decay=2 * CATALOGUE_DECAY["weight_decay"])),
             True,
             "λ‖w‖² has gradient 2λw, the same as weight_decay=2λ",
         )
@@ -293,8 +295,8 @@ def _momentum_and_unused(dtype: str) -> list[Entry]:
     momentum_wd = case_for("mlp", "momentum", "weight_decay", dtype)
     out = [
         entry(
-            Side("torch", momentum_wd.replace(variant="decoupled")),
-            Side("torch", momentum_wd),
+            Setup("torch", momentum_wd.replace(variant="decoupled")),
+            Setup("torch", momentum_wd),
             False,
             "with momentum, coupled λw enters the buffer (amplified ~1/(1 − μ)); decoupled doesn't",
         ),
@@ -302,7 +304,7 @@ def _momentum_and_unused(dtype: str) -> list[Entry]:
     ]
     unused = case_for("mlp", "adamw", "weight_decay", dtype, unused_param=True)
     reason = "torch skips a parameter whose .grad is None; optax decays every leaf"
-    out.append(entry(Side("torch", unused), Side("jax", unused), False, reason))
+    out.append(entry(Setup("torch", unused), Setup("jax", unused), False, reason))
     return out + versus_reference(unused, reason_if_different=reason)
 
 
@@ -315,8 +317,8 @@ def _tiny_decay() -> list[Entry]:
         lost = dtype == "float32"
         out.append(
             entry(
-                Side("torch", tiny),
-                Side("torch", no_decay),
+                Setup("torch", tiny),
+                Setup("torch", no_decay),
                 lost,
                 "float32: 1 − ηλ rounds to 1.0, so w.mul_(1 − ηλ) does nothing (pytorch#64475)"
                 if lost
@@ -326,8 +328,8 @@ def _tiny_decay() -> list[Entry]:
         )
         out.append(
             entry(
-                Side("jax", tiny),
-                Side("jax", no_decay),
+                Setup("jax", tiny),
+                Setup("jax", no_decay),
                 False,
                 "optax adds λw to the update (−η(d + λw)), so the tiny decay survives",
                 exact=True,
@@ -346,13 +348,13 @@ def _rmsprop(dtype: str) -> list[Entry]:
     mapped = "optax.rmsprop(decay=α, eps_in_sqrt=False, initial_scale=0) is torch's RMSprop"
     for changes in ({}, {"centered": True, "momentum": 0.9}):
         case = plain.replace(**changes)
-        out.append(entry(Side("torch", case), Side("jax", case), True, mapped))
+        out.append(entry(Setup("torch", case), Setup("jax", case), True, mapped))
     defaults = plain.replace(variant="optax_defaults", **OPTAX_DEFAULTS["rmsprop"])
     out += versus_reference(defaults)
     out.append(
         entry(
-            Side("jax", defaults),
-            Side("torch", plain),
+            Setup("jax", defaults),
+            Setup("torch", plain),
             False,
             "optax.rmsprop's defaults: decay 0.9 (torch's alpha 0.99) and ε inside the root",
         )
@@ -376,8 +378,8 @@ def _adagrad(dtype: str) -> list[Entry]:
     resolved = dtype == "float64"
     out.append(
         entry(
-            Side("jax", optax_case.replace(**ADAGRAD_MATCHED)),
-            Side("torch", matched_torch),
+            Setup("jax", optax_case.replace(**ADAGRAD_MATCHED)),
+            Setup("torch", matched_torch),
             not resolved,
             "s ≥ 0.1, ε = 1e-7: 1/√(s + ε) vs 1/(√s + ε) is ε·(1/√s − 1/(2s)) ≤ 2e-7 relative, "
             + ("resolved in float64" if resolved else "within float32's tolerance"),
@@ -385,8 +387,8 @@ def _adagrad(dtype: str) -> list[Entry]:
     )
     out.append(
         entry(
-            Side("jax", optax_case),
-            Side("torch", torch_case),
+            Setup("jax", optax_case),
+            Setup("torch", torch_case),
             False,
             "s starts at 0: where Σg² is near ε, 1/√(s + ε) is far from 1/(√s + ε)",
         )
@@ -395,8 +397,8 @@ def _adagrad(dtype: str) -> list[Entry]:
     out += versus_reference(defaults)
     out.append(
         entry(
-            Side("jax", defaults),
-            Side("torch", torch_case),
+            Setup("jax", defaults),
+            Setup("torch", torch_case),
             False,
             "optax.adagrad's defaults: accumulator 0.1 and ε 1e-7 (torch's 0 and 1e-10)",
         )
@@ -410,16 +412,16 @@ def _sgd_and_adam_flags(dtype: str) -> list[Entry]:
     out = versus_reference(damped)
     out.append(
         entry(
-            Side("torch", damped),
-            Side("torch", damped.replace(dampening=0.0)),
+            Setup("torch", damped),
+            Setup("torch", damped.replace(dampening=0.0)),
             False,
             "dampening scales g by (1 − τ) in the buffer from step 2; step 1 uses g itself",
         )
     )
     out.append(
         entry(
-            Side("torch", damped),
-            Side("jax", damped.replace(dampening=0.0)),
+            Setup("torch", damped),
+            Setup("jax", damped.replace(dampening=0.0)),
             False,
             "optax has no dampening: optax.sgd(momentum=μ), the nearest, is undampened",
         )
@@ -428,7 +430,7 @@ def _sgd_and_adam_flags(dtype: str) -> list[Entry]:
     out += versus_reference(decoupled)
     adamw = case_for("mlp", "adamw", "weight_decay", dtype)
     same = "Adam(decoupled_weight_decay=True) is AdamW: w·(1 − ηλ), then Adam"
-    out += [entry(Side("torch", decoupled), Side(fw, adamw), True, same) for fw in FRAMEWORKS]
+    out += [entry(Setup("torch", decoupled), Setup(fw, adamw), True, same) for fw in FRAMEWORKS]
     return out
 
 
@@ -449,18 +451,18 @@ def _schedules(dtype: str) -> list[Entry]:
             jax_case = torch_case.replace(rule=jax_rule)
             same_rule = "same update rule (docs/rules.md)"
             out.append(
-                entry(Side("torch", torch_case), Side(REFERENCE, torch_case), True, same_rule)
+                entry(Setup("torch", torch_case), Setup(REFERENCE, torch_case), True, same_rule)
             )
             float32_lr = dtype == "float64" and schedule in FLOAT32_SCHEDULES
             why = (
                 f"optax's {schedule} schedule computes η_t in float32 (int32 step count / int) "
                 "even with x64: ~1e-7 relative, resolved in float64"
             )
-            for other in (Side(REFERENCE, jax_case), Side("torch", torch_case)):
+            for other in (Setup(REFERENCE, jax_case), Setup("torch", torch_case)):
                 reason = "the same η_t, stepped once per optimizer step"
                 out.append(
                     entry(
-                        Side("jax", jax_case), other, not float32_lr, why if float32_lr else reason
+                        Setup("jax", jax_case), other, not float32_lr, why if float32_lr else reason
                     )
                 )
     return out + _schedule_mistakes(dtype)
@@ -479,8 +481,8 @@ def _schedule_mistakes(dtype: str) -> list[Entry]:
         out += versus_reference(cosine.replace(variant=variant))
         out.append(
             entry(
-                Side("torch", cosine.replace(variant=variant)),
-                Side("jax", optax_case),
+                Setup("torch", cosine.replace(variant=variant)),
+                Setup("jax", optax_case),
                 False,
                 reason,
             )
@@ -488,8 +490,8 @@ def _schedule_mistakes(dtype: str) -> list[Entry]:
     rms = case_for("mlp", "rmsprop", "none", dtype, momentum=0.9, schedule="cosine")
     out.append(
         entry(
-            Side("jax", rms),
-            Side("torch", rms),
+            Setup("jax", rms),
+            Setup("torch", rms),
             False,
             "optax.rmsprop scales by η_t before its momentum trace, torch after: with a "
             "changing η the buffer keeps past rates",
@@ -513,15 +515,15 @@ def _clipping(dtype: str) -> list[Entry]:
         reason = "torch's clip_grad_norm_ divides by ‖g‖ + 1e-6, optax's by ‖g‖: " + (
             "~1e-6 relative, resolved in float64" if resolved else "below float32 resolution"
         )
-        out.append(entry(Side("jax", jax_wd), Side("torch", torch_wd), not resolved, reason))
+        out.append(entry(Setup("jax", jax_wd), Setup("torch", torch_wd), not resolved, reason))
         if optimizer == "adamw":
             continue
         torch_l2 = torch_wd.replace(rule="l2_loss")
         out += versus_reference(torch_l2) + versus_reference(jax_wd.replace(rule="l2_loss"))
         out.append(
             entry(
-                Side("torch", torch_l2),
-                Side("torch", torch_wd),
+                Setup("torch", torch_l2),
+                Setup("torch", torch_wd),
                 False,
                 "with clipping, L2 in the loss is clipped with g; weight_decay adds λw after",
             )
@@ -530,8 +532,8 @@ def _clipping(dtype: str) -> list[Entry]:
         out += versus_reference(before)
         out.append(
             entry(
-                Side("jax", before),
-                Side("jax", jax_wd.replace(rule="l2_loss")),
+                Setup("jax", before),
+                Setup("jax", jax_wd.replace(rule="l2_loss")),
                 True,
                 "chain(add_decayed_weights, clip, ...) clips λw with g, as L2 in the loss",
             )
@@ -550,34 +552,34 @@ def _transformer(dtype: str) -> list[Entry]:
     """The transformer block under the two masks people use, and a port that forgot one."""
     hf = case_for("transformer", "adamw", "weight_decay", dtype, mask="hf", lr=TRANSFORMER_LR)
     out = versus_reference(hf) + versus_reference(hf.replace(mask="ndim2"))
-    out.append(entry(Side("torch", hf), Side("jax", hf), True, "one mask map for both"))
+    out.append(entry(Setup("torch", hf), Setup("jax", hf), True, "one mask map for both"))
     out.append(
         entry(
-            Side("torch", hf.replace(mask="ndim2")),
-            Side("torch", hf),
+            Setup("torch", hf.replace(mask="ndim2")),
+            Setup("torch", hf),
             True,
             "every 1-D tensor here is a bias or a norm weight: both conventions pick one set",
         )
     )
     out.append(
         entry(
-            Side("jax", hf.replace(mask="")),
-            Side("torch", hf),
+            Setup("jax", hf.replace(mask="")),
+            Setup("torch", hf),
             False,
             "optax.adamw without a mask decays every leaf: biases and norm weights too",
         )
     )
     out.append(
         entry(
-            Side("torch", hf.replace(mask="kernels")),
-            Side("torch", hf),
+            Setup("torch", hf.replace(mask="kernels")),
+            Setup("torch", hf),
             False,
             "hf decays the embeddings (2-D, not biases), a kernels-only mask does not",
         )
     )
     momentum = case_for("transformer", "momentum", "l2_loss", dtype, mask="hf")
     out += versus_reference(momentum)
-    out.append(entry(Side("torch", momentum), Side("jax", momentum), True, "one mask map"))
+    out.append(entry(Setup("torch", momentum), Setup("jax", momentum), True, "one mask map"))
     return out
 
 
@@ -592,7 +594,7 @@ def _batch_norm(dtype: str) -> list[Entry]:
     without decay on the norm's scale and bias; three port mistakes, each detected."""
     plain = case_for("mlp_bn", "sgd", "none", dtype)
     out = versus_reference(plain)
-    out.append(entry(Side("torch", plain), Side("jax", plain), True, BN_MATCHED))
+    out.append(entry(Setup("torch", plain), Setup("jax", plain), True, BN_MATCHED))
     for optimizer in ("sgd", "adamw"):
         for mask, norm in (("", "decayed"), ("hf", "exempt")):
             torch_case = case_for("mlp_bn", optimizer, "weight_decay", dtype, mask=mask)
@@ -602,13 +604,13 @@ def _batch_norm(dtype: str) -> list[Entry]:
             if jax_case != torch_case:
                 out += versus_reference(jax_case)
             reason = f"{BN_MATCHED}; the norm's scale and bias {norm} in both"
-            out.append(entry(Side("torch", torch_case), Side("jax", jax_case), True, reason))
+            out.append(entry(Setup("torch", torch_case), Setup("jax", jax_case), True, reason))
     # the study's setting (momentum, kernels only), at another running-average weight
     torch_case = case_for("mlp_bn", "momentum", "weight_decay", dtype, mask="kernels")
     torch_case = torch_case.replace(bn_momentum=0.3)
     jax_case = torch_case.replace(rule="add_decayed_weights")
     out += versus_reference(torch_case) + versus_reference(jax_case)
-    out.append(entry(Side("torch", torch_case), Side("jax", jax_case), True, BN_MATCHED))
+    out.append(entry(Setup("torch", torch_case), Setup("jax", jax_case), True, BN_MATCHED))
     torch_hf = case_for("mlp_bn", "sgd", "weight_decay", dtype, mask="hf")
     jax_hf = torch_hf.replace(rule="add_decayed_weights")
     mistakes = {
@@ -620,5 +622,5 @@ def _batch_norm(dtype: str) -> list[Entry]:
     }
     for case, reason in mistakes.items():
         out += versus_reference(case) if case.mask else []
-        out.append(entry(Side("jax", case), Side("torch", torch_hf), False, reason))
+        out.append(entry(Setup("jax", case), Setup("torch", torch_hf), False, reason))
     return out

@@ -13,17 +13,18 @@ from xbench.errors import UsageError
 from xbench.present import study_md, study_plots
 from xbench.present.markdown import relative_link, replace_block, write_if_changed
 from xbench.present.progress import Progress
-from xbench.records import machine, study_run
+from xbench.records import study_run
 from xbench.records.bench_run import BenchRun
 from xbench.records.bench_run import load as load_run
 from xbench.records.layout import newest_inputs
 from xbench.records.study_run import (
-    Agreement,
     Contrast,
+    FrameworkDistance,
     StudyRun,
     StudySettings,
     require_baseline_conditions,
 )
+from xbench.run import machine
 from xbench.spec.cases import FRAMEWORKS
 from xbench.spec.models import MODELS
 from xbench.spec.problems import Problem
@@ -79,7 +80,7 @@ def train_seed(seed, conditions, profile, data, progress) -> tuple[list, list, l
             ))  # fmt: skip
             runs.append(run)
         apart = distance(finals["torch"], finals["jax"])
-        agreements.append(Agreement(**asdict(apart), condition=condition.name, seed=seed))
+        agreements.append(FrameworkDistance(**asdict(apart), condition=condition.name, seed=seed))
         finals_by_condition[condition.name] = finals
     for a, b in CONTRASTS:
         if a in finals_by_condition and b in finals_by_condition:

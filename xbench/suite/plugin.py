@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from xbench.present.progress import Progress
-from xbench.records import bench_run, machine
+from xbench.records import bench_run
+from xbench.run import machine
 from xbench.run.lifeline import die_with_parent
 from xbench.run.threads import available_cpus, set_threads
 from xbench.spec.benchmarks import SWEEP_PROFILES

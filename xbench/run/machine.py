@@ -1,4 +1,4 @@
-"""What a timed run ran on: versions, threads, CPU model, device, commit; and its label.
+"""What a run runs on: versions, CPU model, memory, device, the checkout's git; and its label.
 
 Versions come from package metadata, so nothing here imports torch or jax.
 """
@@ -81,21 +81,26 @@ def require_memory(needed: float, what: str, advice: str) -> None:
         )
 
 
-def git_commit() -> dict[str, str | bool | None]:
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
+def git(*args: str, binary: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``git -C REPO ARGS``, its output captured; a failure to start it is a returncode 127."""
+    try:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
+                              text=not binary, timeout=timeout)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(["git", *args], 127, b"" if binary else "", str(exc))
 
+
+def git_commit() -> dict[str, str | bool | None]:
     if not (REPO / "pyproject.toml").is_file() or not (REPO / "xbench").is_dir():
         return {"id": None, "dirty": None}  # an installed xbench: no checkout to ask
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"id": commit, "dirty": bool(status) if status is not None else None}
+    commit, status = (
+        git("rev-parse", "HEAD", timeout=10),
+        git("status", "--porcelain", "--untracked-files=no", timeout=10),
+    )
+    return {
+        "id": commit.stdout.strip() if commit.returncode == 0 else None,
+        "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None,
+    }
 
 
 def short_commit(commit: dict, missing: str = "") -> str:

@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 
+from xbench.analysis.paired import IMPROVED, REGRESSED, UNCHANGED
 from xbench.errors import UsageError
 from xbench.records.bench_run import BenchRun, Result
 from xbench.records.check_run import CheckEntry, CheckRun
@@ -28,9 +29,8 @@ NOT_GATED = ("reference", "overhead_perturbed")
 ERROR_GROWTH = 10.0  # an equivalence error that grows more than this fails the gate
 # Errors below these are rounding-level: growth among them (0 → 1e-16) is not a regression.
 ERROR_FLOOR = {"float64": 1e-14, "float32": 5e-9}
-REGRESSED, IMPROVED, UNCHANGED, WITHIN_NOISE, UNGATED = (
-    "REGRESSED", "improved", "unchanged", "within noise", "not gated",
-)  # fmt: skip
+# The verdicts of every timing comparison (``analysis.paired``), and two of the gate's own
+WITHIN_NOISE, UNGATED = "within noise", "not gated"
 VERDICT_ORDER = (REGRESSED, IMPROVED, WITHIN_NOISE, UNCHANGED, UNGATED)
 
 

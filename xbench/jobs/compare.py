@@ -22,7 +22,7 @@ import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from xbench.analysis.gate import (
+from xbench.analysis.compare import (
     BenchGate,
     EquivalenceGate,
     compare_checks,
@@ -31,15 +31,7 @@ from xbench.analysis.gate import (
 )
 from xbench.analysis.paired import REGRESSED, verdicts
 from xbench.errors import UsageError
-from xbench.jobs.ab import (
-    GATE_BUDGET,
-    GATE_PAIRS,
-    AbRequest,
-    git,
-    prepare_revision,
-    run_ab,
-    stderr_log,
-)
+from xbench.jobs.ab import GATE_BUDGET, GATE_PAIRS, AbRequest, run_ab, stderr_log
 from xbench.jobs.check import CheckRequest, run_check
 from xbench.records import layout
 from xbench.records.ab_run import AbRun, now
@@ -50,6 +42,8 @@ from xbench.records.scratch import scratch
 from xbench.records.storage import interrupts_deferred, write_atomically
 from xbench.run import lifeline
 from xbench.run.check import Filters
+from xbench.run.machine import git
+from xbench.run.sides import prepare_revision
 
 
 @dataclass(frozen=True)

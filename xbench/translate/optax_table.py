@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from xbench.errors import UsageError
 from xbench.spec.cases import Case
-from xbench.spec.translate_notes import notes_for
-from xbench.spec.translation import (
+from xbench.translate.notes import notes_for
+from xbench.translate.translation import (
     DEFAULT_STEPS,
     TORCH_CLIP_EPS,
     Settings,
@@ -319,7 +319,7 @@ def _rmsprop_fields(v: dict, schedule: str) -> dict:
 
 
 def jax_to_torch(case: Case) -> Case:
-    """The torch Case equal to optax ``case``: the inverse of translate_torch.torch_to_jax."""
+    """The torch Case equal to optax ``case``: the inverse of torch_table.torch_to_jax."""
     changes: dict = {}
     if case.clipped:
         changes["clip_eps"] = TORCH_CLIP_EPS

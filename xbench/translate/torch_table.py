@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from xbench.errors import UsageError
 from xbench.spec.cases import Case
-from xbench.spec.translate_notes import notes_for
-from xbench.spec.translation import (
+from xbench.translate.notes import notes_for
+from xbench.translate.translation import (
     DEFAULT_STEPS,
     TORCH_CLIP_EPS,
     Settings,

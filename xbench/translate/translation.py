@@ -1,4 +1,4 @@
-"""The types and the ``ast`` helpers of ``xbench translate`` (``xbench.spec.translate``):
+"""The types and the ``ast`` helpers of ``xbench translate`` (``xbench.translate.parse``):
 SPEC is parsed, never evaluated. Only literal constants are read: numbers, tuples,
 True/False/None, a unary minus and simple arithmetic on them (``1e-3 * 2``)."""
 

@@ -10,9 +10,9 @@ configuration that exists.
 from __future__ import annotations
 
 from xbench.errors import UsageError
-from xbench.spec import translate_optax, translate_torch
 from xbench.spec.cases import MASKS, SCHEDULES, not_applicable_reason
-from xbench.spec.translation import (
+from xbench.translate import optax_table, torch_table
+from xbench.translate.translation import (
     FRAMEWORK_NAMES,
     Settings,
     Translation,
@@ -36,9 +36,9 @@ def translate_spec(spec: str, settings: Settings | None = None) -> Translation:
         raise UsageError(f"unknown --to {settings.to!r}; valid: optax, torch")
     _check_settings(settings)
     if name.startswith("optax."):
-        source, pair = "jax", translate_optax.from_optax(call, settings)
-    elif translate_torch.torch_name(name):
-        source, pair = "torch", translate_torch.from_torch(call, settings)
+        source, pair = "jax", optax_table.from_optax(call, settings)
+    elif torch_table.torch_name(name):
+        source, pair = "torch", torch_table.from_torch(call, settings)
     else:
         raise UsageError(
             f"unknown optimizer {name!r}; valid: torch.optim.{{SGD, Adam, AdamW, RMSprop, "

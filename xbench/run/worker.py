@@ -1,8 +1,9 @@
-"""One side of an interleaved A/B timing (``xbench ab``): a worker process that builds
-benchmarks and times one round whenever it is asked.
+"""One side of an interleaved timing (``xbench.run.interleave``): a worker process that
+builds benchmarks and times one round whenever it is asked.
 
-``xbench ab`` starts several of these per side, each under the side's own interpreter and
-with the side's own code first on ``sys.path``, and alternates their rounds. The worker
+``xbench ab`` (and so ``xbench compare``) and ``xbench bench``'s torch-vs-JAX stage start
+several of these per side, each under the side's own interpreter and with the side's own
+code first on ``sys.path``, and alternate their rounds. The worker
 speaks JSON lines: one request on stdin, one reply on stdout (the library's own output goes
 to stderr, so a chatty import cannot corrupt the protocol).
 
@@ -26,7 +27,6 @@ sets ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` before anything imports JAX.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import sys
@@ -36,16 +36,6 @@ from xbench.run.lifeline import die_with_parent
 
 PROTOCOL = 1
 PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy")
-
-
-def package_versions() -> dict[str, str | None]:
-    found = {}
-    for package in PACKAGES:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 def serve(requests, send) -> None:
@@ -109,13 +99,14 @@ def main() -> None:
     threads = int(os.environ.get("XBENCH_THREADS") or 0) or available_cpus()
     report = set_threads(threads)
     import xbench
+    from xbench.run.machine import versions
 
     send(
         {
             "protocol": PROTOCOL,
             "pid": os.getpid(),
             "xbench": os.path.dirname(os.path.abspath(xbench.__file__)),
-            "versions": package_versions(),
+            "versions": versions(PACKAGES),
             "threads": report,
         }
     )

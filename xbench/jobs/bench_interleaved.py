@@ -5,7 +5,7 @@ with, and on a shared machine a benchmark's speed moves by tens of percent betwe
 a ratio of two such medians cannot resolve a 10% difference. So after the sweep, for every
 model × optimizer × decay mechanism × size timed in both frameworks, the fastest
 implementation of each (by the sweep's medians) is timed again, torch and JAX interleaved
-round by round with ``xbench ab``'s method (``xbench.jobs.ab``; docs/ab.md): one worker
+round by round by the engine ``xbench ab`` uses (``xbench.run.interleave``): one worker
 process builds the torch steps, the other the JAX steps, the two alternate rounds, and the
 run starts ``pairs`` fresh process pairs because one process carries a bias of its own.
 ``analysis.paired.framework_ratio`` turns a cell's rounds into torch/JAX with a 95% interval.
@@ -18,7 +18,6 @@ the others.
 from __future__ import annotations
 
 import random
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,32 +25,22 @@ from pathlib import Path
 
 from xbench.analysis.grouping import by_model, framework_ratios
 from xbench.errors import UsageError
-from xbench.jobs.ab import (
-    ROUND_SECONDS,
-    WARMUP_SECONDS,
-    Plan,
-    build_concurrently,
-    build_sides,
-    closing,
-    plan_rounds,
-    prepare,
-    start_pair,
-    time_sides,
-)
 from xbench.present.progress import Progress
 from xbench.records.bench_run import Result, case_of
 from xbench.records.scratch import scratch
+from xbench.run import interleave
+from xbench.run.interleave import ROUND_SECONDS, WARMUP_SECONDS, Rounds, Rules
+from xbench.run.sides import this_interpreter
 from xbench.spec.benchmarks import PAIRED_FROM, BenchCase
 from xbench.spec.cases import mechanism
 
 DEFAULT_PAIRS = 9  # the 20%-trimmed mean keeps 7 of 9 (6 degrees of freedom; 4 of 6: 3)
-MIN_PAIRED_ROUNDS = 5  # round pairs per process pair at least (xbench ab: 10)
 SLOW_TO_BUILD = {("torch", "compiled")}
 LONGEST_STEP = 0.05  # seconds: a comparison with a slower step stays unpaired (see ``cells``)
-MIN_CALLS, MIN_WARMUP = 5, 1  # per round (xbench ab: 10 and 2; see ``run_pairs``)
+# per round at least 5 timed calls after 1 untimed; 5 round pairs per process pair; each
+# side times its own step (xbench ab: 10, 2 and 10; see ``run_pairs``)
+RULES = Rules(min_calls=5, min_warmup=1, min_rounds=5, runs_per_key=1)
 FRAMEWORK_SIDES = ("torch", "jax")
-PLAN_ARGS = dict(at_least=MIN_PAIRED_ROUNDS, runs_per_key=1, min_calls=MIN_CALLS,
-                 min_warmup=MIN_WARMUP, min_rounds=MIN_PAIRED_ROUNDS)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,85 +107,36 @@ def run_pairs(
     stream=None,
 ) -> dict:
     """Time ``found`` interleaved in ``pairs`` fresh process pairs within about ``budget``
-    seconds (at least MIN_PAIRED_ROUNDS round pairs each, past the budget if it is too
+    seconds (at least RULES.min_rounds round pairs each, past the budget if it is too
     short: the sweep before it is not thrown away); the run JSON's ``paired`` section
-    (``records.bench_run`` documents it), with progress on ``stream`` (``build_pair`` says
-    how the rounds are planned). A round is at least MIN_CALLS timed calls after MIN_WARMUP
-    untimed ones, fewer than ``xbench ab``'s 10 and 2: those catch an injected cost paid
-    every few calls of one side, while here both steps' periodic costs are part of what is
-    compared, and the 10⁷-parameter steps (5–20 ms) would otherwise take most of the budget."""
-    if pairs < 2:
-        raise UsageError(f"--pairs {pairs}: at least 2 (the interval needs a spread)")
+    (``records.bench_run`` documents it), with progress on ``stream``. A round is at least
+    RULES.min_calls timed calls after RULES.min_warmup untimed ones, fewer than ``xbench
+    ab``'s 10 and 2: those catch an injected cost paid every few calls of one side, while
+    here both steps' periodic costs are part of what is compared, and the 10⁷-parameter
+    steps (5–20 ms) would otherwise take most of the budget. Every process pair after the
+    first loads JAX's compiled steps from a cache the first fills (``compile_cache``)."""
+    interleave.check_pairs(pairs)
     if not found:
         raise UsageError("no optimizer × rule × size was timed in both frameworks")
-    rng = random.Random(seed)
     wall = time.perf_counter()
-    rounds: list[list[dict]] = [[] for _ in found]
-    plan: Plan | None = None
-    per_call: dict[str, float] = {}
-    per_pair: list[int] = []  # round pairs of each process pair
-    cases = {f: [getattr(c, f) for c in found] for f in FRAMEWORK_SIDES}
+    comparisons = [{f: getattr(cell, f) for f in FRAMEWORK_SIDES} for cell in found]
     with (
         scratch("paired") as work,
         Progress(pairs, "xbench bench: torch vs JAX, process pairs", stream=stream) as progress,
     ):
-        side = prepare(sys.executable, "THIS", work, lambda _: None)
-        sides = dict.fromkeys(FRAMEWORK_SIDES, side)
-        for pair in range(pairs):
-            item = f"pair {pair + 1}/{pairs}"
-            progress.start(f"{item}: starting and building")
-            pair_start = time.perf_counter()
-            workers = start_pair(sides, threads, work, rng, env=compile_cache(work))
-            with closing(workers):
-                plan, per_call = build_pair(
-                    workers, cases, pair, pair_start, plan, per_call,
-                    budget - (pair_start - wall), pairs - pair, log,
-                )  # fmt: skip
-                for index in rng.sample(range(len(found)), len(found)):
-                    keys = {f: getattr(found[index], f).id for f in sides}
-                    progress.start(f"{item}: {keys['torch']} / {keys['jax']}")
-                    times, first, _ = time_sides(workers, keys, plan, rng)
-                    rounds[index].append({**times, "first": first})
-                per_pair.append(plan.rounds)
-            progress.done(item, f"{plan.rounds} round pairs of {len(found)} comparisons")
-    settings = {"pairs": pairs, "rounds": per_pair, "time_budget": budget, "threads": threads,
-                "seed": seed, "seconds": round(time.perf_counter() - wall, 1)}  # fmt: skip
-    return section(found, plan, rounds, settings)
+        sides = dict.fromkeys(FRAMEWORK_SIDES, this_interpreter(work))
+        measured = interleave.measure(
+            sides, comparisons, pairs, budget, progress, lambda m: log(f"torch vs JAX: {m}"),
+            threads=threads, rng=random.Random(seed), logs=work, rules=RULES,
+            at_least=RULES.min_rounds, env=compile_cache(work),
+        )  # fmt: skip
+    settings = {"pairs": pairs, "rounds": measured.per_pair, "time_budget": budget,
+                "threads": threads, "seed": seed,
+                "seconds": round(time.perf_counter() - wall, 1)}  # fmt: skip
+    return section(found, measured.rounds, settings)
 
 
-def build_pair(
-    workers: dict,
-    cases: dict[str, list[BenchCase]],
-    pair: int,
-    pair_start: float,
-    plan: Plan | None,
-    per_call: dict[str, float],
-    budget_left: float,
-    pairs_left: int,
-    log: Callable[[str], None],
-) -> tuple[Plan, dict[str, float]]:
-    """Build the steps of process pair number ``pair`` (from 0), started at ``pair_start``;
-    the plan of its rounds, and each step's seconds per call. The first pair measures each
-    step and plans every pair's rounds; the second, whose JAX steps load from the cache the
-    first compiled into, plans the rounds of the rest from how fast it started."""
-    if pair == 0:
-        per_call = {k: v for c in build_sides(workers, cases).values() for k, v in c.items()}
-        startup = time.perf_counter() - pair_start
-        plan = plan_rounds(per_call, startup, budget_left, pairs_left, **PLAN_ARGS)
-        log(f"torch vs JAX: {len(cases['torch'])} comparisons × {pairs_left} process pairs × "
-            f"{plan.rounds} round pairs (the first pair started in {startup:.0f} s, "
-            "compiling)")  # fmt: skip
-        return plan, per_call
-    build_concurrently(workers, cases)
-    if pair == 1:
-        startup = time.perf_counter() - pair_start
-        plan = plan_rounds(per_call, startup, budget_left, pairs_left, **PLAN_ARGS)
-        log(f"torch vs JAX: later pairs start in {startup:.0f} s; {plan.rounds} round pairs "
-            "each")  # fmt: skip
-    return plan, per_call
-
-
-def section(found: list[Cell], plan: Plan, rounds: list[list[dict]], settings: dict) -> dict:
+def section(found: list[Cell], rounds: list[list[Rounds]], settings: dict) -> dict:
     """The run JSON's ``paired`` section: the stage's settings and, per cell, what was
     compared and each process pair's rounds."""
     return {
@@ -204,8 +144,8 @@ def section(found: list[Cell], plan: Plan, rounds: list[list[dict]], settings: d
             **settings,
             "round_seconds": ROUND_SECONDS,
             "warmup_seconds": WARMUP_SECONDS,
-            "min_calls": MIN_CALLS,
-            "min_warmup": MIN_WARMUP,
+            "min_calls": RULES.min_calls,
+            "min_warmup": RULES.min_warmup,
             "longest_step": LONGEST_STEP,
         },
         "cells": [
@@ -218,9 +158,12 @@ def section(found: list[Cell], plan: Plan, rounds: list[list[dict]], settings: d
                 "torch": cell.torch.id,
                 "jax": cell.jax.id,
                 "cases": {f: asdict(getattr(cell, f)) for f in FRAMEWORK_SIDES},
-                "iterations": {f: plan.iterations[getattr(cell, f).id] for f in FRAMEWORK_SIDES},
-                "warmup": {f: plan.warmup[getattr(cell, f).id] for f in FRAMEWORK_SIDES},
-                "pairs": rounds[index],
+                "iterations": rounds[index][0].iterations,
+                "warmup": rounds[index][0].warmup,
+                "pairs": [
+                    {**{f: r.seconds[f] for f in FRAMEWORK_SIDES}, "first": r.letters}
+                    for r in rounds[index]
+                ],
             }
             for index, cell in enumerate(found)
         ],

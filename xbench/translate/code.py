@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xbench.spec.cases import Case
-from xbench.spec.translate_notes import TORCH_NAME
+from xbench.translate.notes import TORCH_NAME
 
 WIDTH = 100
 

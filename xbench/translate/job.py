@@ -1,7 +1,7 @@
 """``xbench translate`` from Python: a torch optimizer call or an optax expression, and its
 counterpart in the other framework, as data and as code; ``verify()`` runs both.
 
-    from xbench.jobs.translate import translate
+    from xbench.translate.job import translate
 
     t = translate("torch.optim.AdamW(params, lr=3e-4, weight_decay=0.1)", mask="hf")
     print(t.text)  # the optax expression, its mask, the conventions matched
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xbench.present.translate_code import Code, code_for, render
 from xbench.run.equivalence import FLOAT64_TOLERANCE, Agreement, compare
 from xbench.run.registry import run_case
 from xbench.spec.cases import Case
-from xbench.spec.translate import Settings, Translation, translate_spec
-from xbench.spec.translation import VERIFY_MODELS, Untranslatable
+from xbench.translate.code import Code, code_for, render
+from xbench.translate.parse import Settings, Translation, translate_spec
+from xbench.translate.translation import VERIFY_MODELS, Untranslatable
 
 __all__ = ["Translated", "Untranslatable", "Verification", "translate", "verify_case"]
 

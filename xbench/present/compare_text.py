@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from xbench.analysis.gate import VERDICT_ORDER, BenchGate, EquivalenceGate
+from xbench.analysis.compare import REGRESSED, VERDICT_ORDER, BenchGate, EquivalenceGate
 from xbench.analysis.stability import Stability
 from xbench.present.units import format_seconds, percent
 
@@ -22,6 +22,11 @@ def _plain(rows: list[list], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
+def shown(verdict: str) -> str:
+    """A verdict as the gate prints it: a regression in capitals, to stand out."""
+    return verdict.upper() if verdict == REGRESSED else verdict
+
+
 def bench_table(gate: BenchGate) -> str:
     rows = [
         [
@@ -31,7 +36,7 @@ def bench_table(gate: BenchGate) -> str:
             f"{c.raw_ratio:.3f}",
             "-" if c.ratio is None else f"{c.ratio:.3f}",
             f"{c.noise:.1%}",
-            c.verdict,
+            shown(c.verdict),
         ]
         for c in sorted(gate.compared, key=lambda c: (VERDICT_ORDER.index(c.verdict), c.name))
     ]
@@ -47,7 +52,7 @@ def bench_summary(gate: BenchGate) -> list[str]:
     lines = [
         f"bench: {len(gate.compared)} compared by {gate.stat}, "
         f"threshold {percent(gate.threshold)}: "
-        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        + ", ".join(f"{n} {shown(v)}" for v, n in counts.items() if n)
     ]
     for c in gate.regressions:
         lines.append(f"  REGRESSED {c.name}: ×{c.ratio:.3f} normalised (noise {c.noise:.1%})")
