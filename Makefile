@@ -66,4 +66,4 @@ durations: $(ENV) ## time the check (cold, warm), study --quick, make test and C
 	$(PYTHON) tools/durations.py --ci
 
 fuzz: $(ENV) ## the command line and the readers fuzzed longer (XBENCH_FUZZ=long; N=examples, default 2000)
-	XBENCH_FUZZ=long XBENCH_FUZZ_EXAMPLES=$(or $(N),2000) $(PYTEST) -q --benchmark-disable tests/test_fuzz.py
+	XBENCH_FUZZ=long XBENCH_FUZZ_EXAMPLES=$(or $(N),2000) $(PYTEST) -q --benchmark-disable tests/properties/test_fuzz.py

@@ -1,5 +1,10 @@
-"""Helpers shared by the tests. The benchmark suite's own plugin (``xbench.suite.plugin``)
-is loaded by pytest's configuration in pyproject.toml."""
+"""The tests' session: the environment of the xbench processes they start, JAX's compile
+cache, and the catalogue run once per session (``catalogue_runs``). Builders the tests share
+are in ``helpers.py``. The layout mirrors the package: ``tests/<layer>/`` per layer of
+``xbench/``, ``tests/properties/`` for the property tests (fuzzing, untrusted input,
+robustness, power, mutation) and ``tests/project/`` for the whole project (architecture,
+imports, wheel, docs). The benchmark suite's own plugin (``xbench.suite.plugin``) is loaded
+by pytest's configuration in pyproject.toml."""
 
 import os
 from pathlib import Path
@@ -7,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from xbench.run import compile_cache
-from xbench.run.registry import framework_available, import_adapters_package, load_adapter
+from xbench.run.registry import import_adapters_package
 
 import_adapters_package()  # `xbench_adapters` importable also from an uninstalled checkout
 
@@ -23,11 +28,26 @@ _cache = compile_cache.folder()
 if _cache is not None and not compile_cache.unusable(_cache):
     os.environ.update(compile_cache.settings(_cache))
 
-FRAMEWORKS = ["torch", "jax"]
+
+class CatalogueRuns:
+    """Each catalogue entry run at most once per session, however many tests ask for it
+    (in worker processes, as ``xbench check`` runs them)."""
+
+    def __init__(self) -> None:
+        self.found = {}
+
+    def __call__(self, entries) -> dict:
+        """Each of ``entries``' outcome by name; the entries not run yet are run now."""
+        from xbench.run.check import run_catalogue
+        from xbench.run.threads import available_cpus
+
+        missing = [e for e in entries if e.name not in self.found]
+        if missing:
+            outcomes = run_catalogue(missing, jobs=available_cpus())
+            self.found.update({o.entry.name: o for o in outcomes})
+        return {e.name: self.found[e.name] for e in entries}
 
 
-def adapter_class(framework: str):
-    """The adapter for ``framework``, or a skip when that framework is not installed."""
-    if not framework_available(framework):
-        pytest.skip(f"{framework} is not installed")
-    return load_adapter(framework)
+@pytest.fixture(scope="session")
+def catalogue_runs() -> CatalogueRuns:
+    return CatalogueRuns()

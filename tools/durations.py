@@ -11,7 +11,7 @@ cache folder of its own that starts empty (a user's first run), then warm (the s
 again). `make test` uses the user's cache (``~/.cache/xbench``), as a developer's does. The
 results go to ``results/durations/<label>.json`` (one file per machine, replaced by a new
 measurement, with the commit and date), and the table between the markers of
-``docs/architecture.md`` is rewritten from every such file. ``tests/test_docs.py`` holds the
+``docs/architecture.md`` is rewritten from every such file. ``tests/project/test_docs.py`` holds the
 page to the files, byte for byte.
 """
 

@@ -28,20 +28,23 @@ PY = sys.executable
 TARGETS = {
     "xbench/run/equivalence.py": (
         ("compare", "_series", "describe"),
-        ("tests/test_equivalence.py", "tests/test_mutation_kills.py"),
+        ("tests/run/test_equivalence.py", "tests/properties/test_mutation_kills.py"),
     ),
     "xbench/run/check.py": (
         ("entry_verdict",),
-        ("tests/test_mutation_kills.py", "tests/test_catalogue.py::test_entry_verdict"),
+        (
+            "tests/properties/test_mutation_kills.py",
+            "tests/spec/test_catalogue.py::test_entry_verdict",
+        ),
     ),
     "xbench/analysis/compare.py": (
         ("timing_verdict", "compare_runs", "compare_checks", "ratio", "parse_threshold"),
-        ("tests/test_gate_power.py", "tests/test_compare.py"),
+        ("tests/properties/test_gate_power.py", "tests/analysis/test_compare.py"),
     ),
     "adapters/reference.py": (
         ("regularizer_gradient", "direction", "scaled", "clip_by_global_norm", "update",
          "running_update"),
-        ("tests/test_reference_rules.py", "tests/test_power.py"),
+        ("tests/spec/test_reference_rules.py", "tests/properties/test_power.py"),
     ),
 }  # fmt: skip
 TIMEOUT = 240  # seconds per mutant

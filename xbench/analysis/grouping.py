@@ -176,7 +176,7 @@ class FrameworkRatios:
 
     optimizer: str
     rules: dict[str, str]  # framework -> its rules on this row, comma-separated
-    pairs: dict[int, tuple[Result, Result]]  # size -> (fastest torch, fastest JAX)
+    fastest: dict[int, tuple[Result, Result]]  # size -> (fastest torch, fastest JAX)
 
 
 def framework_ratios(results: list[Result]) -> list[FrameworkRatios]:
@@ -196,13 +196,13 @@ def framework_ratios(results: list[Result]) -> list[FrameworkRatios]:
     ):
         if set(by_framework) != set(FRAMEWORKS):
             continue
-        pairs = {}
+        by_size = {}
         for n in sorted({r.params for r in results}):
             t, j = fastest.get(("torch", optimizer, m, n)), fastest.get(("jax", optimizer, m, n))
             if t and j:
-                pairs[n] = (t, j)
+                by_size[n] = (t, j)
         names = {f: ", ".join(sorted(by_framework[f])) for f in FRAMEWORKS}
-        rows.append(FrameworkRatios(optimizer, names, pairs))
+        rows.append(FrameworkRatios(optimizer, names, by_size))
     return rows
 
 
@@ -221,11 +221,12 @@ class TorchOverJax:
         return self.ratio is not None and self.ratio.low is not None and not self.ratio.contains(1)
 
 
-def torch_over_jax(pair: tuple[Result, Result], paired: dict) -> TorchOverJax:
-    """A ``FrameworkRatios.pairs`` value, timed interleaved where ``Machine.paired`` has it."""
-    cell = paired.get(paired_key(pair[0]))
+def torch_over_jax(fastest: tuple[Result, Result], paired: dict) -> TorchOverJax:
+    """A ``FrameworkRatios.fastest`` value, timed interleaved where ``Machine.paired`` has it."""
+    torch, jax = fastest
+    cell = paired.get(paired_key(torch))
     if cell is None:
-        return TorchOverJax(pair[0].median / pair[1].median, None, None)
+        return TorchOverJax(torch.median / jax.median, None, None)
     ratio = framework_ratio(cell)
     return TorchOverJax(ratio.estimate, cell, ratio)
 
@@ -237,8 +238,8 @@ PRECISE_FROM = PAIRED_FROM  # parameters: below, a step is a few µs and call ov
 def paired_precision(results: list[Result], paired: dict) -> tuple[int, int, int]:
     """Of ``results``' torch-vs-JAX comparisons at PRECISE_FROM parameters and above, those
     timed interleaved: how many, how many with an interval within ±PRECISE, how many resolved."""
-    found = [torch_over_jax(pair, paired) for row in framework_ratios(results)
-             for n, pair in row.pairs.items() if n >= PRECISE_FROM]  # fmt: skip
+    found = [torch_over_jax(fastest, paired) for row in framework_ratios(results)
+             for n, fastest in row.fastest.items() if n >= PRECISE_FROM]  # fmt: skip
     ratios = [c.ratio for c in found if c.ratio is not None]
     precise = sum(r.half_width is not None and r.half_width <= PRECISE for r in ratios)
     return len(ratios), precise, sum(c.resolved for c in found)

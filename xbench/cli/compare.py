@@ -1,4 +1,4 @@
-"""``xbench compare``: the regression gate; ``--spread`` for the stability of repeats."""
+"""``xbench compare``: the regression gate; ``--spread`` for how much repeated runs move."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from xbench.analysis.compare import STATS, parse_threshold
-from xbench.analysis.stability import stability
+from xbench.analysis.repeats import repeat_spread
 from xbench.cli import options
 from xbench.errors import UsageError
 from xbench.jobs.ab import DEFAULT_THRESHOLD
@@ -97,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if args.spread:
         if len(args.runs) < 2:
             raise UsageError("--spread needs two or more runs of the same profile")
-        found = stability([load_run(p) for p in args.runs], threshold, args.stat)
-        print(compare_text.stability_table(found) + "\n")
-        print("\n".join(compare_text.stability_summary(found)))
+        found = repeat_spread([load_run(p) for p in args.runs], threshold, args.stat)
+        print(compare_text.repeats_table(found) + "\n")
+        print("\n".join(compare_text.repeats_summary(found)))
         return 0
     if args.against:
         return against(args, threshold)

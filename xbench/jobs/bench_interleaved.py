@@ -69,7 +69,7 @@ def cells(results: list[Result]) -> list[Cell]:
     for kind in ("update", "train"):
         for model, group in by_model(eligible, kind).items():
             for row in framework_ratios(group):
-                for params, (torch, jax) in row.pairs.items():
+                for params, (torch, jax) in row.fastest.items():
                     if params < PAIRED_FROM or max(torch.median, jax.median) > LONGEST_STEP:
                         continue
                     found.append(

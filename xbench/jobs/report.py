@@ -17,7 +17,7 @@ from pathlib import Path
 
 from xbench.analysis.ab_calibration import calibrate, injected_levels
 from xbench.analysis.grouping import Machine, machines
-from xbench.analysis.stability import stability
+from xbench.analysis.repeats import repeat_spread
 from xbench.errors import UsageError
 from xbench.present import blocks
 from xbench.present.ab_md import calibration_block
@@ -36,7 +36,8 @@ from xbench.records.layout import bench_runs, commit_of, newest_inputs
 
 HEADLINE_START, HEADLINE_END = markers(COMMAND, "headline")
 DOC_BLOCKS = ("published", "findings", "tolerances", "stability", "ab-proof")
-STABILITY = "stability"  # results/stability/<label>/: repeated quick runs
+STABILITY = "stability"  # results/stability/<label>/: repeated quick runs (the folder
+# and the docs block keep their published names; the code calls them repeats)
 AB_VERSIONS = Path("ab") / "versions"  # results/ab/versions/: published version changes
 AB_PROOF = Path("ab") / "proof"  # results/ab/proof/: the A/A and injected runs
 
@@ -116,7 +117,7 @@ def stability_groups(folder: Path) -> dict[str, tuple[list[Path], object, object
     for commit, paths in by_commit.items():
         if len(paths) > 1:
             runs = [load_run(p) for p in paths]
-            groups[commit] = (paths, stability(runs, 0.10), stability(runs, 0.50))
+            groups[commit] = (paths, repeat_spread(runs, 0.10), repeat_spread(runs, 0.50))
     return groups
 
 
@@ -163,7 +164,7 @@ def block_for(name: str, machine: Machine, page: Path, results: Path) -> str:
     if not groups:
         raise UsageError(f"{page}: its stability block needs repeated runs in "
                          f"{results / STABILITY / machine.label}")  # fmt: skip
-    return blocks.stability_block(groups, page)
+    return blocks.repeats_block(groups, page)
 
 
 def doc_pages(docs: Path, found: list[Machine], results: Path) -> dict[Path, tuple[str, str]]:

@@ -29,7 +29,7 @@ PROBE_BATCH = 256
 # torch's autograd keeps about what the reference keeps (cnn, 200k samples: 1655 MiB, the
 # reference 1654), XLA mostly less (float32: about half), but XLA's float64 convolution keeps
 # 1.27 times as much (cnn, 50k to 400k samples), and both add a few MiB whatever the batch:
-# 1.5 covers the worst measured with room (docs/robustness.md; tests/test_resources.py).
+# 1.5 covers the worst measured with room (docs/robustness.md; tests/run/test_resources.py).
 ACTIVATION_MARGIN = 1.5
 
 

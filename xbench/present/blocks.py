@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xbench.analysis.grouping import Machine, framework_ratios, torch_over_jax
-from xbench.analysis.stability import Stability
+from xbench.analysis.repeats import RepeatSpread
 from xbench.present.labels import versions_text
 from xbench.present.markdown import relative_link, table
 from xbench.present.units import format_seconds, pct_cell, scientific, short_float, span
@@ -202,7 +202,7 @@ def framework_finding(machine: Machine, kind: str, what: str) -> str | None:
     by_size: dict[int, list[float]] = {}
     paired = resolved = 0
     for row in rows:
-        for n, pair in row.pairs.items():
+        for n, pair in row.fastest.items():
             found = torch_over_jax(pair, machine.paired)
             by_size.setdefault(n, []).append(found.estimate)
             paired += found.cell is not None
@@ -244,7 +244,9 @@ def findings_block(machine: Machine, page: Path) -> str:
 # ----------------------------------------------------------------------------- stability
 
 
-def stability_block(groups: dict[str, tuple[list[Path], Stability, Stability]], page: Path) -> str:
+def repeats_block(
+    groups: dict[str, tuple[list[Path], RepeatSpread, RepeatSpread]], page: Path
+) -> str:
     """Repeated quick runs per commit: spread and false regressions at 10% and 50%."""
     rows = []
     for commit, (paths, at10, at50) in sorted(groups.items()):

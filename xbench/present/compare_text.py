@@ -1,11 +1,11 @@
-"""What ``xbench compare`` prints: the comparison table, the verdicts, and stability."""
+"""What ``xbench compare`` prints: the comparison table, the verdicts, the spread of repeats."""
 
 from __future__ import annotations
 
 from tabulate import tabulate
 
 from xbench.analysis.compare import REGRESSED, VERDICT_ORDER, BenchGate, EquivalenceGate
-from xbench.analysis.stability import Stability
+from xbench.analysis.repeats import RepeatSpread
 from xbench.present.units import format_seconds, percent
 
 SHOWN = 10  # names listed before "and N more"
@@ -81,7 +81,7 @@ def equivalence_summary(gate: EquivalenceGate) -> list[str]:
     return lines
 
 
-def stability_table(found: Stability) -> str:
+def repeats_table(found: RepeatSpread) -> str:
     rows = [
         [s.name, f"{s.raw:.1%}", "-" if s.normalised is None else f"{s.normalised:.1%}"]
         for s in found.spreads
@@ -89,7 +89,7 @@ def stability_table(found: Stability) -> str:
     return _plain(rows, ["benchmark", "raw spread", "normalised spread"])
 
 
-def stability_summary(found: Stability) -> list[str]:
+def repeats_summary(found: RepeatSpread) -> list[str]:
     rate = found.false_alarms / max(found.compared, 1)
     return [
         f"{found.runs} runs, {len(found.spreads)} common benchmarks, {len(found.gated)} gated; "

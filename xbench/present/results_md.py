@@ -79,12 +79,12 @@ def framework_ratio_rows(
     for row in framework_ratios(results):
         cells = []
         for n in sizes:
-            if n not in row.pairs:
+            if n not in row.fastest:
                 cells.append("")
                 continue
-            found = torch_over_jax(row.pairs[n], paired)
+            found = torch_over_jax(row.fastest[n], paired)
             if found.cell is None:
-                names = " / ".join(r.implementation for r in row.pairs[n])
+                names = " / ".join(r.implementation for r in row.fastest[n])
                 cells.append(f"{found.estimate:.2f} unpaired ({names})")
                 continue
             ids = (found.cell.torch, found.cell.jax)

@@ -385,7 +385,7 @@ def agreement_summary(study: StudyIndex) -> str:
     return text + (
         ". Drift is the amplified rounding of a long run, not a different rule: the float64 "
         "runs of the same mechanisms agree with the reference (`xbench check`, and "
-        "`tests/test_study.py`). The L1 subgradient is discontinuous at 0, so a weight that "
+        "`tests/study/test_study.py`). The L1 subgradient is discontinuous at 0, so a weight that "
         "rounds to the other side of zero in one framework gets the opposite push; Adam "
         "divides by √v + ε, which magnifies differences where v is small."
     )

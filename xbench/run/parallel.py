@@ -8,7 +8,7 @@ arrays) comes back by pickling. The longest runs start first, so the workers fin
 reference run eagerly.
 
 A worker's numbers are the same, bit for bit, as the same run's in this process
-(``tests/test_catalogue.py`` compares them), because:
+(``tests/spec/test_catalogue.py`` compares them), because:
 
 - torch and XLA get the threads they would get here: a worker inherits this process's CPU
   affinity and environment. (Not one thread each: torch's mlp_norm runs, float32 and

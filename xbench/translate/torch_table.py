@@ -25,7 +25,7 @@ from xbench.translate.translation import (
 @dataclass(frozen=True)
 class TorchOptimizer:
     positional: tuple[str, ...]  # as torch's signature orders them, params first
-    defaults: dict  # torch 2.13's defaults (tests/test_translate.py reads them from torch)
+    defaults: dict  # torch 2.13 defaults (tests/translate/test_translate.py reads them)
 
 
 TORCH = {
