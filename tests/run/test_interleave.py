@@ -29,7 +29,7 @@ def test_each_worker_gets_an_environment_padding_of_its_own(tmp_path, monkeypatc
     spread between process pairs): different between workers, the same for the same seed."""
     import random
 
-    from xbench.run import interleave as ab
+    from xbench.run import worker as ab
     from xbench.run.sides import Prepared
 
     seen = []

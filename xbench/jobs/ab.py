@@ -20,7 +20,7 @@ from xbench.errors import UsageError
 from xbench.present.progress import Progress
 from xbench.records.ab_run import AbBenchmark, AbRun, Version, now
 from xbench.records.scratch import scratch
-from xbench.run import interleave, machine
+from xbench.run import interleave, machine, worker
 from xbench.run.interleave import ROUND_SECONDS, WARMUP_SECONDS, Measured, Rules, check_pairs
 from xbench.run.sides import Prepared, prepare
 from xbench.spec.benchmarks import BenchCase, gate_cases, sweep
@@ -159,7 +159,7 @@ def measure(
         return interleave.measure(
             sides, [dict.fromkeys(sides, c) for c in cases], pairs, budget, progress, log,
             threads=request.threads, rng=rng, logs=work, rules=RULES, at_least=at_least,
-            check=lambda workers: interleave.require_frameworks(workers, cases),
+            check=lambda workers: worker.require_frameworks(workers, cases),
         )  # fmt: skip
 
 

@@ -1,10 +1,10 @@
-"""One side of an interleaved timing (``xbench.run.interleave``): a worker process that
-builds benchmarks and times one round whenever it is asked.
+"""Both ends of the worker protocol of interleaved timing (``xbench.run.interleave``): the
+server, a worker process of one side that builds benchmarks and times one round whenever it
+is asked (``serve``, ``main``), and the controller's client (``Worker``, ``start_pair``).
 
 ``xbench ab`` (and so ``xbench compare``) and ``xbench bench``'s torch-vs-JAX stage start
 several of these per side, each under the side's own interpreter and with the side's own
-code first on ``sys.path``, and alternate their rounds. The worker
-speaks JSON lines: one request on stdin, one reply on stdout (the library's own output goes
+code first on ``sys.path``, and alternate their rounds. The worker speaks JSON lines: one request on stdin, one reply on stdout (the library's own output goes
 to stderr, so a chatty import cannot corrupt the protocol).
 
 Requests and replies::
@@ -27,15 +27,31 @@ sets ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` before anything imports JAX.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
+import random
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from xbench.errors import UsageError
+from xbench.run import lifeline
 from xbench.run.lifeline import die_with_parent
+
+if TYPE_CHECKING:  # the worker process itself imports neither
+    from xbench.run.sides import Prepared
+    from xbench.spec.benchmarks import BenchCase
 
 PROTOCOL = 1
 PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy")
+
+
+# ----------------------------------------------------------------------------- the server
 
 
 def serve(requests, send) -> None:
@@ -111,6 +127,175 @@ def main() -> None:
         }
     )
     serve((json.loads(line) for line in sys.stdin), send)
+
+
+# ----------------------------------------------------------------------------- the client
+
+SETTLE_POLL, SETTLE_CAP = 0.0005, 0.03  # seconds: how often to look, and the longest wait
+SETTLE_IDLE = 0.1  # a worker is idle when it used < 10% of one CPU over a poll
+PAD_MAX = 4096  # bytes of environment padding, drawn per worker (see Worker)
+
+
+class WorkerFailed(UsageError):
+    """A worker died, or could not build or time a benchmark."""
+
+
+class Worker:
+    """One worker process of one side."""
+
+    def __init__(
+        self,
+        side: Prepared,
+        name: str,
+        threads: int,
+        log_folder: Path,
+        pad: int = 0,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``pad`` bytes of padding go into the worker's environment. The environment's size
+        moves where the stack starts and so the alignment of everything on it, which can
+        change a program's speed by several percent (Mytkowicz et al., "Producing wrong data
+        without doing anything obviously wrong!", ASPLOS 2009); the two sides' paths differ
+        in length, so without padding that bias would be the same in every process pair
+        and no number of pairs would average it out. A padding drawn per worker turns it
+        into spread between pairs, which the interval carries."""
+        self.name, self.spec = name, side.spec
+        self.stderr_path = log_folder / f"{name}-{time.monotonic_ns()}.log"
+        path = os.pathsep.join(p for p in (str(side.code), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, **(env or {}), "PYTHONPATH": path, "XBENCH_THREADS": str(threads),
+               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_AB_PADDING": "." * pad}  # fmt: skip
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = lifeline.start(
+                [side.python, "-m", side.module], cwd=side.code, env=env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            )  # fmt: skip
+        self.hello: dict | None = None
+
+    def receive(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=30)
+            raise WorkerFailed(f"{self.name} worker exited ({self.process.returncode}): "
+                               f"{self.stderr_tail()}")  # fmt: skip
+        return json.loads(line)
+
+    def send(self, request: dict) -> None:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+
+    def reply(self) -> dict:
+        reply = self.receive()
+        if "error" in reply:
+            raise WorkerFailed(f"{self.name}: {reply['error']}")
+        return reply
+
+    def ask(self, request: dict) -> dict:
+        self.send(request)
+        return self.reply()
+
+    def stderr_tail(self) -> str:
+        try:
+            lines = self.stderr_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no output)"
+        return " | ".join(lines[-3:]) or "(no output)"
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every thread of the worker so far (Linux; 0 elsewhere)."""
+        total = 0
+        for stat in glob.glob(f"/proc/{self.process.pid}/task/*/schedstat"):
+            try:
+                with open(stat) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+        return total / 1e9
+
+    def settle(self) -> float:
+        """Wait until the worker's threads stop using the CPU (at most SETTLE_CAP); seconds."""
+        start = time.perf_counter()
+        last = self.cpu_seconds()
+        while time.perf_counter() - start < SETTLE_CAP:
+            time.sleep(SETTLE_POLL)
+            used = self.cpu_seconds()
+            if used - last < SETTLE_IDLE * SETTLE_POLL:
+                break
+            last = used
+        return time.perf_counter() - start
+
+    def close(self, hurry: bool = False) -> None:
+        """Ask the worker to quit; with ``hurry`` (an error or an interrupt is on its way
+        out), stop it now instead: it may be in the middle of a round or a compilation."""
+        if hurry:
+            lifeline.stop(self.process)
+        elif self.process.poll() is None:
+            try:
+                self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.process.stdin.flush()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+
+def start_pair(
+    sides: dict[str, Prepared],
+    threads: int,
+    logs: Path,
+    rng: random.Random,
+    env: dict[str, str] | None = None,
+) -> dict[str, Worker]:
+    """A fresh worker per side, both started before either is waited for; ``env`` adds to
+    their environment."""
+    workers = {
+        name: Worker(side, name.upper(), threads, logs, pad=rng.randrange(PAD_MAX), env=env)
+        for name, side in sides.items()
+    }
+    try:
+        greet(workers, sides)
+    except BaseException:
+        for worker in workers.values():
+            worker.close(hurry=True)
+        raise
+    return workers
+
+
+@contextlib.contextmanager
+def closing(workers: dict[str, Worker]) -> Iterator[dict[str, Worker]]:
+    """Close ``workers`` when the block ends: asked to quit, or stopped at once when an
+    error or an interrupt ends it (a worker may be in the middle of a round)."""
+    try:
+        yield workers
+    except BaseException:
+        for worker in workers.values():
+            worker.close(hurry=True)
+        raise
+    for worker in workers.values():
+        worker.close()
+
+
+def greet(workers: dict[str, Worker], sides: dict[str, Prepared]) -> None:
+    """Read each worker's hello: its protocol, and that it imported the side's own code."""
+    for name, worker in workers.items():
+        hello = worker.receive()
+        if hello.get("protocol") != PROTOCOL:
+            raise WorkerFailed(f"{name.upper()} speaks worker protocol {hello.get('protocol')}, "
+                               f"this xbench {PROTOCOL}")  # fmt: skip
+        expected = (sides[name].code / "xbench").resolve()
+        if Path(hello["xbench"]).resolve() != expected:
+            raise WorkerFailed(f"{name.upper()} imported xbench from {hello['xbench']}, "
+                               f"not {expected}")  # fmt: skip
+        worker.hello = hello
+
+
+def require_frameworks(workers: dict[str, Worker], cases: list[BenchCase]) -> None:
+    """A UsageError when a side's worker lacks a framework that ``cases`` need."""
+    needed = sorted({c.framework for c in cases})
+    for name, w in workers.items():
+        missing = [f for f in needed if w.hello["versions"].get(f) is None]
+        if missing:
+            raise UsageError(f"{name.upper()} {w.spec!r} lacks {', '.join(missing)}, "
+                             "which the selected benchmarks need")  # fmt: skip
 
 
 if __name__ == "__main__":
