@@ -3,6 +3,9 @@
 Regularizers in the loss use autograd; torch's |x|' at 0 is already 0, which is the
 subgradient xbench specifies. The optimizer implementation is pinned (``foreach=False``
 unless asked otherwise), never left to torch's device-dependent default.
+
+Over 450 lines: the whole torch port (models, optimizers, rules, the timed implementations)
+in one file, as each framework's conventions are read together.
 """
 
 from __future__ import annotations

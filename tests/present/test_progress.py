@@ -3,7 +3,8 @@
 import io
 import re
 
-from xbench.present.progress import Progress, clock
+from xbench.present.progress import Progress
+from xbench.present.units import clock
 
 LINE = re.compile(r"^work \[ ?(\d+)/(\d+)\] (\d:\d\d:\d\d) elapsed(, ~(\d:\d\d:\d\d) left)?: ")
 

@@ -16,7 +16,6 @@ from xbench.spec.benchmarks import (
     SWEEP_PROFILES,
     BenchCase,
     bytes_per_param,
-    parameter_count,
     sweep,
     vectors,
     wide_mlp,
@@ -34,7 +33,7 @@ def test_bytes_per_param(optimizer, itemsize, expected):
 
 @pytest.mark.parametrize("params", SIZES)
 def test_wide_mlp_hits_the_parameter_count(params):
-    assert abs(parameter_count(wide_mlp(params)) - params) / params < 0.05
+    assert abs(wide_mlp(params).parameter_count() - params) / params < 0.05
 
 
 @pytest.mark.parametrize("params, tensors", [(10**3, 1), (10**4, MANY), (10**6 + 7, MANY)])

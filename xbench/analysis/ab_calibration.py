@@ -1,9 +1,7 @@
-"""How well ``xbench ab`` resolves a change on a machine: false alarms on A/A runs, injected
-slowdowns caught, the detection floor, and how the interval narrows with more time.
-
-Inputs are ``xbench ab`` records: A/A runs (the same code on both sides) and injected runs
-(NEW does a known fraction more work in some benchmarks, e.g. results/ab/inject). Every
-verdict is recomputed from the raw rounds, so any threshold can be evaluated afterwards.
+"""How well ``xbench ab`` resolves a change on a machine (docs/ab.md): false alarms on A/A
+runs, injected slowdowns caught, the detection floor, and how the interval narrows with more
+time. Every verdict is recomputed from the records' raw rounds, so any threshold can be
+evaluated afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from dataclasses import dataclass
 from xbench.analysis.paired import (
     REGRESSED,
     UNCHANGED,
+    Ratio,
     benchmark_ratio,
     benchmark_verdict,
     paired_ratio,
@@ -43,13 +42,13 @@ class Calibration:
         """The smallest injected slowdown L such that every benchmark (of ``select``)
         carrying a slowdown of L or more was caught in at least ``needed`` of its runs."""
         chosen = [v for k, v in self.caught.items() if select(k)]
-        found = None
-        for level in sorted({level for level, _, _ in chosen}, reverse=True):
-            if all(hits >= needed * runs for lv, hits, runs in chosen if lv >= level):
-                found = level
-            else:
-                break
-        return found
+        # A level that passes passes every higher one too (fewer benchmarks carry those).
+        passed = [
+            level
+            for level, _, _ in chosen
+            if all(hits >= needed * runs for lv, hits, runs in chosen if lv >= level)
+        ]
+        return min(passed, default=None)
 
 
 def injected_levels(calibration: dict) -> dict[str, float]:
@@ -63,41 +62,19 @@ def calibrate(
 ) -> Calibration:
     """``injected``: benchmark id -> slowdown injected (``injected_levels``); the verdicts
     are the final ones (after confirmation, when the runs have one)."""
-    aa_flagged, aa_first, covered, total = [], [], 0, 0
-    for run in aa:
-        flags = first = 0
-        for bench in run.benchmarks:
-            ratio = benchmark_ratio(bench)
-            flags += benchmark_verdict(bench, threshold) != UNCHANGED
-            first += verdict(ratio, threshold) != UNCHANGED
-            covered += ratio.contains(1.0)
-            total += 1
-        aa_flagged.append(flags)
-        aa_first.append(first)
-    caught: dict[str, list] = {}
-    others = others_total = 0
-    for run in injected_runs:
-        for bench in run.benchmarks:
-            level = injected.get(bench.id, 0.0)
-            found = benchmark_verdict(bench, threshold)
-            if level:
-                entry = caught.setdefault(bench.id, [level, 0, 0])
-                entry[1] += found == REGRESSED
-                entry[2] += 1
-            else:
-                others += found != UNCHANGED
-                others_total += 1
-    return Calibration(
-        threshold,
-        len(aa),
-        total,
-        aa_flagged,
-        aa_first,
-        covered,
-        {k: (v[0], v[1], v[2]) for k, v in sorted(caught.items())},
-        others,
-        others_total,
-    )
+    aa_flagged = [sum(benchmark_verdict(b, threshold) != UNCHANGED for b in run.benchmarks)
+                  for run in aa]  # fmt: skip
+    aa_first = [sum(verdict(benchmark_ratio(b), threshold) != UNCHANGED for b in run.benchmarks)
+                for run in aa]  # fmt: skip
+    covered = [benchmark_ratio(b).contains(1.0) for run in aa for b in run.benchmarks]
+    found = [(b.id, benchmark_verdict(b, threshold)) for r in injected_runs for b in r.benchmarks]
+    caught = {}
+    for bench_id in sorted({i for i, _ in found if injected.get(i, 0.0)}):
+        got = [v for i, v in found if i == bench_id]
+        caught[bench_id] = (injected[bench_id], got.count(REGRESSED), len(got))
+    others = [v != UNCHANGED for i, v in found if not injected.get(i, 0.0)]
+    return Calibration(threshold, len(aa), len(covered), aa_flagged, aa_first, sum(covered),
+                       caught, sum(others), len(others))  # fmt: skip
 
 
 def half_widths(runs: list[AbRun], pairs: float = 1.0, rounds: float = 1.0) -> float:
@@ -105,14 +82,13 @@ def half_widths(runs: list[AbRun], pairs: float = 1.0, rounds: float = 1.0) -> f
     ``runs``, recomputed from the first ``pairs`` share of the process pairs and the first
     ``rounds`` share of their rounds: what a shorter run would have resolved."""
     widths = []
-    for run in runs:
-        for bench in run.benchmarks:
-            kept = bench.pairs[: max(2, round(len(bench.pairs) * pairs))]
-            keep = max(2, round(len(kept[0].first) * rounds))
-            ratio = paired_ratio([p.prefix(keep) for p in kept], "base", "new")
-            widths.append(ratio.half_width)
+    for bench in (b for run in runs for b in run.benchmarks):
+        kept = bench.pairs[: max(2, round(len(bench.pairs) * pairs))]
+        keep = max(2, round(len(kept[0].first) * rounds))
+        widths.append(paired_ratio([p.prefix(keep) for p in kept], "base", "new").half_width)
     return statistics.median(widths)
 
 
-def estimates(runs: list[AbRun], bench_id: str) -> list[float]:
-    return [benchmark_ratio(b).estimate for r in runs for b in r.benchmarks if b.id == bench_id]
+def ratios(runs: list[AbRun], bench_id: str) -> list[Ratio]:
+    """NEW/BASE of benchmark ``bench_id`` in each of ``runs``."""
+    return [benchmark_ratio(b) for r in runs for b in r.benchmarks if b.id == bench_id]

@@ -1,14 +1,7 @@
-"""The regression gate between a baseline run and a new one (``xbench compare``).
-
-Shared machines drift by tens of percent within minutes, for every benchmark at once. So each
-benchmark's statistic is divided by its own run's reference kernel (the ``inplace_add`` kernel
-timed just before and after it; for a result without one, the run's standalone kernel at the
-nearest size) and the gate compares these normalised figures. A benchmark regresses when its
-normalised figure grew by more than the threshold *and* by more than the noise of the two
-runs: half the sum of their IQR/median, i.e. the two interquartile boxes no longer overlap.
-
-Equivalence counts too: given both runs' ``xbench check --json``, an entry that was equal and
-is no longer, or whose largest error grew more than tenfold, fails the gate.
+"""The regression gate between a baseline run and a new one (``xbench compare``; the method
+is docs/compare.md's): each benchmark's statistic over its own run's reference kernel, since
+shared machines drift by tens of percent within minutes, for every benchmark at once; and the
+equivalence entries that got worse.
 """
 
 from __future__ import annotations
@@ -20,7 +13,7 @@ from dataclasses import dataclass, replace
 from xbench.analysis.paired import IMPROVED, REGRESSED, UNCHANGED
 from xbench.errors import UsageError
 from xbench.records.bench_run import BenchRun, Result
-from xbench.records.check_run import CheckEntry, CheckRun
+from xbench.records.check_run import CheckRun
 from xbench.run.roofline import nearest_size
 
 STATS = ("median", "mean", "min")
@@ -135,33 +128,22 @@ def compare_runs(
     for name in sorted(old.keys() & now.keys()):
         b, n = old[name], now[name]
         references = reference_seconds(b, base), reference_seconds(n, new)
-        for result, run, reference in ((b, base, references[0]), (n, new, references[1])):
+        for result, run, reference in zip((b, n), (base, new), references, strict=True):
             if result.kind not in NOT_GATED and reference is None:
                 raise UsageError(
                     f"{run.path}: {name} has no reference kernel to normalise by (no "
                     "adjacent_reference, no inplace_add benchmark); re-run it with xbench bench"
                 )
-        c = Comparison(
-            name=name,
-            base=stat_of(b, stat, base),
-            new=stat_of(n, stat, new),
-            base_reference=references[0],
-            new_reference=references[1],
-            noise=(b.spread + n.spread) / 2,
-            verdict="",
-        )
+        base_stat, new_stat = stat_of(b, stat, base), stat_of(n, stat, new)
+        c = Comparison(name, base_stat, new_stat, *references, (b.spread + n.spread) / 2, "")
         verdict = UNGATED if b.kind in NOT_GATED else timing_verdict(c.ratio, c.noise, threshold)
         compared.append(replace(c, verdict=verdict))
-    return BenchGate(
-        tuple(compared),
-        tuple(sorted(old.keys() - now.keys())),
-        tuple(sorted(now.keys() - old.keys())),
-        threshold,
-        stat,
-    )
+    return BenchGate(tuple(compared), *_unmatched(old, now), threshold, stat)
 
 
-# ----------------------------------------------------------------------------- equivalence
+def _unmatched(old: dict, now: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names only in ``old``, and those only in ``now``, sorted."""
+    return tuple(sorted(old.keys() - now.keys())), tuple(sorted(now.keys() - old.keys()))
 
 
 @dataclass(frozen=True)
@@ -180,14 +162,6 @@ class EquivalenceGate:
     compared: int
 
 
-def _error(entry: CheckEntry) -> float | None:
-    return None if entry.agreement is None else entry.agreement.max_abs_error
-
-
-def _equal(entry: CheckEntry) -> bool | None:
-    return None if entry.agreement is None else entry.agreement.equal
-
-
 def compare_checks(base: CheckRun, new: CheckRun) -> EquivalenceGate:
     """Entries that were equal and are not, whose max error grew more than tenfold, that are
     no longer checked (skipped), or that the new check no longer holds at all."""
@@ -199,10 +173,11 @@ def compare_checks(base: CheckRun, new: CheckRun) -> EquivalenceGate:
         raise UsageError(f"no check entry is in both {base.path} and {new.path}")
     for name in both:
         b, n = old[name], now[name]
-        was, is_ = _error(b), _error(n)
+        was = None if b.agreement is None else b.agreement.max_abs_error
+        is_ = None if n.agreement is None else n.agreement.max_abs_error
         if b.agreement is not None and n.agreement is None:
             regressions.append(EquivalenceChange(name, b.verdict, n.verdict, "no longer checked"))
-        elif _equal(b) and _equal(n) is False:
+        elif b.agreement is not None and b.agreement.equal and n.agreement.equal is False:
             regressions.append(EquivalenceChange(name, b.verdict, n.verdict, "was equal"))
         elif b.held and not n.held:
             regressions.append(
@@ -215,14 +190,10 @@ def compare_checks(base: CheckRun, new: CheckRun) -> EquivalenceGate:
                 regressions.append(
                     EquivalenceChange(name, f"{was:.2e}", f"{is_:.2e}", f"max error ×{growth:.0f}")
                 )
-    for name in sorted(old.keys() - now.keys()):
+    only_in_baseline, only_in_new = _unmatched(old, now)
+    for name in only_in_baseline:
         regressions.append(EquivalenceChange(name, old[name].verdict, "absent", "not in the check"))
-    return EquivalenceGate(
-        tuple(regressions),
-        tuple(sorted(old.keys() - now.keys())),
-        tuple(sorted(now.keys() - old.keys())),
-        len(both),
-    )
+    return EquivalenceGate(tuple(regressions), only_in_baseline, only_in_new, len(both))
 
 
 def setting_differences(base: BenchRun, new: BenchRun) -> list[str]:

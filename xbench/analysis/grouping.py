@@ -1,14 +1,11 @@
-"""Which results share a table, in which order, and which is fastest where.
-
-One ``Machine`` per results folder label: its runs merged (a benchmark in several runs keeps
-the newest) and its equivalence check. Rows go optimizer × rule × framework ×
-implementation in the sweep's order; rules the catalogue shows equal across frameworks
-share a mechanism (``xbench.spec.cases.mechanism``).
+"""Which results share a table, in which order, and which is fastest where: one ``Machine``
+per results folder label, rows in the sweep's order, and rules the catalogue shows equal
+across frameworks sharing a mechanism (``xbench.spec.cases.mechanism``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from xbench.analysis.paired import Ratio, framework_ratio
@@ -25,11 +22,8 @@ def _order(values: tuple[str, ...]) -> Callable[[str], tuple[int, str]]:
     return lambda v: (values.index(v) if v in values else len(values), v)
 
 
-OPTIMIZER_ORDER, RULE_ORDER, FRAMEWORK_ORDER = (
-    _order(BENCH_OPTIMIZERS),
-    _order(BENCH_RULES),
-    _order(FRAMEWORKS),
-)
+OPTIMIZER_ORDER, RULE_ORDER = _order(BENCH_OPTIMIZERS), _order(BENCH_RULES)
+FRAMEWORK_ORDER = _order(FRAMEWORKS)
 IMPLEMENTATION_ORDER = _order(tuple(i for impls in IMPLEMENTATIONS.values() for i in impls))
 
 
@@ -57,7 +51,9 @@ def by_model(results: Iterable[Result], kind: str) -> dict[str, list[Result]]:
     return found
 
 
-# ----------------------------------------------------------------------------- machines
+def tables(results: Iterable[Result]) -> list[tuple[str, list[Result]]]:
+    """(model, its results) per table: update steps' models, then training steps', by name."""
+    return [t for kind in ("update", "train") for t in sorted(by_model(results, kind).items())]
 
 
 @dataclass(frozen=True)
@@ -67,8 +63,8 @@ class Machine:
     label: str
     runs: tuple[BenchRun, ...]
     results: tuple[Result, ...]
-    check: CheckRun | None
     warnings: tuple[str, ...]
+    check: CheckRun | None
 
     @property
     def device(self) -> str:
@@ -111,26 +107,21 @@ def machines(runs: list[BenchRun], checks: list[CheckRun]) -> list[Machine]:
     found = []
     for label in sorted(by_label):
         group = sorted(by_label[label], key=lambda r: (r.datetime, str(r.path)))
-        results, warnings = merge(group)
-        found.append(Machine(label, tuple(group), results, checks_by_label.get(label), warnings))
+        found.append(Machine(label, tuple(group), *merge(group), checks_by_label.get(label)))
     return found
 
 
 def merge(runs: list[BenchRun]) -> tuple[tuple[Result, ...], tuple[str, ...]]:
     """Every result of ``runs`` (oldest first); a benchmark in several runs keeps the newest.
-
-    Runs whose settings differ (device, threads, profile, versions, commit) are merged, but
-    each difference becomes a warning printed with the table.
-    """
-    warnings = []
+    Where their settings differ (device, threads, profile, versions, commit): a warning."""
     first = runs[0]
-    for run in runs[1:]:
-        for key, value in first.settings.items():
-            if run.settings[key] != value:
-                warnings.append(
-                    f"{run.path.name} and {first.path.name} differ in {key}: "
-                    f"{_short(run.settings[key])} vs {_short(value)}"
-                )
+    warnings = [
+        f"{run.path.name} and {first.path.name} differ in {key}: "
+        f"{_short(run.settings[key])} vs {_short(value)}"
+        for run in runs[1:]
+        for key, value in first.settings.items()
+        if run.settings[key] != value
+    ]
     kept: dict[str, Result] = {}
     repeated = []
     for run in runs:
@@ -152,22 +143,25 @@ def _short(value) -> str:
     return str(value)
 
 
-# ----------------------------------------------------------------------------- fastest
-
-
-def fastest_by_cell(results: list[Result]) -> dict[tuple[str, str, int], Result]:
-    """(optimizer, mechanism, params) → the fastest result there, over both frameworks."""
-    best: dict[tuple[str, str, int], Result] = {}
+def _fastest(results: Iterable[Result], key: Callable[[Result], Hashable]) -> dict:
+    """``key`` → the result of least median among those with that key (the first of a tie)."""
+    best: dict = {}
     for r in results:
-        key = (r.optimizer, mechanism(r.optimizer, r.rule), r.params)
-        if key not in best or r.median < best[key].median:
-            best[key] = r
+        if key(r) not in best or r.median < best[key(r)].median:
+            best[key(r)] = r
     return best
 
 
-def relative_to_fastest(r: Result, best: dict[tuple[str, str, int], Result]) -> float:
-    """``r``'s median over the fastest of both frameworks for its optimizer, mechanism, size."""
-    return r.median / best[(r.optimizer, mechanism(r.optimizer, r.rule), r.params)].median
+def _cell(r: Result) -> tuple[str, str, int]:
+    """What results compared across frameworks share: optimizer, decay mechanism, size."""
+    return r.optimizer, mechanism(r.optimizer, r.rule), r.params
+
+
+def relative_to_fastest(results: list[Result]) -> dict[str, float]:
+    """Result id → its median over the fastest of both frameworks for its optimizer, decay
+    mechanism and size."""
+    best = _fastest(results, _cell)
+    return {r.id: r.median / best[_cell(r)].median for r in results}
 
 
 @dataclass(frozen=True)
@@ -181,14 +175,11 @@ class FrameworkRatios:
 
 def framework_ratios(results: list[Result]) -> list[FrameworkRatios]:
     """One row per optimizer × mechanism timed in both frameworks, in table order."""
-    fastest: dict[tuple[str, str, str, int], Result] = {}
+    fastest = _fastest(results, lambda r: (r.framework, *_cell(r)))
     rules: dict[tuple[str, str], dict[str, set[str]]] = {}
     for r in results:
-        m = mechanism(r.optimizer, r.rule)
-        key = (r.framework, r.optimizer, m, r.params)
-        if key not in fastest or r.median < fastest[key].median:
-            fastest[key] = r
-        rules.setdefault((r.optimizer, m), {}).setdefault(r.framework, set()).add(r.rule)
+        rules.setdefault(_cell(r)[:2], {}).setdefault(r.framework, set()).add(r.rule)
+    sizes = sorted({r.params for r in results})
     rows = []
     for (optimizer, m), by_framework in sorted(
         rules.items(),
@@ -196,13 +187,9 @@ def framework_ratios(results: list[Result]) -> list[FrameworkRatios]:
     ):
         if set(by_framework) != set(FRAMEWORKS):
             continue
-        by_size = {}
-        for n in sorted({r.params for r in results}):
-            t, j = fastest.get(("torch", optimizer, m, n)), fastest.get(("jax", optimizer, m, n))
-            if t and j:
-                by_size[n] = (t, j)
+        pairs = {n: tuple(fastest.get((f, optimizer, m, n)) for f in FRAMEWORKS) for n in sizes}
         names = {f: ", ".join(sorted(by_framework[f])) for f in FRAMEWORKS}
-        rows.append(FrameworkRatios(optimizer, names, by_size))
+        rows.append(FrameworkRatios(optimizer, names, {n: p for n, p in pairs.items() if all(p)}))
     return rows
 
 
@@ -235,28 +222,54 @@ PRECISE = 0.05  # an interval within ±5% (half its width in log space)
 PRECISE_FROM = PAIRED_FROM  # parameters: below, a step is a few µs and call overhead dominates
 
 
-def paired_precision(results: list[Result], paired: dict) -> tuple[int, int, int]:
-    """Of ``results``' torch-vs-JAX comparisons at PRECISE_FROM parameters and above, those
+def torch_vs_jax(results: list[Result], paired: dict) -> dict[int, list[TorchOverJax]]:
+    """Size → each optimizer × mechanism's ``torch_over_jax`` there, in table order."""
+    found: dict[int, list[TorchOverJax]] = {}
+    for row in framework_ratios(results):
+        for n, fastest in row.fastest.items():
+            found.setdefault(n, []).append(torch_over_jax(fastest, paired))
+    return found
+
+
+def paired_precision(
+    results: list[Result], paired: dict, smallest: int = PRECISE_FROM
+) -> tuple[int, int, int]:
+    """Of ``results``' torch-vs-JAX comparisons at ``smallest`` parameters and above, those
     timed interleaved: how many, how many with an interval within ±PRECISE, how many resolved."""
-    found = [torch_over_jax(fastest, paired) for row in framework_ratios(results)
-             for n, fastest in row.fastest.items() if n >= PRECISE_FROM]  # fmt: skip
+    found = [c for n, cs in torch_vs_jax(results, paired).items() if n >= smallest for c in cs]
     ratios = [c.ratio for c in found if c.ratio is not None]
     precise = sum(r.half_width is not None and r.half_width <= PRECISE for r in ratios)
     return len(ratios), precise, sum(c.resolved for c in found)
 
 
-def headline_candidates(results: Iterable[Result]) -> list[Result]:
-    """Every AdamW ``weight_decay`` update in one tensor at the largest size timed, or none."""
-    headline = ("update", 1, HEADLINE_OPTIMIZER, HEADLINE_RULE)
-    candidates = [r for r in results if (r.kind, r.tensors, r.optimizer, r.rule) == headline]
+def largest_adamw(results: Iterable[Result], tensors: int = 1) -> list[Result]:
+    """Every AdamW ``weight_decay`` update in ``tensors`` tensors at the largest size timed,
+    fastest first; or none (with one tensor: the headline's candidates)."""
+    adamw = ("update", tensors, HEADLINE_OPTIMIZER, HEADLINE_RULE)
+    candidates = [r for r in results if (r.kind, r.tensors, r.optimizer, r.rule) == adamw]
     largest = max((r.params for r in candidates), default=None)
-    return [r for r in candidates if r.params == largest]
+    return sorted((r for r in candidates if r.params == largest), key=lambda r: r.median)
 
 
 def headline_results(machine: Machine) -> tuple[int, list[Result]] | None:
     """The headline's size and its fastest result per framework, in order; None if not timed."""
-    found = headline_candidates(machine.results)
-    if not found:
+    candidates = largest_adamw(machine.results)
+    if not candidates:
         return None
-    mine = {f: [r for r in found if r.framework == f] for f in FRAMEWORKS}
-    return found[0].params, [min(rs, key=lambda r: r.median) for rs in mine.values() if rs]
+    fastest = _fastest(candidates, lambda r: r.framework)
+    return candidates[0].params, [fastest[f] for f in FRAMEWORKS if f in fastest]
+
+
+def l2_over_own_decay(results: list[Result], framework: str) -> dict[tuple[str, str, int], float]:
+    """(optimizer, implementation, params) → the training step's median with ``l2_loss`` over
+    that with the optimizer's own decay (torch ``weight_decay``, JAX ``add_decayed_weights``),
+    AdamW (decoupled, another mechanism) left out."""
+    own = "weight_decay" if framework == "torch" else "add_decayed_weights"
+    train = [r for r in results if r.kind == "train" and r.framework == framework]
+    base = {(r.optimizer, r.implementation, r.params): r for r in train if r.rule == own}
+    return {
+        (r.optimizer, r.implementation, r.params): r.median / base[key].median
+        for r in train
+        if r.rule == "l2_loss" and (key := (r.optimizer, r.implementation, r.params)) in base
+        and r.optimizer != "adamw"
+    }  # fmt: skip

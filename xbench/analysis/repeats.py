@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from itertools import permutations
 
 from xbench.analysis.compare import NOT_GATED, UNGATED, compare_runs, reference_seconds, stat_of
 from xbench.errors import UsageError
@@ -65,12 +66,7 @@ def repeat_spread(runs: list[BenchRun], threshold: float, stat: str = "median") 
         spreads.append(Spread(name, max(raw) / min(raw) - 1, norm, gated))
     if not any(s.gated for s in spreads):
         raise UsageError("these runs have no gated benchmark in common (only reference kernels)")
-    false_alarms = pairs = compared = 0
-    for i, base in enumerate(runs):
-        for new in runs[i + 1 :]:
-            for b, n in ((base, new), (new, base)):
-                gate = compare_runs(b, n, threshold, stat)
-                pairs += 1
-                compared += sum(c.verdict != UNGATED for c in gate.compared)
-                false_alarms += len(gate.regressions)
-    return RepeatSpread(len(runs), tuple(spreads), threshold, stat, pairs, compared, false_alarms)
+    gates = [compare_runs(b, n, threshold, stat) for b, n in permutations(runs, 2)]
+    compared = sum(c.verdict != UNGATED for gate in gates for c in gate.compared)
+    alarms = sum(len(gate.regressions) for gate in gates)  # false: every run is a repeat
+    return RepeatSpread(len(runs), tuple(spreads), threshold, stat, len(gates), compared, alarms)

@@ -1,27 +1,9 @@
 """The study's claims as numbers and verdicts, from a study record and a bench run.
 
-Each ``claim_*`` function measures one claim and decides its verdict by a stated rule; the
-words around the numbers are ``xbench.present.study_md``'s ``word_*``. The rules:
-
-- a gap is *smaller* when it is smaller in every seed in both frameworks (for the loss gap,
-  with a lower validation loss too);
-- *underfits*: training accuracy more than ``UNDERFIT_DROP`` below the unregularized
-  model's in every seed, and validation accuracy below the best condition's;
-- two runs train *different models* when ‖Δw‖/‖w‖ > ``CONTRAST_DIFFERENT`` in every seed;
-- a step is *slower* when the ratio exceeds the noise (mean IQR/median of the two
-  benchmarks); the cost claim holds in a framework when more than half of its steps are;
-- batch norm *speeds up* training when it reaches validation loss ``TARGET_VAL_LOSS`` in fewer
-  epochs than the same model without it, in every seed in both frameworks, and *stabilises*
-  it when the standard deviation of the validation loss across seeds, averaged over epochs,
-  is smaller by more than ``STEADIER`` in both frameworks;
-- combining regularizers *helps* when dropout + L2 ends at a lower validation loss than the
-  best single regularizer (L2, L1, proximal L1 or dropout: the lowest mean validation loss)
-  in every seed in both frameworks; *did not hold* when higher in every seed;
-- per framework × optimizer, a mechanism is *more stable* when the other's float32 error
-  against the float64 reference (‖w32 − w64‖/‖w64‖ at the end, median over seeds) is more
-  than ``STABLER`` times its own; ``weight_decay`` is more stable than L2 in the loss when it
-  is in every framework × optimizer, and is not when it is in none; a float32 run *loses* a
-  tiny decay when it moves the weights by less than ``KEPT`` of the decay's float64 effect.
+Each ``claim_*`` function measures one claim and decides its verdict by a stated rule (the
+thresholds below); ``xbench.present.study_md`` words the rules for the page (``RULES``) and
+the numbers around each verdict (``word_*``). Over 450 lines: eight claims, each with its
+result type, rule and verdicts.
 """
 
 from __future__ import annotations
@@ -31,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbench.records.bench_run import BenchRun
-from xbench.records.study_run import StabilityCell, StudyRun
+from xbench.records.study_run import MECHANISMS, StabilityCell, StudyRun
 from xbench.spec.cases import FRAMEWORKS
 
 FIT = 0.99  # a model "fits the training set" at this training accuracy or more
@@ -41,6 +23,14 @@ MATCHED_NORM = 0.05  # L1 pairs whose final kernel norms are this close are "mat
 SPARSE = 0.01  # a rule "makes exact zeros" when more than this fraction of weights are zero
 ULPS = 1e-6  # ‖Δw‖/‖w‖ up to this: a few float32 roundings (float32 ε is 1.2e-7)
 NOT_MEASURED = "not measured"
+
+
+def by_key(items, key) -> dict:
+    """``items`` grouped by ``key(item)``, in the order each key first appears."""
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
 
 
 class StudyIndex:
@@ -85,8 +75,7 @@ class StudyIndex:
 
 def tuned_l2(study: StudyIndex) -> str:
     """The L2 strength with the lowest mean validation loss (torch)."""
-    names = study.names("l2")
-    return min(names, key=lambda n: (study.final(n, "val_loss").mean(), study.lam(n)))
+    return min(study.names("l2"), key=lambda n: (study.final(n, "val_loss").mean(), study.lam(n)))
 
 
 def matched_l1(study: StudyIndex) -> list[tuple[str, str]]:
@@ -168,8 +157,7 @@ def claim_underfit(study: StudyIndex) -> Underfit:
     ).all(axis=0)
     worse = (study.both(strongest, "val_acc") < study.both(best_val, "val_acc")).all(axis=0)
     onset = next((k for k in names if study.final(k, "train_acc").mean() < FIT), None)
-    held = dropped.all() and worse.all()
-    verdict = "held" if held else "did not hold at the strongest λ tried"
+    verdict = "held" if dropped.all() and worse.all() else "did not hold at the strongest λ tried"
     return Underfit(strongest, best_val, onset, verdict)
 
 
@@ -180,7 +168,6 @@ def claim_underfit(study: StudyIndex) -> Underfit:
 class Sparsity:
     l2_zero: float  # the most exact zeros of any L2 condition, any seed and framework
     sub_zero: float  # the same for the L1 subgradient
-    sub_name: str
     prox_zero: float  # the same for the proximal L1
     prox_name: str
     sub_small: str  # the subgradient condition with the most weights below ``small``
@@ -191,12 +178,11 @@ class Sparsity:
 
 def claim_sparsity(study: StudyIndex) -> Sparsity:
     def zeros(family: str) -> tuple[float, str]:
-        names = study.names(family)
-        best = max(names, key=lambda k: study.both(k, "zero_frac").mean())
+        best = max(study.names(family), key=lambda k: study.both(k, "zero_frac").mean())
         return float(study.both(best, "zero_frac").max()), best
 
     l2_zero, _ = zeros("l2")
-    sub_zero, sub_name = zeros("l1")
+    sub_zero, _ = zeros("l1")
     prox_zero, prox_name = zeros("l1_prox")
     sub_small = max(study.names("l1"), key=lambda k: study.final(k, "small_frac").mean())
     prox_sparse, sub_sparse = prox_zero > SPARSE, sub_zero > SPARSE
@@ -210,8 +196,8 @@ def claim_sparsity(study: StudyIndex) -> Sparsity:
     else:
         verdict = "did not hold"
     return Sparsity(
-        l2_zero, sub_zero, sub_name, prox_zero, prox_name, sub_small, tuned_l2(study),
-        matched_l1(study), verdict,
+        l2_zero, sub_zero, prox_zero, prox_name, sub_small, tuned_l2(study), matched_l1(study),
+        verdict,
     )  # fmt: skip
 
 
@@ -242,18 +228,16 @@ class CostCell:
 
 def cost_cells(run: BenchRun) -> list[CostCell]:
     """Training steps of the bench run: l2_loss over the optimizer's own decay, per cell."""
-    by_key = {
+    steps = {
         (r.model, r.framework, r.optimizer, r.rule, r.implementation, r.params, r.tensors): r
         for r in run.results
         if r.kind == "train"
     }
     cells = []
-    for (model, framework, optimizer, rule, impl, params, tensors), l2 in sorted(by_key.items()):
+    for (model, framework, optimizer, rule, impl, params, tensors), l2 in sorted(steps.items()):
         if rule != "l2_loss" or optimizer not in COST_OPTIMIZERS:
             continue
-        base = by_key.get(
-            (model, framework, optimizer, BASE_RULE[framework], impl, params, tensors)
-        )
+        base = steps.get((model, framework, optimizer, BASE_RULE[framework], impl, params, tensors))
         if base is None:
             continue
         ratio = l2.median / base.median
@@ -339,16 +323,9 @@ def claim_same_model(study: StudyIndex) -> SameModel:
         from_adam = {
             k: float(np.median([c.rel_diff for c in study.contrast("adam", k)])) for k in (a, b)
         }
+        different = bool(apart.min() > CONTRAST_DIFFERENT)
         contrasts.append(
-            AdamContrast(
-                lam,
-                a,
-                b,
-                apart,
-                from_adam,
-                bool(apart.min() > CONTRAST_DIFFERENT),
-                from_adam[b] < from_adam[a],
-            )  # fmt: skip
+            AdamContrast(lam, a, b, apart, from_adam, different, from_adam[b] < from_adam[a])
         )
     if all(c.different for c in contrasts):
         verdict = "did not hold: at the same λ they train different models"
@@ -379,7 +356,6 @@ class StabilityPair:
     framework: str
     optimizer: str
     lam: float
-    lr: float
     seeds: int
     steps: int
     decay: float  # the optimizer's own decay
@@ -429,20 +405,18 @@ def _median(cells: list[StabilityCell], value) -> float:
 
 def stability_pairs(cells: tuple[StabilityCell, ...]) -> list[StabilityPair]:
     """Each framework × optimizer measured with both mechanisms (not the tiny cells)."""
-    main = [c for c in cells if not c.tiny]
     pairs = []
-    for framework, optimizer in dict.fromkeys((c.framework, c.optimizer) for c in main):
-        mine = [c for c in main if (c.framework, c.optimizer) == (framework, optimizer)]
-        by = {m: [c for c in mine if c.mechanism == m] for m in ("weight_decay", "l2_loss")}
-        if not by["weight_decay"] or not by["l2_loss"]:
+    main = by_key([c for c in cells if not c.tiny], lambda c: (c.framework, c.optimizer))
+    for (framework, optimizer), mine in main.items():
+        by = by_key(mine, lambda c: c.mechanism)
+        if not all(m in by for m in MECHANISMS):
             continue
-        decay = _median(by["weight_decay"], lambda c: c.final)
-        l2 = _median(by["l2_loss"], lambda c: c.final)
+        decay, l2 = (_median(by[m], lambda c: c.final) for m in MECHANISMS)
         verdict = MORE if l2 > STABLER * decay else LESS if decay > STABLER * l2 else AS
         first, seeds = by["weight_decay"][0], len({c.seed for c in mine})
-        pairs.append(StabilityPair(
-            framework, optimizer, first.lam, first.lr, seeds, first.steps, decay, l2, verdict
-        ))  # fmt: skip
+        pairs.append(
+            StabilityPair(framework, optimizer, first.lam, seeds, first.steps, decay, l2, verdict)
+        )
     return pairs
 
 
@@ -450,14 +424,10 @@ def tiny_decays(cells: tuple[StabilityCell, ...]) -> list[TinyDecay]:
     """The tiny cells, one per framework × optimizer × mechanism, medians over seeds."""
     tiny = [c for c in cells if c.tiny and c.decay_effect]
     out = []
-    for key in dict.fromkeys((c.framework, c.optimizer, c.mechanism) for c in tiny):
-        mine = [c for c in tiny if (c.framework, c.optimizer, c.mechanism) == key]
-        first = mine[0]
-        out.append(TinyDecay(
-            *key, first.rule, first.lam, first.lr, _median(mine, lambda c: c.final),
-            _median(mine, lambda c: c.decay_effect),
-            _median(mine, lambda c: c.decay_effect_f32 / c.decay_effect),
-        ))  # fmt: skip
+    for key, mine in by_key(tiny, lambda c: (c.framework, c.optimizer, c.mechanism)).items():
+        final, effect = _median(mine, lambda c: c.final), _median(mine, lambda c: c.decay_effect)
+        kept = _median(mine, lambda c: c.decay_effect_f32 / c.decay_effect)
+        out.append(TinyDecay(*key, mine[0].rule, mine[0].lam, mine[0].lr, final, effect, kept))
     return out
 
 
@@ -496,14 +466,6 @@ def claim_stability(cells: tuple[StabilityCell, ...]) -> Stability:
     return Stability(pairs, tiny, stability_verdict(pairs, tiny))
 
 
-# ---------------------------------------------------------------- agreement
-
-
-def worst_agreement(study: StudyIndex) -> dict[str, float]:
-    """Condition -> the largest ‖Δw‖/‖w‖ between torch and JAX over the seeds."""
-    return {n: max(a.rel_diff for a in study.agreement(n)) for n in study.conditions}
-
-
 # ---------------------------------------------------------------- batch norm
 
 
@@ -521,14 +483,12 @@ class BatchNormEffect:
     spread: dict[str, np.ndarray]  # condition -> (2,): sd over seeds of val loss, epoch mean
     faster: np.ndarray  # per seed: fewer epochs in both frameworks
     steadier: bool | None  # spread smaller by more than STEADIER in both; None with one seed
-    ends_higher: bool  # its mean final validation loss is higher than without it
     verdict: str
 
 
 def epochs_to(study: StudyIndex, name: str, framework: str, target: float) -> np.ndarray:
     """Per seed, the first epoch whose validation loss is ≤ ``target`` (inf: never)."""
-    curves = study.curve(name, "val_loss", framework)
-    reached = curves <= target
+    reached = study.curve(name, "val_loss", framework) <= target
     return np.where(reached.any(axis=1), reached.argmax(axis=1), np.inf)
 
 
@@ -554,9 +514,7 @@ def claim_batch_norm(study: StudyIndex) -> BatchNormEffect:
     spread = {k: seed_spread(study, k) for k in pair}
     several = len(study.seeds) > 1
     steadier = bool((spread["bn"] * STEADIER < spread["none"]).all()) if several else None
-    ends_higher = bool(
-        study.final("bn", "val_loss").mean() > study.final("none", "val_loss").mean()
-    )
+    higher = study.final("bn", "val_loss").mean() > study.final("none", "val_loss").mean()
     if faster.all() and steadier:
         verdict = "held"
     elif faster.all() and steadier is None:
@@ -571,9 +529,9 @@ def claim_batch_norm(study: StudyIndex) -> BatchNormEffect:
         verdict = "held for stability, not for speed"
     else:
         verdict = "did not hold"
-    if ends_higher and verdict != "did not hold":
+    if higher and verdict != "did not hold":
         verdict += "; it ends at a higher validation loss"
-    return BatchNormEffect(epochs, spread, faster, steadier, ends_higher, verdict)
+    return BatchNormEffect(epochs, spread, faster, steadier, verdict)
 
 
 # ---------------------------------------------------------------- combining regularizers

@@ -84,26 +84,16 @@ def parse_budget(text: str) -> float:
     return float(match.group(1)) * (60 if match.group(2) in ("m", "min") else 1)
 
 
-def default_budget(args: argparse.Namespace) -> float:
-    return GATE_BUDGET if args.gate else DEFAULT_BUDGET
-
-
 def run(args: argparse.Namespace) -> int:
+    budget = GATE_BUDGET if args.gate else DEFAULT_BUDGET
     request = AbRequest(
-        base=args.base,
-        new=args.new,
-        quick=args.quick,
-        gate=args.gate,
-        select=args.select,
-        threshold=parse_threshold(args.threshold),
-        json=args.json,
-        time_budget=parse_budget(args.time_budget) if args.time_budget else default_budget(args),
+        base=args.base, new=args.new, quick=args.quick, gate=args.gate, select=args.select,
+        threshold=parse_threshold(args.threshold), json=args.json,
+        time_budget=parse_budget(args.time_budget) if args.time_budget else budget,
         pairs=args.pairs if args.pairs is not None else GATE_PAIRS if args.gate else DEFAULT_PAIRS,
-        threads=resolve_threads(args.threads),
-        device=options.device(args.device),
-        seed=args.seed,
-        confirm=args.confirm,
-    )
+        threads=resolve_threads(args.threads), device=options.device(args.device),
+        seed=args.seed, confirm=args.confirm,
+    )  # fmt: skip
     cases = selected(request)
     if args.list:
         print("\n".join(c.id for c in cases))

@@ -72,16 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(check_text.entry_lines(selected(filters))))
         return 0
     request = CheckRequest(
-        filters,
-        args.device,
-        args.json,
-        args.overwrite,
-        args.publish,
-        args.results,
-        args.label,
-        jobs=args.jobs,
-        costs={} if args.profile else None,
-    )
+        filters, args.device, args.json, args.overwrite, args.publish, args.results, args.label,
+        jobs=args.jobs, costs={} if args.profile else None,
+    )  # fmt: skip
     record, written = run_check(request)
     if args.profile:
         print(check_text.profile(request.costs, record.seconds))

@@ -29,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
         moves = plan(args.results)
         for move in moves:
             print(f"{move.old} -> {move.new}")
-        if not moves:
-            print(f"xbench migrate: {args.results} is already in the current layout")
-        return 0
-    moves = migrate(args.results)
-    print(f"xbench migrate: {len(moves)} file(s) moved" if moves else
-          f"xbench migrate: {args.results} is already in the current layout")  # fmt: skip
+    else:
+        moves = migrate(args.results)  # which prints each move as it is made
+    if not moves:
+        print(f"xbench migrate: {args.results} is already in the current layout")
+    elif not args.dry_run:
+        print(f"xbench migrate: {len(moves)} file(s) moved")
     return 0

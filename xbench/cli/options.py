@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 from xbench.errors import UsageError
@@ -170,15 +171,6 @@ def add_optimizer_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-CASE_FIELDS = (
-    "model", "optimizer", "rule", "lr", "weight_decay", "momentum", "beta1", "beta2", "eps",
-    "l1_ratio", "mask", "steps", "seed", "batch_size", "dtype", "device", "variant",
-    "unused_param", "alpha", "centered", "initial_accumulator", "lr_decay", "eps_in_sqrt",
-    "dampening", "schedule", "warmup_steps", "clip_norm", "clip_eps", "bn_momentum",
-    "bn_running_var",
-)  # fmt: skip
-
-
 # Flags with no default of their own (None when not given): what each applies to. A flag
 # given where it does nothing is refused rather than silently ignored.
 APPLIES = {
@@ -210,5 +202,5 @@ def case_from(args: argparse.Namespace) -> Case:
                 f"--{field.replace('_', '-')} applies to a model with batch norm "
                 f"({', '.join(BATCH_NORM_MODELS)}), not {args.model!r}"
             )
-    given = {field: getattr(args, field) for field in CASE_FIELDS}
+    given = {f.name: getattr(args, f.name) for f in fields(Case)}  # add_case has a flag each
     return Case(**{k: v for k, v in given.items() if v is not None or k == "clip_norm"})

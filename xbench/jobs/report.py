@@ -1,11 +1,6 @@
 """Write RESULTS.md, its plots, the README's headline block and the docs' generated blocks
-from published runs.
-
-Default inputs (no run given): under ``results/``, per machine folder, the newest bench run
-(not of the quick profile when there is another) and the newest check; the folder names the
-machine. The docs' blocks quote the first CPU machine; its repeated quick runs, when
-``results/stability/<label>/`` holds some, feed the stability block. Everything is read and
-checked before anything is written.
+from published runs (the default inputs: docs/report.md). The docs' blocks quote the first
+CPU machine. Everything is read and checked before anything is written.
 """
 
 from __future__ import annotations
@@ -21,13 +16,7 @@ from xbench.analysis.repeats import repeat_spread
 from xbench.errors import UsageError
 from xbench.present import blocks
 from xbench.present.ab_md import calibration_block
-from xbench.present.markdown import (
-    block_text,
-    markers,
-    replace_block,
-    splice_block,
-    write_if_changed,
-)
+from xbench.present.markdown import markers, replace_block, splice_block, write_if_changed
 from xbench.present.results_md import COMMAND, readme_headline, write_results
 from xbench.records.ab_run import load as load_ab
 from xbench.records.bench_run import load as load_run
@@ -62,10 +51,6 @@ class Written:
     pages_changed: dict[Path, bool] = field(default_factory=dict)  # docs pages with blocks
 
 
-def warn(message: str) -> None:
-    print(f"xbench report: warning: {message}", file=sys.stderr)
-
-
 def load_inputs(
     run_paths: list[Path],
     check_paths: list[Path],
@@ -80,7 +65,7 @@ def load_inputs(
     found = machines(runs, checks)
     for m in found:
         for w in m.warnings:
-            warn(f"{m.label}: {w}")
+            print(f"xbench report: warning: {m.label}: {w}", file=sys.stderr)
     return found
 
 
@@ -97,15 +82,11 @@ def report(request: ReportRequest) -> Written:
         block = readme_headline(found, out, request.readme)
         readme = replace_block(request.readme, block, HEADLINE_START, HEADLINE_END)
     pages = doc_pages(request.docs, found, request.results) if request.docs else {}
-    ab_runs = ab_versions(out.parent)  # the version changes published beside the page
-    written = write_results(found, out, plots=request.plots, overwrite=request.overwrite,
-                            ab_runs=ab_runs)  # fmt: skip
+    # with the version changes published beside the page
+    written = write_results(found, out, request.plots, request.overwrite, ab_versions(out.parent))
     changed = write_if_changed(request.readme, *readme) if readme else None
     pages_changed = {page: write_if_changed(page, *texts) for page, texts in pages.items()}
     return Written([*runs, *checks], written, changed, pages_changed)
-
-
-# ----------------------------------------------------------------------------- docs
 
 
 def stability_groups(folder: Path) -> dict[str, tuple[list[Path], object, object]]:
@@ -142,10 +123,9 @@ def ab_proof_block(results: Path, page: Path) -> str:
         raise UsageError(f"{folder}: the proof's runs were made at different thresholds "
                          f"({found}); a proof is one setting")  # fmt: skip
     calibration = json.loads((folder / "calibration.json").read_text())
-    levels = injected_levels(calibration)
     # At the threshold the runs were made at: their confirmations measured exactly the
     # benchmarks that threshold flagged, so another threshold's verdicts would lack theirs.
-    cal = calibrate(aa, injected, levels, thresholds.pop())
+    cal = calibrate(aa, injected, injected_levels(calibration), thresholds.pop())
     return calibration_block(cal, aa, injected, folder, page, calibration)
 
 
@@ -155,7 +135,7 @@ def block_for(name: str, machine: Machine, page: Path, results: Path) -> str:
     if name == "published":
         return blocks.published_block(machine, page)
     if name == "findings":
-        return blocks.findings_block(machine, page)
+        return blocks.findings_block(machine)
     if name == "tolerances":
         if machine.check is None:
             raise UsageError(f"{page}: its tolerances block needs a published check")
@@ -175,15 +155,12 @@ def doc_pages(docs: Path, found: list[Machine], results: Path) -> dict[Path, tup
     pages = {}
     for page in sorted(docs.glob("*.md")):
         text = original = page.read_text(encoding="utf-8")
-        has_blocks = False
         for name in DOC_BLOCKS:
             start, end = markers(COMMAND, name)
-            if block_text(text, start, end) is None:
+            if splice_block(text, "", start, end) is None:  # the page has no such block
                 continue
-            has_blocks = True
             if not cpu:
                 raise UsageError(f"{page}: its generated blocks need a CPU bench run")
             text = splice_block(text, block_for(name, cpu[0], page, results), start, end)
-        if has_blocks:
             pages[page] = (original, text)
     return pages

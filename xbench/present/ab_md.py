@@ -6,11 +6,11 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from xbench.analysis.ab_calibration import Calibration, estimates, half_widths
-from xbench.analysis.paired import VERDICTS, benchmark_ratio, verdicts
-from xbench.present.ab_text import confirmation_text
+from xbench.analysis.ab_calibration import Calibration, half_widths, ratios
+from xbench.analysis.paired import verdicts
+from xbench.present.ab_text import benchmark_rows, verdict_counts
 from xbench.present.markdown import relative_link, table
-from xbench.present.units import format_seconds, percent, ratio_multiplier
+from xbench.present.units import percent
 from xbench.records.ab_run import AbRun, Version
 
 
@@ -24,17 +24,9 @@ def side_text(side: Version) -> str:
 def version_change_markdown(path: Path, run: AbRun, out_dir: Path) -> str:
     """One A/B of two environments: every benchmark's NEW/BASE with its 95% interval."""
     found = verdicts(run)
-    counts = ", ".join(
-        f"{sum(v == w for v in found.values())} {w}" for w in VERDICTS if w in found.values()
-    )
     confirmed = any(b.confirmation for b in run.benchmarks)
-    rows = []
-    for bench in sorted(run.benchmarks, key=lambda b: b.id):
-        rows.append([
-            f"`{bench.id}`", format_seconds(bench.median("base")),
-            format_seconds(bench.median("new")), ratio_multiplier(benchmark_ratio(bench)),
-            *([confirmation_text(bench)] if confirmed else []), found[bench.id],
-        ])  # fmt: skip
+    order = sorted(run.benchmarks, key=lambda b: b.id)
+    rows = benchmark_rows(order, found, confirmed, lambda bench_id: f"`{bench_id}`")
     headers = ["benchmark", "BASE median", "NEW median", "NEW/BASE [95%]",
                *(["confirmation [95%]"] if confirmed else []), "verdict"]  # fmt: skip
     s = run.settings
@@ -45,7 +37,9 @@ def version_change_markdown(path: Path, run: AbRun, out_dir: Path) -> str:
         f"{s['pairs']} fresh process pairs × {s['rounds']} alternating round pairs per "
         f"benchmark, {run.seconds / 60:.0f} min; a 95% interval, and a verdict at threshold "
         f"{percent(run.threshold)} (docs/ab.md). Data: [`{path.name}`]"
-        f"({relative_link(path, out_dir)}).\n\n**{counts}.**\n\n" + table(rows, headers) + "\n"
+        f"({relative_link(path, out_dir)}).\n\n**{verdict_counts(found)}.**\n\n"
+        + table(rows, headers)
+        + "\n"
     )
 
 
@@ -58,8 +52,8 @@ def versions_section(runs: list[tuple[Path, AbRun]], out_dir: Path) -> str:
         "(`xbench ab BASE-PYTHON NEW-PYTHON`): a ratio whose interval contains 1 is no "
         "difference resolved. The median columns are each side's median over all its rounds, "
         "for scale; only the ratio is paired.\n",
+        *(version_change_markdown(path, run, out_dir) for path, run in runs),
     ]
-    parts += [version_change_markdown(path, run, out_dir) for path, run in runs]
     return "\n".join(parts)
 
 
@@ -73,18 +67,15 @@ def calibration_block(cal: Calibration, aa: list[AbRun], injected: list[AbRun],
     work = {b["id"]: b["injected_work"] for b in calibration["benchmarks"]}
     rows = []
     for bench_id, (level, hits, total) in cal.caught.items():
-        found = sorted(estimates(injected, bench_id))
-        widths = [benchmark_ratio(b).half_width for r in aa for b in r.benchmarks
-                  if b.id == bench_id]  # fmt: skip
+        found = sorted(r.estimate for r in ratios(injected, bench_id))
+        widths = [r.half_width for r in ratios(aa, bench_id)]
         rows.append([
             f"`{bench_id}`", f"+{percent(work[bench_id])}", f"+{level:.1%}", f"{hits} of {total}",
             f"×{statistics.median(found):.3f} (×{found[0]:.3f}–×{found[-1]:.3f})",
             f"±{percent(statistics.median(widths))}",
         ])  # fmt: skip
     floor = cal.floor()
-    full, half_rounds, half_pairs = (half_widths(aa), half_widths(aa, rounds=0.5),
-                                     half_widths(aa, pairs=0.5))  # fmt: skip
-    pairs = settings["pairs"]
+    reached = f"+{floor:.1%}" if floor else "not reached by any slowdown injected"
     headers = ["injected into", "extra steps", "slowdown (in-process)", "flagged regressed",
                "NEW/BASE: median (range)", "A/A half-width (median)"]  # fmt: skip
     return (
@@ -102,14 +93,11 @@ def calibration_block(cal: Calibration, aa: list[AbRun], injected: list[AbRun],
         f"- **Injected**, {len(injected)} runs: benchmarks without an injection flagged "
         f"{cal.others_flagged} times in {cal.others_total}; the injected ones below.\n"
         f"- **Detection floor**, the smallest injected slowdown at and above which every "
-        f"injected benchmark was caught in at least 9 of 10 runs: {_level(floor)}.\n"
+        f"injected benchmark was caught in at least 9 of 10 runs: {reached}.\n"
         f"- **More time, narrower intervals**: the median A/A half-width over all benchmarks "
-        f"is ±{percent(full)}; recomputed from half of each pair's rounds it is "
-        f"±{percent(half_rounds)}, and from the first {pairs // 2} of the {pairs} process "
-        f"pairs ±{percent(half_pairs)}. More process pairs narrow it most (Student's t "
-        f"shrinks too); the floor scales with it.\n\n" + table(rows, headers) + "\n"
+        f"is ±{percent(half_widths(aa))}; recomputed from half of each pair's rounds it is "
+        f"±{percent(half_widths(aa, rounds=0.5))}, and from the first "
+        f"{settings['pairs'] // 2} of the {settings['pairs']} process pairs "
+        f"±{percent(half_widths(aa, pairs=0.5))}. More process pairs narrow it most (Student's "
+        f"t shrinks too); the floor scales with it.\n\n{table(rows, headers)}\n"
     )
-
-
-def _level(level: float | None) -> str:
-    return f"+{level:.1%}" if level else "not reached by any slowdown injected"

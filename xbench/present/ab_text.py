@@ -15,21 +15,23 @@ def confirmation_text(bench) -> str:
     return ratio_multiplier(second) if second else ""
 
 
+def benchmark_rows(benchmarks, found: dict[str, str], confirmed=True, name=str) -> list[list]:
+    """Per benchmark: ``name`` of its id, both medians, NEW/BASE [95%], the confirmation's
+    ratio (with ``confirmed``) and its verdict in ``found``."""
+    return [
+        [name(b.id), format_seconds(b.median("base")), format_seconds(b.median("new")),
+         ratio_multiplier(benchmark_ratio(b)), *([confirmation_text(b)] if confirmed else []),
+         found[b.id]]
+        for b in benchmarks
+    ]  # fmt: skip
+
+
 def table(run: AbRun) -> str:
     found = verdicts(run)
-    rows = []
-    for bench in sorted(run.benchmarks, key=lambda b: (VERDICTS.index(found[b.id]), b.id)):
-        rows.append([
-            bench.id,
-            format_seconds(bench.median("base")),
-            format_seconds(bench.median("new")),
-            ratio_multiplier(benchmark_ratio(bench)),
-            confirmation_text(bench),
-            found[bench.id],
-        ])  # fmt: skip
+    order = sorted(run.benchmarks, key=lambda b: (VERDICTS.index(found[b.id]), b.id))
     headers = ["benchmark", "BASE median", "NEW median", "NEW/BASE [95% interval]",
                "confirmation", "verdict"]  # fmt: skip
-    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+    return tabulate(benchmark_rows(order, found), headers, "simple", disable_numparse=True)
 
 
 def header(run: AbRun) -> str:
@@ -42,9 +44,13 @@ def header(run: AbRun) -> str:
     )
 
 
+def verdict_counts(found: dict[str, str]) -> str:
+    """``1 regressed, 9 unchanged``: how many benchmarks got each verdict, in VERDICTS order."""
+    values = list(found.values())
+    return ", ".join(f"{values.count(v)} {v}" for v in VERDICTS if values.count(v))
+
+
 def summary(run: AbRun) -> str:
-    found = list(verdicts(run).values())
-    counts = ", ".join(f"{found.count(v)} {v}" for v in VERDICTS if found.count(v))
     confirmed = run.settings.get("confirmation")
     again = (
         f"; the {len(confirmed['benchmarks'])} flagged by the first measurement were measured "
@@ -53,6 +59,6 @@ def summary(run: AbRun) -> str:
         if confirmed else ""
     )  # fmt: skip
     return (
-        f"{counts} (regressed: the whole 95% interval lies above ×{1 + run.threshold:.3f}, "
-        f"threshold {percent(run.threshold)}{again})"
+        f"{verdict_counts(verdicts(run))} (regressed: the whole 95% interval lies above "
+        f"×{1 + run.threshold:.3f}, threshold {percent(run.threshold)}{again})"
     )

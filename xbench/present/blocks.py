@@ -1,32 +1,42 @@
-"""Generated blocks of the docs: every figure the docs quote from published files, computed
-from those files by ``make report`` (``xbench report --docs docs``), so none goes stale.
-
-A block sits between ``<!-- xbench report: <name> start -->`` and ``... end -->`` in a page;
-each function here returns one block's text for one machine.
+"""Generated blocks of the docs (docs/report.md): every figure the docs quote from published
+files, computed from those files by ``make report``, so none goes stale; each function here
+returns one block's text for one machine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from xbench.analysis.grouping import Machine, framework_ratios, torch_over_jax
+from xbench.analysis.grouping import (
+    Machine,
+    l2_over_own_decay,
+    largest_adamw,
+    paired_precision,
+    torch_vs_jax,
+)
 from xbench.analysis.repeats import RepeatSpread
+from xbench.present.equivalence_md import DTYPES
 from xbench.present.labels import versions_text
 from xbench.present.markdown import relative_link, table
-from xbench.present.units import format_seconds, pct_cell, scientific, short_float, span
+from xbench.present.units import (
+    format_seconds,
+    pct_cell,
+    scientific,
+    share,
+    short_float,
+    span,
+    two_decimals,
+)
 from xbench.records.bench_run import Result
 from xbench.records.check_run import EQUAL, CheckRun
 from xbench.spec.benchmarks import MANY, bytes_per_param, size_label
-
-# ----------------------------------------------------------------------------- tolerances
 
 
 def tolerance_block(check: CheckRun, page: Path) -> str:
     """The tolerances, and the worst agreement the published check observed under them."""
     steps = ", ".join(map(str, check.steps))
     rows = []
-    for dtype in ("float64", "float32"):
+    for dtype in DTYPES:
         t = check.tolerances.get(dtype)
         equal = [
             e
@@ -52,9 +62,6 @@ def tolerance_block(check: CheckRun, page: Path) -> str:
     )
 
 
-# ----------------------------------------------------------------------------- the run
-
-
 def published_block(machine: Machine, page: Path) -> str:
     """Which run is published, and what it ran on."""
     run = machine.runs[-1]
@@ -68,12 +75,6 @@ def published_block(machine: Machine, page: Path) -> str:
     )
 
 
-# ----------------------------------------------------------------------------- findings
-
-
-_two = "{:.2f}".format  # ratios, two decimals
-
-
 def _pick(results, **fields) -> list[Result]:
     return [r for r in results if all(getattr(r, k) == v for k, v in fields.items())]
 
@@ -83,19 +84,18 @@ def _impl(r: Result) -> str:
 
 
 def adamw_finding(results: list[Result]) -> str | None:
-    updates = _pick(results, kind="update", optimizer="adamw", rule="weight_decay", tensors=1)
-    if not updates:
+    at = largest_adamw(results)
+    if not at:
         return None
-    n = max(r.params for r in updates)
-    at = sorted(_pick(updates, params=n), key=lambda r: r.median)
     listed = ", ".join(
         f"{_impl(r)} {format_seconds(r.median)} ({pct_cell(r.bandwidth_pct)})" for r in at
     )
     return (
-        f"**AdamW update, {size_label(n)} parameters in one tensor**, fastest first, with % of "
-        f"the roofline: {listed}. The fastest is {at[-1].median / at[0].median:.1f}× faster "
-        f"than the slowest; {bytes_per_param('adamw')} bytes per parameter are the least any "
-        "implementation must move."
+        f"**AdamW update, {size_label(at[0].params)} parameters in one tensor**, fastest first, "
+        f"with % of the roofline: {listed}. The fastest is "
+        f"{at[-1].median / at[0].median:.1f}× faster than the slowest; "
+        f"{bytes_per_param('adamw')} bytes per parameter are the least any implementation "
+        "must move."
     )
 
 
@@ -103,13 +103,12 @@ def donation_finding(results: list[Result]) -> str | None:
     updates = _pick(
         results, kind="update", framework="jax", optimizer="adamw", rule="weight_decay", tensors=1
     )
-    sizes = {r.params for r in updates if r.implementation == "jit"} & {
-        r.params for r in updates if r.implementation == "jit_donate"
-    }
+    by = {(r.implementation, r.params): r for r in updates}
+    sizes = [n for i, n in by if i == "jit" and ("jit_donate", n) in by]
     if not sizes:
         return None
     n = max(sizes)
-    jit, donate = (_pick(updates, params=n, implementation=i)[0] for i in ("jit", "jit_donate"))
+    jit, donate = by["jit", n], by["jit_donate", n]
     return (
         f"**JAX buffer donation**, AdamW at {size_label(n)}: `jit` {format_seconds(jit.median)}, "
         f"`jit_donate` {format_seconds(donate.median)}: ×{jit.median / donate.median:.1f} "
@@ -118,11 +117,10 @@ def donation_finding(results: list[Result]) -> str | None:
 
 
 def many_tensors_finding(results: list[Result]) -> str | None:
-    many = _pick(results, kind="update", optimizer="adamw", rule="weight_decay", tensors=MANY)
-    if not many:
+    at = largest_adamw(results, MANY)
+    if not at:
         return None
-    n = max(r.params for r in many)
-    at = sorted(_pick(many, params=n), key=lambda r: r.median)
+    n = at[0].params
     one = _pick(results, kind="update", optimizer="adamw", rule="weight_decay", tensors=1, params=n)
     listed = ", ".join(f"{_impl(r)} {format_seconds(r.median)}" for r in at)
     text = f"**{MANY} tensors holding {size_label(n)} parameters** (AdamW): {listed}"
@@ -136,11 +134,8 @@ def many_tensors_finding(results: list[Result]) -> str | None:
 
 def compile_finding(results: list[Result]) -> str | None:
     compiled = _pick(results, kind="update", implementation="compiled", tensors=1)
-    jitted = [
-        r.compile_seconds
-        for r in _pick(results, kind="update", framework="jax", tensors=1)
-        if r.compile_seconds is not None
-    ]
+    jax = _pick(results, kind="update", framework="jax", tensors=1)
+    jitted = [r.compile_seconds for r in jax if r.compile_seconds is not None]
     if not compiled:
         return None
     first = max(compiled, key=lambda r: r.compile_seconds)
@@ -157,23 +152,10 @@ def compile_finding(results: list[Result]) -> str | None:
     return text + "."
 
 
-def _l2_ratios(results: list[Result], framework: str) -> dict[tuple, float]:
-    """(optimizer, implementation, params) -> l2_loss median / the optimizer's own decay."""
-    base_rule = "weight_decay" if framework == "torch" else "add_decayed_weights"
-    train = _pick(results, kind="train", framework=framework)
-    base = {(r.optimizer, r.implementation, r.params): r for r in train if r.rule == base_rule}
-    return {
-        (r.optimizer, r.implementation, r.params): r.median / base[key].median
-        for r in train
-        if r.rule == "l2_loss" and (key := (r.optimizer, r.implementation, r.params)) in base
-        and r.optimizer != "adamw"
-    }  # fmt: skip
-
-
 def l2_finding(results: list[Result]) -> str | None:
     parts = []
     for framework in ("torch", "jax"):
-        ratios = _l2_ratios(results, framework)
+        ratios = l2_over_own_decay(results, framework)
         if not ratios:
             continue
         n = max(key[2] for key in ratios)
@@ -183,8 +165,8 @@ def l2_finding(results: list[Result]) -> str | None:
             if params == n
         )
         parts.append(
-            f"{framework}: ×{span(ratios.values(), _two)} over every optimizer, implementation and "
-            f"size; at {size_label(n)}: {largest}"
+            f"{framework}: ×{span(ratios.values(), two_decimals)} over every optimizer, "
+            f"implementation and size; at {size_label(n)}: {largest}"
         )
     if not parts:
         return None
@@ -198,18 +180,15 @@ def framework_finding(machine: Machine, kind: str, what: str) -> str | None:
     """Fastest torch over fastest JAX per size, over every optimizer × mechanism: timed
     interleaved where the run has the comparison (``Machine.paired``), with how many of
     them resolved a difference; else from the unpaired medians, and said so."""
-    rows = framework_ratios([r for r in machine.results if r.kind == kind and r.tensors == 1])
-    by_size: dict[int, list[float]] = {}
-    paired = resolved = 0
-    for row in rows:
-        for n, pair in row.fastest.items():
-            found = torch_over_jax(pair, machine.paired)
-            by_size.setdefault(n, []).append(found.estimate)
-            paired += found.cell is not None
-            resolved += found.resolved
+    results = [r for r in machine.results if r.kind == kind and r.tensors == 1]
+    by_size = torch_vs_jax(results, machine.paired)
     if not by_size:
         return None
-    spans = ", ".join(f"{size_label(n)}: {span(v, _two)}" for n, v in sorted(by_size.items()))
+    paired, _, resolved = paired_precision(results, machine.paired, smallest=0)
+    spans = ", ".join(
+        f"{size_label(n)}: {span([c.estimate for c in found], two_decimals)}"
+        for n, found in sorted(by_size.items())
+    )
     total = sum(map(len, by_size.values()))
     how = (
         f"{paired} of the {total} comparisons timed interleaved, {resolved} of them with a "
@@ -223,40 +202,31 @@ def framework_finding(machine: Machine, kind: str, what: str) -> str | None:
     )
 
 
-FINDINGS: tuple[Callable[[list[Result]], str | None], ...] = (
-    adamw_finding,
-    donation_finding,
-    many_tensors_finding,
-    compile_finding,
-    l2_finding,
-)
-
-
-def findings_block(machine: Machine, page: Path) -> str:
+def findings_block(machine: Machine) -> str:
     """The figures the docs discuss, each computed from the published run."""
-    found = [f(list(machine.results)) for f in FINDINGS] + [
+    results = list(machine.results)
+    found = [
+        adamw_finding(results),
+        donation_finding(results),
+        many_tensors_finding(results),
+        compile_finding(results),
+        l2_finding(results),
         framework_finding(machine, "update", "update step"),
         framework_finding(machine, "train", "training step"),
     ]
     return "".join(f"- {text}\n" for text in found if text)
 
 
-# ----------------------------------------------------------------------------- stability
-
-
 def repeats_block(
     groups: dict[str, tuple[list[Path], RepeatSpread, RepeatSpread]], page: Path
 ) -> str:
     """Repeated quick runs per commit: spread and false regressions at 10% and 50%."""
-    rows = []
-    for commit, (paths, at10, at50) in sorted(groups.items()):
-        rows.append([
-            f"`{commit}` ({len(paths)} runs)", str(len(at10.gated)),
-            f"{at10.median('raw'):.1%}", f"{at10.median('normalised'):.1%}",
-            f"{at10.worst('normalised'):.1%}",
-            f"{at10.false_alarms} of {at10.compared} ({at10.false_alarms / at10.compared:.0%})",
-            f"{at50.false_alarms} of {at50.compared} ({at50.false_alarms / at50.compared:.0%})",
-        ])  # fmt: skip
+    rows = [
+        [f"`{commit}` ({len(paths)} runs)", str(len(at10.gated)), f"{at10.median('raw'):.1%}",
+         f"{at10.median('normalised'):.1%}", f"{at10.worst('normalised'):.1%}",
+         share(at10.false_alarms, at10.compared), share(at50.false_alarms, at50.compared)]
+        for commit, (paths, at10, at50) in sorted(groups.items())
+    ]  # fmt: skip
     headers = [
         "runs at commit", "gated benchmarks", "median spread, raw", "median spread, normalised",
         "worst, normalised", "false regressions at 10%", "at 50%",

@@ -26,10 +26,9 @@ def outcome_table(check: CheckRun) -> str:
         a = e.agreement
         expected = f"different: {e.reason}" if e.expected == DIFFERENT else "equal"
         rows.append([
-            e.name, expected,
-            f"{a.max_abs_error:.2e}" if a else "-",
+            e.name, expected, f"{a.max_abs_error:.2e}" if a else "-",
             f"{a.max_error_ratio:.2g}" if a else "-",
-            (f"step {a.first_divergent_step}: {a.tensor}" if a and a.first_divergent_step else "-"),
+            f"step {a.first_divergent_step}: {a.tensor}" if a and a.first_divergent_step else "-",
             e.verdict,
         ])  # fmt: skip
     headers = ["entry", "expected", "max |Δ|", "err/tol", "first divergence", "verdict"]

@@ -29,17 +29,10 @@ def shown(verdict: str) -> str:
 
 def bench_table(gate: BenchGate) -> str:
     rows = [
-        [
-            c.name,
-            format_seconds(c.base),
-            format_seconds(c.new),
-            f"{c.raw_ratio:.3f}",
-            "-" if c.ratio is None else f"{c.ratio:.3f}",
-            f"{c.noise:.1%}",
-            shown(c.verdict),
-        ]
+        [c.name, format_seconds(c.base), format_seconds(c.new), f"{c.raw_ratio:.3f}",
+         "-" if c.ratio is None else f"{c.ratio:.3f}", f"{c.noise:.1%}", shown(c.verdict)]
         for c in sorted(gate.compared, key=lambda c: (VERDICT_ORDER.index(c.verdict), c.name))
-    ]
+    ]  # fmt: skip
     headers = [
         "benchmark", f"baseline {gate.stat}", f"new {gate.stat}", "raw new/base",
         "normalised new/base", "noise", "verdict",
@@ -50,18 +43,21 @@ def bench_table(gate: BenchGate) -> str:
 def bench_summary(gate: BenchGate) -> list[str]:
     counts = {v: sum(c.verdict == v for c in gate.compared) for v in VERDICT_ORDER}
     lines = [
-        f"bench: {len(gate.compared)} compared by {gate.stat}, "
-        f"threshold {percent(gate.threshold)}: "
+        f"bench: {len(gate.compared)} compared by {gate.stat}, threshold "
+        f"{percent(gate.threshold)}: "
         + ", ".join(f"{n} {shown(v)}" for v, n in counts.items() if n)
     ]
     for c in gate.regressions:
         lines.append(f"  REGRESSED {c.name}: ×{c.ratio:.3f} normalised (noise {c.noise:.1%})")
     for c in gate.improvements:
         lines.append(f"  improved {c.name}: ×{c.ratio:.3f} normalised")
-    for side, names in (("baseline", gate.only_in_baseline), ("new run", gate.only_in_new)):
-        if names:
-            lines.append(f"  only in the {side} ({len(names)}): {names_text(names)}")
-    return lines
+    return (
+        lines + _only_in("baseline", gate.only_in_baseline) + _only_in("new run", gate.only_in_new)
+    )
+
+
+def _only_in(side: str, names) -> list[str]:
+    return [f"  only in the {side} ({len(names)}): {names_text(names)}"] if names else []
 
 
 def equivalence_summary(gate: EquivalenceGate) -> list[str]:
@@ -74,11 +70,7 @@ def equivalence_summary(gate: EquivalenceGate) -> list[str]:
             f"  REGRESSED: {len(gate.only_in_baseline)} entries of the baseline are not in the "
             f"new check: {names_text(gate.only_in_baseline)}"
         )
-    if gate.only_in_new:
-        lines.append(
-            f"  only in the new check ({len(gate.only_in_new)}): {names_text(gate.only_in_new)}"
-        )
-    return lines
+    return lines + _only_in("new check", gate.only_in_new)
 
 
 def repeats_table(found: RepeatSpread) -> str:
@@ -98,6 +90,5 @@ def repeats_summary(found: RepeatSpread) -> list[str]:
         f"normalised: median {found.median('normalised'):.1%}, "
         f"worst {found.worst('normalised'):.1%}",
         f"gate at {percent(found.threshold)} over all {found.pairs} ordered pairs of runs: "
-        f"{found.false_alarms} false "
-        f"regression(s) in {found.compared} comparisons ({rate:.0%})",
+        f"{found.false_alarms} false regression(s) in {found.compared} comparisons ({rate:.0%})",
     ]

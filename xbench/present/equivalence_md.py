@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from xbench.present.check_text import counts
 from xbench.present.markdown import table
-from xbench.present.units import short_float
+from xbench.present.units import short_float, span
 from xbench.records.check_run import EQUAL, CheckEntry, CheckRun
 from xbench.spec.cases import FRAMEWORKS, REFERENCE
 
@@ -48,14 +49,12 @@ def pair_matrix(entries: Iterable[CheckEntry]) -> tuple[list[list[str]], list[st
         if e.right.framework == REFERENCE:
             continue
         rows.setdefault(e.name.removesuffix(f"-{e.dtype}"), {})[e.dtype] = e
-    table_rows = []
-    for name, by_dtype in rows.items():
-        table_rows.append([
-            f"`{name}`",
-            _per_dtype(by_dtype, "expected"),
-            *(equivalence_cell(by_dtype[d]) if d in by_dtype else "-" for d in DTYPES),
-            _per_dtype(by_dtype, "reason"),
-        ])  # fmt: skip
+    table_rows = [
+        [f"`{name}`", _per_dtype(by_dtype, "expected"),
+         *(equivalence_cell(by_dtype[d]) if d in by_dtype else "-" for d in DTYPES),
+         _per_dtype(by_dtype, "reason")]
+        for name, by_dtype in rows.items()
+    ]  # fmt: skip
     return table_rows, ["pair", "expected", "float64", "float32", "reason"]
 
 
@@ -80,37 +79,24 @@ def tolerance_text(check: CheckRun) -> str:
     )
 
 
-def steps_text(check: CheckRun) -> str:
-    steps = check.steps
-    if not steps:
-        return "no steps"
-    return f"{steps[0]} steps" if len(steps) == 1 else f"{steps[0]}–{steps[-1]} steps"
-
-
 def equivalence_markdown(check: CheckRun | None) -> str:
     if check is None:
         return (
             "### Equivalence\n\nNo `xbench check` result for this machine: run "
             "`make check FLAGS=--publish` to add one.\n"
         )
-    skipped = sum(e.skipped for e in check.entries)
-    held = sum(e.held and not e.skipped for e in check.entries)
-    checked = len(check.entries) - skipped
+    held, _, skipped = counts(check)
+    steps = f"{span(check.steps, str)} steps" if check.steps else "no steps"
     parts = [
         "### Equivalence\n",
-        f"`xbench check` ({check.path.name}): {held} of {checked} expectations held"
+        f"`xbench check` ({check.path.name}): {held} of {len(check.entries) - skipped} "
+        "expectations held"
         + (f", {skipped} entries skipped (a framework was not installed)" if skipped else "")
-        + ". "
-        "Each cell: the verdict and the largest |a − b| over every step, tensor and the loss "
-        f"({steps_text(check)}). {tolerance_text(check)}\n",
-    ]
-    rows, headers = pair_matrix(check.entries)
-    parts.append(
-        f"Framework against framework, and known non-equivalences:\n\n{table(rows, headers)}\n"
-    )
-    rows, headers = reference_matrix(check.entries)
-    parts.append(
+        + ". Each cell: the verdict and the largest |a − b| over every step, tensor and the "
+        f"loss ({steps}). {tolerance_text(check)}\n",
+        "Framework against framework, and known non-equivalences:\n\n"
+        f"{table(*pair_matrix(check.entries))}\n",
         "Each framework against the float64 NumPy reference (`-` where the framework cannot "
-        f"express the case):\n\n{table(rows, headers)}\n"
-    )
+        f"express the case):\n\n{table(*reference_matrix(check.entries))}\n",
+    ]
     return "\n".join(parts)

@@ -4,16 +4,12 @@ reproduce their difference, ranked, each with its fix."""
 from __future__ import annotations
 
 from xbench.analysis.explain import A_TO_B, Cause, Explanation
-from xbench.run.equivalence import Agreement, Tolerance
+from xbench.run.equivalence import Agreement
 from xbench.run.trajectory import Trajectory
 
 
 def _side(name: str, label: str, t: Trajectory) -> str:
     return f"{label}: {name} ({t.framework}, {t.case.label}, {t.case.dtype}, {len(t.loss)} steps)"
-
-
-def _tolerance(t: Tolerance) -> str:
-    return f"atol {t.atol:g}, rtol {t.rtol:g}"
 
 
 def _own(agreement: Agreement | None) -> str:
@@ -35,20 +31,18 @@ def _cause_lines(rank: int, cause: Cause) -> list[str]:
 def explanation_lines(e: Explanation, name_a: str = "A", name_b: str = "B") -> list[str]:
     """The report, line by line."""
     lines = [_side(name_a, "A", e.a), _side(name_b, "B", e.b)]
-    tol = _tolerance(e.tolerance)
+    tol = f"atol {e.tolerance.atol:g}, rtol {e.tolerance.rtol:g}"
     if e.equal:
         return [*lines, f"A and B agree at every step ({tol})."]
     ag = e.agreement
     if ag.diverged_step is not None:
         lines.append(f"A and B: {ag.describe()}.")
     where = f"step {ag.first_divergent_step} in {ag.tensor}" if ag.first_divergent_step else "-"
-    lines.append(
+    lines += [
         f"A and B differ from {where} (max |A − B| {ag.max_abs_error:.2g}, "
-        f"{ag.max_error_ratio:.2g} × the tolerance, {tol})."
-    )
-    lines.append(
-        f"Against the float64 reference of its own case: A {_own(e.a_own)}; B {_own(e.b_own)}."
-    )
+        f"{ag.max_error_ratio:.2g} × the tolerance, {tol}).",
+        f"Against the float64 reference of its own case: A {_own(e.a_own)}; B {_own(e.b_own)}.",
+    ]
     if not e.causes:
         lines.append(
             f"No known cause reproduces it (first divergence: {where}; {e.tried} reference "

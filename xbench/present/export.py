@@ -1,13 +1,6 @@
-"""A bench run in other tools' formats (``xbench export``).
-
-- ``github-action-benchmark``: its ``customSmallerIsBetter`` input, a JSON list of
-  ``{"name", "unit", "value", "range", "extra"}``: the name is the benchmark's id, the
-  value the median xbench reports (not pytest-benchmark's ``ops``, which is 1/mean), the
-  range its IQR, the extra its bandwidth and how it was timed.
-- ``csv``: the long table, one row per benchmark with every field (``BenchRun.rows``):
-  numbers stay numbers, a missing value is an empty cell, so pandas and polars read typed
-  columns.
-"""
+"""A bench run in other tools' formats (``xbench export``; the fields: docs/tools.md):
+github-action-benchmark's ``customSmallerIsBetter`` JSON, and the long table as CSV, one row
+per benchmark with every field (``BenchRun.rows``)."""
 
 from __future__ import annotations
 
@@ -33,15 +26,9 @@ def github_action_benchmark(run: BenchRun) -> list[dict]:
                 line += f", {result.bandwidth_pct:.0f}% of the measured bandwidth"
             extra.append(line)
         extra.append(f"run {run.path.name} on {run.label}")
-        entries.append(
-            {
-                "name": result.id,
-                "unit": UNIT,
-                "value": result.median * 1e3,
-                "range": f"IQR {result.iqr * 1e3:.4g}",
-                "extra": "\n".join(extra),
-            }
-        )
+        entries.append({"name": result.id, "unit": UNIT, "value": result.median * 1e3,
+                        "range": f"IQR {result.iqr * 1e3:.4g}",
+                        "extra": "\n".join(extra)})  # fmt: skip
     return entries
 
 

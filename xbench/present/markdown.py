@@ -1,9 +1,8 @@
 """Markdown helpers: tables, the generated-page guard, and generated blocks inside pages.
 
 A page xbench generates (RESULTS.md, STUDY.md) carries a marker line saying so; xbench
-replaces a page only when the marker is one of its lines, or with ``--overwrite``. A
-generated *block* inside a page people write (the README, a docs page) sits between two
-marker lines, ``<!-- xbench <command>: <name> start -->`` and ``... end -->``; only the text
+replaces a page only when the marker is one of its lines, or with ``--overwrite``. A block
+inside a page people write sits between two marker lines (``markers``), and only the text
 between them is replaced.
 """
 
@@ -21,6 +20,11 @@ from xbench.records.storage import write_atomically
 def table(rows: list[list], headers: list[str]) -> str:
     """A GitHub Markdown table; cells are shown as given (no number parsing)."""
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def captioned(caption: str, rows: list[list], headers: list[str]) -> str:
+    """``caption``, a blank line and the table; empty when the table has no row."""
+    return f"{caption}\n\n{table(rows, headers)}\n" if rows else ""
 
 
 def relative_link(path: Path, start: Path) -> str:
@@ -57,14 +61,6 @@ def write_generated(path: Path, text: str, marker: str, command: str, overwrite=
 def markers(command: str, name: str) -> tuple[str, str]:
     """The two lines around a generated block."""
     return (f"<!-- xbench {command}: {name} start -->", f"<!-- xbench {command}: {name} end -->")
-
-
-def block_text(text: str, start_marker: str, end_marker: str) -> str | None:
-    """What stands between the markers (after the start marker's line), or None."""
-    start, end = text.find(start_marker), text.find(end_marker)
-    if start < 0 or end < start:
-        return None
-    return text[start + len(start_marker) + 1 : end]
 
 
 def splice_block(text: str, block: str, start_marker: str, end_marker: str) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xbench.analysis.grouping import OPTIMIZER_ORDER, Machine, by_model
+from xbench.analysis.grouping import OPTIMIZER_ORDER, Machine, tables
 from xbench.present.labels import MODEL_TITLES
 from xbench.records.bench_run import Result
 from xbench.spec.benchmarks import bytes_per_param
@@ -36,11 +36,9 @@ def plot_machine(machine: Machine, out_dir: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     written = []
-    for kind in ("update", "train"):
-        for model, results in sorted(by_model(machine.results, kind).items()):
-            path = out_dir / plot_name(machine.label, model)
-            _plot_model(machine, model, results, path)
-            written.append(path)
+    for model, results in tables(machine.results):
+        written.append(out_dir / plot_name(machine.label, model))
+        _plot_model(machine, model, results, written[-1])
     return written
 
 
@@ -78,13 +76,12 @@ def _plot_optimizer(
     column, optimizer: str, results: list[Result], update: bool, roofline: dict[int, float]
 ) -> None:
     """One optimizer's column: time (and, for update steps, GB/s) against parameters."""
-    shown = _shown_rules(optimizer, [r for r in results if r.optimizer == optimizer], update)
+    mine = sorted((r for r in results if r.optimizer == optimizer), key=lambda r: r.params)
+    shown = _shown_rules(optimizer, mine, update)
     lines: dict[tuple, list[Result]] = {}
-    for r in sorted(results, key=lambda r: r.params):
-        if update and r.achieved_GBps is None:
-            continue
-        rule = shown.get(mechanism(r.optimizer, r.rule)) if r.optimizer == optimizer else None
-        if rule:
+    for r in mine:
+        rule = shown.get(mechanism(r.optimizer, r.rule))
+        if rule and not (update and r.achieved_GBps is None):
             lines.setdefault((r.framework, r.implementation, rule), []).append(r)
     time_ax = column[0]
     for (framework, impl, rule), points in lines.items():

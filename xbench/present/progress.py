@@ -17,12 +17,7 @@ import time
 from typing import TextIO
 
 from xbench.errors import stop_if_interrupted
-
-
-def clock(seconds: float) -> str:
-    """``0:01:05``: seconds as hours:minutes:seconds."""
-    seconds = max(0, round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+from xbench.present.units import clock
 
 
 class Progress:
@@ -43,7 +38,8 @@ class Progress:
     ) -> None:
         self.total, self.title, self.finished = total, title, 0
         self.stream = stream if stream is not None else sys.stderr
-        self.live = _is_terminal(self.stream) if live is None else live
+        terminal = bool(getattr(self.stream, "isatty", None)) and self.stream.isatty()
+        self.live = terminal if live is None else live
         self.quiet = quiet
         self.started = time.perf_counter()
         self.current: str | None = None  # the item begun and not yet done
@@ -52,20 +48,13 @@ class Progress:
     def __enter__(self) -> Progress:
         self.started = time.perf_counter()
         if self.live and not self.quiet:
+            from rich import progress as bars
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as Bar
 
-            self._bar = Bar(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("~"), TimeRemainingColumn(),
-                TextColumn("{task.fields[item]}"),
+            self._bar = bars.Progress(
+                bars.TextColumn("{task.description}"), bars.BarColumn(), bars.MofNCompleteColumn(),
+                bars.TimeElapsedColumn(), bars.TextColumn("~"), bars.TimeRemainingColumn(),
+                bars.TextColumn("{task.fields[item]}"),
                 console=Console(file=self.stream), speed_estimate_period=24 * 3600,
             )  # fmt: skip
             self._bar.start()
@@ -122,8 +111,7 @@ class Progress:
             if note:
                 self._bar.console.print(f"{item}  {note}", highlight=False)
             return
-        left = self.remaining
-        width = len(str(self.total))
+        left, width = self.remaining, len(str(self.total))
         line = (
             f"{self.title} [{self.finished:>{width}}/{self.total}] {clock(self.elapsed)} elapsed"
             + (f", ~{clock(left)} left" if left is not None else "")
@@ -131,7 +119,3 @@ class Progress:
             + (f"  {note}" if note else "")
         )
         print(line, file=self.stream, flush=True)
-
-
-def _is_terminal(stream) -> bool:
-    return bool(getattr(stream, "isatty", None)) and stream.isatty()

@@ -3,7 +3,8 @@ a bench run.
 
 Every figure on the page is computed from those two files (``xbench.analysis.study``'s
 ``claim_*`` measure each claim and decide its verdict; ``word_*`` here words it). Rendering
-the same files twice gives the same bytes.
+the same files twice gives the same bytes. Over 450 lines: most of it is the page's own
+wording (evidence, rules, captions, notes), which the published page fixes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from xbench.analysis.study import (
     Stability,
     StudyIndex,
     Underfit,
+    by_key,
     claim_batch_norm,
     claim_combination,
     claim_cost,
@@ -50,7 +52,7 @@ from xbench.analysis.study import (
     has_combination,
     has_sparsity_conditions,
     matched_l1,
-    worst_agreement,
+    tiny_decays,
 )
 from xbench.present.markdown import ensure_generated, markers, write_generated
 from xbench.present.study_plots import PLOTS
@@ -97,65 +99,87 @@ def architecture(layers: tuple[dict, ...]) -> str:
 # ---------------------------------------------------------------- claims in words
 
 
+def num(study: StudyIndex, name: str, metric: str, digits: int = 3) -> str:
+    """``metric`` after the last epoch (torch), mean ± sd over seeds."""
+    return mean_num(study.final(name, metric), digits)
+
+
+def pct(study: StudyIndex, name: str, metric: str) -> str:
+    """An accuracy or a fraction after the last epoch (torch), in %, mean ± sd over seeds."""
+    return mean_pct(study.final(name, metric))
+
+
+def val_change(study: StudyIndex, a: str, b: str) -> str:
+    """Validation loss and accuracy from condition ``a`` to ``b``."""
+    return (
+        f"validation loss {num(study, a, 'val_loss')} → {num(study, b, 'val_loss')}, "
+        f"validation accuracy {pct(study, a, 'val_acc')} → {pct(study, b, 'val_acc')}"
+    )
+
+
+def val_of(study: StudyIndex, name: str) -> str:
+    """A condition's validation loss and accuracy."""
+    return (
+        f"{study.label(name)}: validation loss {num(study, name, 'val_loss')}, "
+        f"accuracy {pct(study, name, 'val_acc')}"
+    )
+
+
 def word_gap(study: StudyIndex, gap: Gap) -> Claim:
     name, seeds = gap.tuned, len(study.seeds)
-    val_loss = {k: study.final(k, "val_loss") for k in ("none", name)}
-    val_acc = {k: study.final(k, "val_acc") for k in ("none", name)}
     evidence = (
-        f"without regularization training accuracy reaches "
-        f"{mean_pct(study.final('none', 'train_acc'))} and validation loss is lowest at epoch "
-        f"{gap.lowest_epoch} ({gap.lowest_loss:.3f}), then rises {gap.rise:.0%}. "
+        f"without regularization training accuracy reaches {pct(study, 'none', 'train_acc')} "
+        f"and validation loss is lowest at epoch {gap.lowest_epoch} ({gap.lowest_loss:.3f}), "
+        f"then rises {gap.rise:.0%}. "
         f"none → L2 λ={study.lam(name):g} (the λ with the lowest validation loss): "
         f"loss gap {mean_num(gap.loss_gap['none'][0])} → {mean_num(gap.loss_gap[name][0])} "
         f"(smaller, with a lower validation loss, in {every(gap.loss_smaller, seeds)}); "
         f"accuracy gap {mean_pts(gap.acc_gap['none'][0])} → {mean_pts(gap.acc_gap[name][0])} "
-        f"(smaller in {every(gap.acc_smaller, seeds)}); "
-        f"validation loss {mean_num(val_loss['none'])} → {mean_num(val_loss[name])}, "
-        f"validation accuracy {mean_pct(val_acc['none'])} → {mean_pct(val_acc[name])}"
+        f"(smaller in {every(gap.acc_smaller, seeds)}); {val_change(study, 'none', name)}"
     )
     return Claim(GAP, evidence, gap.verdict)
 
 
 def word_underfit(study: StudyIndex, found: Underfit) -> Claim:
-    strongest, best = found.strongest, found.best_val
+    strongest, best, onset = found.strongest, found.best_val, found.onset
     onset_text = (
-        f"training accuracy first falls below {FIT:.0%} at λ={study.lam(found.onset):g} "
-        f"({mean_pct(study.final(found.onset, 'train_acc'))})"
-        if found.onset
+        f"training accuracy first falls below {FIT:.0%} at λ={study.lam(onset):g} "
+        f"({pct(study, onset, 'train_acc')})"
+        if onset
         else f"training accuracy stays ≥ {FIT:.0%} at every λ"
     )
     evidence = (
-        f"L2 λ={study.lam(strongest):g}: training accuracy "
-        f"{mean_pct(study.final(strongest, 'train_acc'))} "
-        f"vs {mean_pct(study.final('none', 'train_acc'))} without decay, validation "
-        f"{mean_pct(study.final(strongest, 'val_acc'))} "
-        f"vs the best {mean_pct(study.final(best, 'val_acc'))} ({study.label(best)}); "
-        f"{onset_text}"
+        f"L2 λ={study.lam(strongest):g}: training accuracy {pct(study, strongest, 'train_acc')} "
+        f"vs {pct(study, 'none', 'train_acc')} without decay, validation "
+        f"{pct(study, strongest, 'val_acc')} vs the best {pct(study, best, 'val_acc')} "
+        f"({study.label(best)}); {onset_text}"
     )
     return Claim(UNDERFIT, evidence, found.verdict)
 
 
 def word_sparsity(study: StudyIndex, found: Sparsity) -> Claim:
-    norms = {k: study.final(k, "weight_norm") for k in ("none", found.tuned)}
     matched = "; ".join(
         f"At matched strength, {study.label(sub)} vs {study.label(prox)}: kernel norm "
-        f"{mean_num(study.final(sub, 'weight_norm'), 1)} vs "
-        f"{mean_num(study.final(prox, 'weight_norm'), 1)}, exact zeros "
-        f"{mean_pct(study.final(sub, 'zero_frac'))} vs "
-        f"{mean_pct(study.final(prox, 'zero_frac'))}"
+        f"{num(study, sub, 'weight_norm', 1)} vs {num(study, prox, 'weight_norm', 1)}, "
+        f"exact zeros {pct(study, sub, 'zero_frac')} vs {pct(study, prox, 'zero_frac')}"
         for sub, prox in found.matched
     )
     evidence = (
         f"exact zeros among kernel weights, most over λ and seeds: L2 {found.l2_zero:.1%}; "
-        f"L1 subgradient {found.sub_zero:.1%}, but "
-        f"{mean_pct(study.final(found.sub_small, 'small_frac'))} "
+        f"L1 subgradient {found.sub_zero:.1%}, but {pct(study, found.sub_small, 'small_frac')} "
         f"below {study.run.settings.small:g} ({study.label(found.sub_small)}); "
-        f"L1 proximal {mean_pct(study.final(found.prox_name, 'zero_frac'))} "
+        f"L1 proximal {pct(study, found.prox_name, 'zero_frac')} "
         f"({study.label(found.prox_name)}). "
-        f"L2 shrinks the kernel norm {mean_num(norms['none'], 1)} → "
-        f"{mean_num(norms[found.tuned], 1)} ({study.label(found.tuned)}). " + matched
+        f"L2 shrinks the kernel norm {num(study, 'none', 'weight_norm', 1)} → "
+        f"{num(study, found.tuned, 'weight_norm', 1)} ({study.label(found.tuned)}). " + matched
     )
     return Claim(SPARSITY, evidence, found.verdict)
+
+
+def ratio_range(cells: list) -> tuple[str, str]:
+    """The cells' ratios: their median, and their range."""
+    ratios = np.array([c.ratio for c in cells])
+    return f"×{np.median(ratios):.2f}", f"×{ratios.min():.2f}–×{ratios.max():.2f}"
 
 
 def word_cost(cost: Cost) -> tuple[Claim, list[list]]:
@@ -167,40 +191,31 @@ def word_cost(cost: Cost) -> tuple[Claim, list[list]]:
     parts, rows = [], []
     for framework in cost.verdicts:
         mine = [c for c in cost.cells if c.framework == framework]
-        ratios = np.array([c.ratio for c in mine])
-        slower = sum(c.verdict == SLOWER for c in mine)
-        faster = sum(c.verdict == FASTER for c in mine)
+        median, spread = ratio_range(mine)
         parts.append(
-            f"{framework}: l2_loss / {BASE_RULE[framework]} median ×{np.median(ratios):.2f} "
-            f"(×{ratios.min():.2f}–×{ratios.max():.2f}) over {len(mine)} training steps; "
-            f"slower beyond noise in {slower}, faster in {faster}"
+            f"{framework}: l2_loss / {BASE_RULE[framework]} median {median} ({spread}) over "
+            f"{len(mine)} training steps; slower beyond noise in "
+            f"{sum(c.verdict == SLOWER for c in mine)}, faster in "
+            f"{sum(c.verdict == FASTER for c in mine)}"
         )
-        for params in sorted({c.params for c in mine}):
-            at = [c for c in mine if c.params == params]
-            r = np.array([c.ratio for c in at])
-            rows.append([
-                framework, f"{params:.0e}".replace("e+0", "e"), f"×{np.median(r):.2f}",
-                f"×{r.min():.2f}–×{r.max():.2f}",
-                f"{sum(c.verdict == SLOWER for c in at)}/{len(at)}",
-            ])  # fmt: skip
+        for params, at in sorted(by_key(mine, lambda c: c.params).items()):
+            slower = sum(c.verdict == SLOWER for c in at)
+            size = f"{params:.0e}".replace("e+0", "e")
+            rows.append([framework, size, *ratio_range(at), f"{slower}/{len(at)}"])
     evidence = "; ".join(parts) + f" ({cost.run.path.name})"
     return Claim(COST, evidence, cost.verdict), rows
 
 
 def word_same_model(study: StudyIndex, found: SameModel) -> Claim:
-    parts = []
-    for c in found.contrasts:
-        a, b = c.l2, c.adamw
-        parts.append(
-            f"λ={c.lam:g}: kernels differ by ‖Δw‖/‖w‖ {c.apart.min():.0%}–{c.apart.max():.0%}; "
-            f"norm {mean_num(study.final(a, 'weight_norm'), 1)} (Adam + L2) vs "
-            f"{mean_num(study.final(b, 'weight_norm'), 1)} (AdamW), "
-            f"{mean_num(study.final('adam', 'weight_norm'), 1)} plain Adam; "
-            f"from plain Adam: Adam + L2 {c.from_adam[a]:.0%}, "
-            f"AdamW {c.from_adam[b]:.0%}; "
-            f"validation accuracy {mean_pct(study.final(a, 'val_acc'))} vs "
-            f"{mean_pct(study.final(b, 'val_acc'))}"
-        )
+    parts = [
+        f"λ={c.lam:g}: kernels differ by ‖Δw‖/‖w‖ {c.apart.min():.0%}–{c.apart.max():.0%}; "
+        f"norm {num(study, c.l2, 'weight_norm', 1)} (Adam + L2) vs "
+        f"{num(study, c.adamw, 'weight_norm', 1)} (AdamW), "
+        f"{num(study, 'adam', 'weight_norm', 1)} plain Adam; "
+        f"from plain Adam: Adam + L2 {c.from_adam[c.l2]:.0%}, AdamW {c.from_adam[c.adamw]:.0%}; "
+        f"validation accuracy {pct(study, c.l2, 'val_acc')} vs {pct(study, c.adamw, 'val_acc')}"
+        for c in found.contrasts
+    ]
     return Claim(SAME_MODEL, "; ".join(parts), found.verdict)
 
 
@@ -210,27 +225,20 @@ def epochs_text(epochs: np.ndarray) -> str:
 
 
 def word_batch_norm(study: StudyIndex, found: BatchNormEffect) -> Claim:
-    none, bn = found.epochs["none"], found.epochs["bn"]
+    none, bn = found.spread["none"], found.spread["bn"]
     spread = (
         f"sd of the validation loss across seeds, mean over epochs (torch, JAX; ×{STEADIER:g} "
-        "needed): "
-        f"{found.spread['none'][0]:.3f}, {found.spread['none'][1]:.3f} → "
-        f"{found.spread['bn'][0]:.3f}, {found.spread['bn'][1]:.3f}"
+        f"needed): {none[0]:.3f}, {none[1]:.3f} → {bn[0]:.3f}, {bn[1]:.3f}"
         if found.steadier is not None
         else "one seed: no spread"
     )
     evidence = (
-        f"epochs to validation loss ≤ {TARGET_VAL_LOSS:g}: none {epochs_text(none)} → "
-        f"batch norm {epochs_text(bn)} (fewer in {every(found.faster, len(study.seeds))}); "
-        f"{spread}; final validation loss {mean_num(study.final('none', 'val_loss'))} → "
-        f"{mean_num(study.final('bn', 'val_loss'))}, validation accuracy "
-        f"{mean_pct(study.final('none', 'val_acc'))} → {mean_pct(study.final('bn', 'val_acc'))}"
+        f"epochs to validation loss ≤ {TARGET_VAL_LOSS:g}: none "
+        f"{epochs_text(found.epochs['none'])} → batch norm {epochs_text(found.epochs['bn'])} "
+        f"(fewer in {every(found.faster, len(study.seeds))}); {spread}; final "
+        f"{val_change(study, 'none', 'bn')}"
     )
-    for name in study.names("bn_l2"):
-        evidence += (
-            f"; {study.label(name)}: validation loss {mean_num(study.final(name, 'val_loss'))}, "
-            f"accuracy {mean_pct(study.final(name, 'val_acc'))}"
-        )
+    evidence += "".join(f"; {val_of(study, name)}" for name in study.names("bn_l2"))
     return Claim(BATCH_NORM, evidence, found.verdict)
 
 
@@ -238,15 +246,11 @@ def word_combination(study: StudyIndex, found: Combination) -> Claim:
     seeds, combined, best = len(study.seeds), found.combined, found.best_single
     alone = [n for n in study.names("dropout") if study.conditions[n].dropout ==
              study.conditions[combined].dropout]  # fmt: skip
-    others = "; ".join(
-        f"{study.label(n)}: {mean_num(study.final(n, 'val_loss'))}" for n in ["none", *alone]
-    )
+    others = "; ".join(f"{study.label(n)}: {num(study, n, 'val_loss')}" for n in ["none", *alone])
     evidence = (
-        f"{study.label(combined)}: validation loss {mean_num(study.final(combined, 'val_loss'))}, "
-        f"accuracy {mean_pct(study.final(combined, 'val_acc'))}; the best single regularizer under "
-        f"SGD with momentum, {study.label(best)}: {mean_num(study.final(best, 'val_loss'))}, "
-        f"{mean_pct(study.final(best, 'val_acc'))}; lower in {every(found.better, seeds)}, higher "
-        f"in {every(found.worse, seeds)} ({others})"
+        f"{val_of(study, combined)}; the best single regularizer under SGD with momentum, "
+        f"{study.label(best)}: {num(study, best, 'val_loss')}, {pct(study, best, 'val_acc')}; "
+        f"lower in {every(found.better, seeds)}, higher in {every(found.worse, seeds)} ({others})"
     )
     return Claim(COMBINED, evidence, found.verdict)
 
@@ -256,35 +260,30 @@ def word_stability(found: Stability) -> Claim:
     if not found.pairs:
         return Claim(STABILITY, "no float32-against-float64 runs in this record", NOT_MEASURED)
     first = found.pairs[0]
+    steps = "/".join(str(n) for n in sorted({p.steps for p in found.pairs}))
     parts = [
         f"{p.framework} {p.optimizer} {sci_padded(p.decay)} vs {sci_padded(p.l2)} (×{p.ratio:.2f})"
         for p in found.pairs
     ]
     evidence = (
         f"float32 against the float64 reference from the same rounded start, ‖w32 − w64‖/‖w64‖ "
-        f"after {stability_steps(found)} steps (median over {first.seeds} seed(s), λ="
-        f"{first.lam:g}), the optimizer's decay vs L2 in the loss (L2's / the decay's): "
-        + "; ".join(parts)
+        f"after {steps} steps (median over {first.seeds} seed(s), λ={first.lam:g}), the "
+        "optimizer's decay vs L2 in the loss (L2's / the decay's): " + "; ".join(parts)
     )
     if found.tiny:
         evidence += ". " + tiny_summary(found)
     return Claim(STABILITY, evidence, found.verdict)
 
 
-def stability_steps(found: Stability) -> str:
-    """The run length(s) of the record's stability cells."""
-    return "/".join(str(n) for n in sorted({p.steps for p in found.pairs}))
-
-
 def tiny_summary(found: Stability) -> str:
     """The decoupled tiny decays one by one, the coupled ones as a range."""
     eta_lam = found.tiny[0].lr * found.tiny[0].lam
-    decoupled = [t for t in found.tiny if t.optimizer == "adamw"]
-    coupled = [t for t in found.tiny if t.optimizer != "adamw"]
+    coupled = [t for t in found.tiny if not t.decoupled]
     parts = [
         f"{t.framework} AdamW {t.rule} keeps {t.kept:.0%} of the decay's float64 effect "
         f"({sci_padded(t.effect)}), error {sci_padded(t.error)}"
-        for t in decoupled
+        for t in found.tiny
+        if t.decoupled
     ]
     if coupled:
         kept = span([t.kept for t in coupled], lambda v: f"{v:.0%}")
@@ -296,31 +295,30 @@ def tiny_summary(found: Stability) -> str:
     return f"At η·λ ≈ {eta_lam:.0e}: " + "; ".join(parts)
 
 
+NEEDS = {  # what a claim needs of the record, which says "not measured" without it
+    SPARSITY: "l1-* and l1_prox-* conditions",
+    SAME_MODEL: "adam and adam_l2-λ, adamw-λ at one λ",
+    BATCH_NORM: "none and bn conditions",
+    COMBINED: "a dropout_l2 condition and a single regularizer",
+}
+
+
 def claims(study: StudyIndex, run: BenchRun | None) -> tuple[list[Claim], list[list]]:
     """The claims in order ("not measured" where the record lacks what one needs), and the
     step-cost table's rows."""
     cost, cost_rows = word_cost(claim_cost(run))
-    found = [word_gap(study, claim_gap(study)), word_underfit(study, claim_underfit(study))]
-    if has_sparsity_conditions(study):
-        found.append(word_sparsity(study, claim_sparsity(study)))
-    else:
-        found.append(Claim(SPARSITY, "needs l1-* and l1_prox-* conditions", NOT_MEASURED))
-    found.append(cost)
-    if has_adam_conditions(study):
-        found.append(word_same_model(study, claim_same_model(study)))
-    else:
-        found.append(Claim(SAME_MODEL, "needs adam and adam_l2-λ, adamw-λ at one λ", NOT_MEASURED))
-    if has_batch_norm_conditions(study):
-        found.append(word_batch_norm(study, claim_batch_norm(study)))
-    else:
-        found.append(Claim(BATCH_NORM, "needs none and bn conditions", NOT_MEASURED))
-    if has_combination(study):
-        found.append(word_combination(study, claim_combination(study)))
-    else:
-        needs = "needs a dropout_l2 condition and a single regularizer"
-        found.append(Claim(COMBINED, needs, NOT_MEASURED))
-    found.append(word_stability(claim_stability(study.run.stability)))
-    return found, cost_rows
+    found = {
+        GAP: word_gap(study, claim_gap(study)),
+        UNDERFIT: word_underfit(study, claim_underfit(study)),
+        SPARSITY: has_sparsity_conditions(study) and word_sparsity(study, claim_sparsity(study)),
+        COST: cost,
+        SAME_MODEL: has_adam_conditions(study) and word_same_model(study, claim_same_model(study)),
+        BATCH_NORM: has_batch_norm_conditions(study)
+        and word_batch_norm(study, claim_batch_norm(study)),
+        COMBINED: has_combination(study) and word_combination(study, claim_combination(study)),
+        STABILITY: word_stability(claim_stability(study.run.stability)),
+    }
+    return [c or Claim(k, f"needs {NEEDS[k]}", NOT_MEASURED) for k, c in found.items()], cost_rows
 
 
 def claims_table(found: list[Claim]) -> str:
@@ -329,6 +327,10 @@ def claims_table(found: list[Claim]) -> str:
 
 
 # ---------------------------------------------------------------- tables and notes
+
+
+def table(rows: list[list], headers: list[str]) -> str:
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
 def final_table(study: StudyIndex) -> str:
@@ -341,12 +343,11 @@ def final_table(study: StudyIndex) -> str:
         train, val = study.final(name, "train_acc"), study.final(name, "val_acc")
         rows.append([
             study.label(name), mean_pct(train), mean_pct(val), mean_pts(train - val),
-            mean_num(study.final(name, "train_loss")), mean_num(study.final(name, "val_loss")),
-            mean_num(study.final(name, "weight_norm"), 1), mean_pct(study.final(name, "zero_frac")),
-            mean_pct(study.final(name, "small_frac")),
-            mean_pct(study.final(name, "val_acc", "jax")),
+            num(study, name, "train_loss"), num(study, name, "val_loss"),
+            num(study, name, "weight_norm", 1), pct(study, name, "zero_frac"),
+            pct(study, name, "small_frac"), mean_pct(study.final(name, "val_acc", "jax")),
         ])  # fmt: skip
-    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+    return table(rows, headers)
 
 
 def agreement_table(study: StudyIndex) -> str:
@@ -357,8 +358,7 @@ def agreement_table(study: StudyIndex) -> str:
     rows = []
     for name, info in study.conditions.items():
         found = study.agreement(name)
-        d_acc = np.abs(study.both(name, "val_acc")[0] - study.both(name, "val_acc")[1])
-        d_loss = np.abs(study.both(name, "val_loss")[0] - study.both(name, "val_loss")[1])
+        d_acc, d_loss = (np.abs(np.subtract(*study.both(name, m))) for m in ("val_acc", "val_loss"))
         rows.append([
             info.label, f"{info.rule['torch']} / {info.rule['jax']}",
             sci_padded(max(a.max_abs_diff for a in found)),
@@ -366,12 +366,12 @@ def agreement_table(study: StudyIndex) -> str:
             f"{max(a.zero_pattern_mismatch for a in found):.2%}",
             f"{d_acc.max() * 100:.2f} pts", sci_padded(d_loss.max()),
         ])  # fmt: skip
-    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+    return table(rows, headers)
 
 
 def agreement_summary(study: StudyIndex) -> str:
     """Which conditions end within a few float32 roundings of each other, which drift."""
-    worst = worst_agreement(study)
+    worst = {n: max(a.rel_diff for a in study.agreement(n)) for n in study.conditions}
     close = [study.label(n) for n, d in worst.items() if d <= ULPS]
     apart = [f"{study.label(n)} ({d:.1e})" for n, d in worst.items() if d > ULPS]
     text = (
@@ -417,7 +417,7 @@ def strength_note(study: StudyIndex) -> str:
 
 def introduction(run: StudyRun) -> str:
     s = run.settings
-    return (
+    text = (
         f"scikit-learn's bundled `digits` (8×8 images, 10 classes): {s.train_size} training "
         f"images, {s.val_size} for validation, one fixed split (seed {s.split_seed}). "
         f"Model `{s.model}` ({architecture(s.layers)}), softmax cross-entropy, "
@@ -428,15 +428,10 @@ def introduction(run: StudyRun) -> str:
         "never. Each condition runs in both frameworks from the same NumPy-made weights, "
         "batches and dropout masks; one NumPy function evaluates both after every epoch. "
         "Figures are torch's, mean ± standard deviation over seeds; JAX's are beside them "
-        "and in the agreement table." + batch_norm_introduction(run)
+        "and in the agreement table."
     )
-
-
-def batch_norm_introduction(run: StudyRun) -> str:
-    """Sentences on the batch-norm model and the combination, when the record has them."""
-    models = sorted({c.model for c in run.conditions if c.model and c.model != run.settings.model})
-    text = ""
-    if models:
+    models = sorted({c.model for c in run.conditions if c.model and c.model != s.model})
+    if models:  # the batch-norm model and the combination, when the record has them
         text += (
             f" The batch-norm conditions train `{models[0]}`: BatchNorm after each hidden "
             "dense layer (whose bias it makes redundant, so there is none), torch's "
@@ -452,7 +447,7 @@ def batch_norm_introduction(run: StudyRun) -> str:
     return text
 
 
-RULES_TEXT = (
+RULES = (  # how each verdict is decided, every claim's rule
     "How each verdict is decided: a gap is *smaller* when it is smaller in every seed in "
     "both frameworks (for the loss gap, with a lower validation loss too); *underfits* "
     f"means training accuracy more than {UNDERFIT_DROP * 100:.0f} points "
@@ -466,9 +461,7 @@ RULES_TEXT = (
     f"seeds, averaged over epochs, is smaller by more than ×{STEADIER:g} in both frameworks (a "
     "standard deviation from 5 seeds is known to about ±35%); combining regularizers "
     "*helps* when dropout + L2 ends at a lower validation loss than the best single "
-    "regularizer (L2, L1, proximal L1 or dropout alone) in every seed in both frameworks."
-)
-STABILITY_RULE = (
+    "regularizer (L2, L1, proximal L1 or dropout alone) in every seed in both frameworks. "
     "A mechanism is *more stable* in a framework × optimizer when the other's float32 error "
     "against the float64 reference (‖w32 − w64‖/‖w64‖ at the end, median over seeds) is "
     f"more than {STABLER:g} times its own; `weight_decay` is more stable than L2 in the loss "
@@ -476,11 +469,6 @@ STABILITY_RULE = (
     f"*loses* a tiny decay when it moves the weights by less than {KEPT:.0%} of the decay's "
     "float64 effect."
 )
-
-
-def rules_text(run: StudyRun) -> str:
-    """How each verdict is decided, every claim's rule."""
-    return RULES_TEXT + " " + STABILITY_RULE
 
 
 def plots_section(study: StudyIndex) -> list[str]:
@@ -505,17 +493,13 @@ def plots_section(study: StudyIndex) -> list[str]:
         "count differences).", "",
     ]  # fmt: skip
     if has_batch_norm_conditions(study) or has_combination(study):
-        lines += batch_norm_plot()
+        lines += [
+            f"![batch norm and combination]({PLOTS['batch_norm']})", "",
+            "Validation loss by epoch (mean over seeds; torch solid, JAX dotted): batch norm "
+            "with and without L2 against the same model without it, and dropout + L2 against "
+            f"each alone. Dashed: the validation loss {TARGET_VAL_LOSS:g} that measures speed.", "",
+        ]  # fmt: skip
     return lines
-
-
-def batch_norm_plot() -> list[str]:
-    return [
-        f"![batch norm and combination]({PLOTS['batch_norm']})", "",
-        "Validation loss by epoch (mean over seeds; torch solid, JAX dotted): batch norm with "
-        "and without L2 against the same model without it, and dropout + L2 against each "
-        f"alone. Dashed: the validation loss {TARGET_VAL_LOSS:g} that measures speed.", "",
-    ]  # fmt: skip
 
 
 def cost_section(bench: BenchRun, rows: list[list]) -> list[str]:
@@ -528,30 +512,23 @@ def cost_section(bench: BenchRun, rows: list[list]) -> list[str]:
         "range of the ratio of training-step medians, l2_loss / weight_decay (torch) or "
         "l2_loss / add_decayed_weights (JAX), and how many steps were slower beyond noise.",
         "",
-        tabulate(
-            rows,
-            ["framework", "parameters", "median ratio", "range", "slower"],
-            tablefmt="github",
-            disable_numparse=True,
-        ),  # fmt: skip
+        table(rows, ["framework", "parameters", "median ratio", "range", "slower"]),
         "",
     ]
 
 
 def stability_section(run: StudyRun) -> list[str]:
     """The float32 errors per cell at every checkpoint, and the tiny decays."""
-    found = claim_stability(run.stability)
     main = [c for c in run.stability if not c.tiny]
     at = main[0].checkpoints if main else ()
     rows = []
-    for key in dict.fromkeys((c.framework, c.optimizer, c.rule) for c in main):
-        mine = [c for c in main if (c.framework, c.optimizer, c.rule) == key]
+    for key, mine in by_key(main, lambda c: (c.framework, c.optimizer, c.rule)).items():
         errors = np.median([c.rel_error for c in mine], axis=0)  # one set of checkpoints
         rows.append([*key, f"{mine[0].lr:g}", f"{mine[0].lam:g}", *(sci_padded(e) for e in errors)])
     tiny = [
         [t.framework, t.optimizer, t.rule, f"{t.lr:g}", f"{t.lam:.2g}", sci_padded(t.lr * t.lam),
          sci_padded(t.error), sci_padded(t.effect), f"{t.kept:.0%}", "lost" if t.lost else "kept"]
-        for t in found.tiny
+        for t in tiny_decays(run.stability)
     ]  # fmt: skip
     seeds = sorted({c.seed for c in run.stability})
     lines = [
@@ -561,17 +538,15 @@ def stability_section(run: StudyRun) -> list[str]:
         f"parameter after each checkpoint step, median over seed(s) {', '.join(map(str, seeds))}"
         ". The optimizer's own decay (torch `weight_decay`, optax `add_decayed_weights`) against "
         "`l2_loss`:", "",
-        tabulate(rows, ["framework", "optimizer", "rule", "η", "λ", *(f"step {k}" for k in at)],
-                 tablefmt="github", disable_numparse=True), "",
+        table(rows, ["framework", "optimizer", "rule", "η", "λ", *(f"step {k}" for k in at)]), "",
     ]  # fmt: skip
     if tiny:
         lines += [
             "With η·λ below float32's resolution near 1 (1 − ηλ rounds to 1): the error, the "
             "decay's own effect in float64 (‖w64 − w64(λ=0)‖/‖w64‖, last step) and the share "
             "of it float32 kept (‖w32 − w32(λ=0)‖ over the same):", "",
-            tabulate(tiny, ["framework", "optimizer", "rule", "η", "λ", "η·λ",
-                            "‖w32 − w64‖/‖w64‖", "decay's effect", "float32 kept", "decay"],
-                     tablefmt="github", disable_numparse=True), "",
+            table(tiny, ["framework", "optimizer", "rule", "η", "λ", "η·λ", "‖w32 − w64‖/‖w64‖",
+                         "decay's effect", "float32 kept", "decay"]), "",
             "AdamW's decoupled decay multiplies the weights by 1 − ηλ, which float32 may round "
             "to 1; the coupled decay and L2 add λw to the gradient instead, so their size is "
             "not η·λ: Adam divides λw by √v, and where a weight's data gradient is zero it "
@@ -610,7 +585,7 @@ def render(run: StudyRun, bench: BenchRun | None, doc_path: Path, plots: bool = 
         introduction(run), "",
         "## Claims, checked", "",
         claims_table(found), "",
-        rules_text(run), "",
+        RULES, "",
         "## Final metrics (after the last epoch)", "",
         final_table(study), "",
         strength_note(study), "",

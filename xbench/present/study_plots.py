@@ -26,6 +26,7 @@ PLOTS = {
     "batch_norm": "study-batch-norm-and-combination.png",
 }
 HISTOGRAM_CONDITIONS = ("none", "l2-0.001", "l1-0.001", "l1_prox-0.001")  # λ=1e-3 per rule
+LINES = (("torch", "-", 1.6), ("jax", ":", 1.0))  # framework, style, width: torch solid, JAX dotted
 
 
 def draw(run: StudyRun, folder: Path) -> list[Path]:
@@ -38,11 +39,10 @@ def draw(run: StudyRun, folder: Path) -> list[Path]:
     plt.rcParams.update({"svg.hashsalt": "xbench", "font.size": 9})
     study = StudyIndex(run)
     written = []
-    plots = [("curves", _curves), ("lambda", _lambda), ("weights", _weights)]
-    plots.append(("confusion", _confusion))
+    plots = {"curves": _curves, "lambda": _lambda, "weights": _weights, "confusion": _confusion}
     if has_batch_norm_conditions(study) or has_combination(study):
-        plots.append(("batch_norm", _batch_norm))
-    for key, fn in plots:
+        plots["batch_norm"] = _batch_norm
+    for key, fn in plots.items():
         fig = fn(plt, study)
         path = folder / PLOTS[key]
         fig.savefig(path, dpi=110, metadata={"Software": None})
@@ -58,16 +58,14 @@ def _curves(plt, study: StudyIndex):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for color, name in zip(colors, picks, strict=False):
-        for framework, style, width in (("torch", "-", 1.6), ("jax", ":", 1.0)):
+        for framework, style, width in LINES:
             for ax, metric in zip(axes, ("loss", "acc"), strict=True):
                 for split, alpha in (("train", 0.55), ("val", 1.0)):
                     y = study.curve(name, f"{split}_{metric}", framework).mean(axis=0)
                     label = f"{study.label(name)}, {split}" if framework == "torch" else None
                     ax.plot(y, style, color=color, alpha=alpha, lw=width, label=label)
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("cross-entropy")
-    axes[1].set_ylabel("accuracy")
-    axes[1].set_ylim(0.7, 1.005)
+    axes[0].set(yscale="log", ylabel="cross-entropy")
+    axes[1].set(ylabel="accuracy", ylim=(0.7, 1.005))
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -85,22 +83,14 @@ def _lambda(plt, study: StudyIndex):
         names = sorted(study.names(family), key=study.lam)
         lams = [study.lam(n) for n in names]
         for split, marker in (("train", "o"), ("val", "s")):
-            for framework, style in (("torch", "-"), ("jax", ":")):
+            for framework, style, alpha in (("torch", "-", 1.0), ("jax", ":", 0.6)):
                 values = np.array([study.final(n, f"{split}_acc", framework) for n in names])
                 ax.errorbar(
-                    lams,
-                    values.mean(axis=1),
-                    yerr=values.std(axis=1),
-                    fmt=marker + style,
-                    capsize=3,
-                    label=f"{split} ({framework})",
-                    alpha=1.0 if framework == "torch" else 0.6,
-                )
-            base = study.final("none", f"{split}_acc").mean()
-            ax.axhline(base, ls="--", lw=0.8, color="grey")
-        ax.set_xscale("log")
-        ax.set_xlabel("λ")
-        ax.set_title(study.label(names[0]).split(" λ=")[0])
+                    lams, values.mean(axis=1), yerr=values.std(axis=1), fmt=marker + style,
+                    capsize=3, label=f"{split} ({framework})", alpha=alpha,
+                )  # fmt: skip
+            ax.axhline(study.final("none", f"{split}_acc").mean(), ls="--", lw=0.8, color="grey")
+        ax.set(xscale="log", xlabel="λ", title=study.label(names[0]).split(" λ=")[0])
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy after the last epoch")
     axes[0].legend(fontsize=7)
@@ -126,8 +116,7 @@ def _weights(plt, study: StudyIndex):
         total = counts.sum() + zeros
         ax.bar(edges[:-1], counts / total, width=width, align="edge", color="tab:blue")
         ax.bar([edges[0] - 1.0], [zeros / total], width=0.8, color="tab:red")
-        ax.set_xticks([edges[0] - 0.6, -6, -3, 0])
-        ax.set_xticklabels(["0", "1e-6", "1e-3", "1"])
+        ax.set(xticks=[edges[0] - 0.6, -6, -3, 0], xticklabels=["0", "1e-6", "1e-3", "1"])
         ax.set_title(f"{study.label(name)}\n{zeros / total:.1%} exactly 0", fontsize=8)
         ax.set_xlabel("|w|")
         ax.grid(alpha=0.3, axis="y")
@@ -149,22 +138,12 @@ def _confusion(plt, study: StudyIndex):
             for j in range(10):
                 if torch_m[i, j]:
                     dark = np.log1p(torch_m[i, j]) > 0.6 * np.log1p(torch_m.max())
-                    ax.text(
-                        j,
-                        i,
-                        torch_m[i, j],
-                        ha="center",
-                        va="center",
-                        fontsize=6,
-                        color="white" if dark else "black",
-                    )
+                    color = "white" if dark else "black"
+                    ax.text(j, i, torch_m[i, j], ha="center", va="center", fontsize=6, color=color)
         accuracy = np.trace(torch_m) / torch_m.sum()
         differ = int(np.abs(torch_m - jax_m).sum())
         ax.set_title(f"{study.label(name)}: {accuracy:.1%}\nJAX: Σ|Δ count| = {differ}", fontsize=8)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_xticks(range(10))
-        ax.set_yticks(range(10))
+        ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10))
     fig.tight_layout()
     return fig
 
@@ -179,19 +158,18 @@ def _batch_norm(plt, study: StudyIndex):
     ]  # fmt: skip
     groups = [(title, [n for n in names if study.has(n)]) for title, names in groups]
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), sharey=True)
+    axes = np.atleast_1d(axes)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, (title, names) in zip(np.atleast_1d(axes), groups, strict=True):
+    for ax, (title, names) in zip(axes, groups, strict=True):
         for color, name in zip(colors, names, strict=False):
-            for framework, style, width in (("torch", "-", 1.6), ("jax", ":", 1.0)):
+            for framework, style, width in LINES:
                 y = study.curve(name, "val_loss", framework).mean(axis=0)
                 label = study.label(name) if framework == "torch" else None
                 ax.plot(y, style, color=color, lw=width, label=label)
         ax.axhline(TARGET_VAL_LOSS, color="grey", lw=0.8, ls="--")
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.set_yscale("log")
+        ax.set(title=title, xlabel="epoch", yscale="log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    np.atleast_1d(axes)[0].set_ylabel("validation cross-entropy")
+    axes[0].set_ylabel("validation cross-entropy")
     fig.tight_layout()
     return fig

@@ -11,18 +11,19 @@ import numpy as np
 from xbench.analysis.paired import Ratio
 from xbench.records.bench_run import NOISY_SPREAD, Result
 
+TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
+two_decimals = "{:.2f}".format  # a ratio to two decimals: ``0.62``
+
 
 def format_seconds(seconds: float | None) -> str:
     """Three significant digits in ns, µs, ms or s: ``5.48 ms``, ``210 µs``, ``68.0 µs``."""
     if seconds is None:
         return "-"
     rounded = float(f"{seconds:.3g}")
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if rounded >= scale or unit == "ns":
-            value = rounded / scale
-            decimals = max(0, 2 - math.floor(math.log10(value))) if value > 0 else 0
-            return f"{value:.{decimals}f} {unit}"
-    raise AssertionError("unreachable")
+    unit, scale = next((u, s) for u, s in TIME_UNITS if rounded >= s or u == "ns")
+    value = rounded / scale
+    decimals = max(0, 2 - math.floor(math.log10(value))) if value > 0 else 0
+    return f"{value:.{decimals}f} {unit}"
 
 
 def spread_text(r: Result) -> str:
@@ -39,6 +40,11 @@ def time_cell(r: Result) -> str:
 def pct_cell(value: float | None) -> str:
     """A percentage already in percent, whole: ``103%``; ``-`` for none."""
     return "-" if value is None else f"{value:.0f}%"
+
+
+def gbps(value: float | None) -> str:
+    """GB/s to one decimal: ``12.3``; ``-`` for none."""
+    return "-" if value is None else f"{value:.1f}"
 
 
 def percent(fraction: float) -> str:
@@ -102,5 +108,20 @@ def sci_padded(value: float) -> str:
 
 def rounds_text(rounds: int | list[int]) -> str:
     """Round pairs per process pair: ``40``, or ``38–52`` when they differ."""
-    counts = rounds if isinstance(rounds, list) else [rounds]
-    return f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}"
+    return span(rounds if isinstance(rounds, list) else [rounds], str)
+
+
+def relative(ratio: float) -> str:
+    """A ratio to the fastest, two decimals; the fastest itself in bold: ``**1.00**``."""
+    return "**1.00**" if ratio == 1.0 else two_decimals(ratio)
+
+
+def share(part: int, whole: int) -> str:
+    """``3 of 40 (8%)``."""
+    return f"{part} of {whole} ({part / whole:.0%})"
+
+
+def clock(seconds: float) -> str:
+    """``0:01:05``: seconds as hours:minutes:seconds."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

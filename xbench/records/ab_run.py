@@ -1,25 +1,6 @@
-"""An interleaved A/B timing (``xbench ab --json``): typed record, writer, reader.
-
-The document:
-
-- ``format``: ``xbench-ab/1``, ``xbench`` (its version), ``datetime`` (UTC, ISO 8601 of the
-  start), ``seconds`` (wall time);
-- ``machine``: ``cpu_model``, ``memory_bytes``, ``device``;
-- ``settings``: ``threshold``, ``pairs`` (process pairs), ``time_budget`` (seconds),
-  ``round_seconds`` and ``warmup_seconds`` (the timed and untimed part of a round),
-  ``threads``, ``selection`` (``quick``, ``k``, ``gate``);
-- ``sides``: ``base`` and ``new``, each ``spec`` (as given), ``kind`` (``revision`` or
-  ``interpreter``), ``commit``, ``python``, ``versions`` (torch, jax, jaxlib, optax, numpy)
-  and ``code`` (the folder the workers imported xbench from, for an interpreter side);
-- ``benchmarks``: per benchmark ``id``, ``case`` (the BenchCase fields), ``ratio``
-  (``estimate``, ``low``, ``high`` of NEW/BASE, ``pairs``, ``rounds``), ``verdict``,
-  ``base_seconds`` and ``new_seconds`` (median seconds per call over every round), and
-  ``pairs``: one per process pair, with its ``iterations`` and ``warmup`` calls per round and
-  the raw ``base`` and ``new`` seconds per call, one per round, in run order (round k of
-  each side ran back to back; ``first`` says which side ran first, ``b`` or ``n``);
-- ``settings.rounds``: round pairs of each process pair (one number in files from before
-  the rounds were planned again after the second pair).
-  The ratio and verdict are recomputed from these on reading.
+"""An interleaved A/B timing (``xbench ab --json``): typed record, writer, reader (the format:
+docs/formats.md, "A/B run"). It keeps each process pair's raw rounds; the ratio and verdict
+are recomputed from them on reading.
 """
 
 from __future__ import annotations
@@ -89,19 +70,18 @@ class AbRun:
         (``xbench.analysis.paired.summaries``), written for other tools to read."""
         from xbench import __version__
 
-        benchmarks = []
-        for bench in self.benchmarks:
-            benchmarks.append(
-                {
-                    "id": bench.id,
-                    "case": bench.case,
-                    **summaries[bench.id],
-                    "base_seconds": bench.median("base"),
-                    "new_seconds": bench.median("new"),
-                    "pairs": [_pair(p) for p in bench.pairs],
-                    "confirmation": [_pair(p) for p in bench.confirmation],
-                }
-            )
+        benchmarks = [
+            {
+                "id": bench.id,
+                "case": bench.case,
+                **summaries[bench.id],
+                "base_seconds": bench.median("base"),
+                "new_seconds": bench.median("new"),
+                "pairs": [_pair(p) for p in bench.pairs],
+                "confirmation": [_pair(p) for p in bench.confirmation],
+            }
+            for bench in self.benchmarks
+        ]
         return {
             "format": format_name(KIND, VERSION),
             "xbench": __version__,

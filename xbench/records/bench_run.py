@@ -1,35 +1,7 @@
-"""A timed run (``xbench bench``): pytest-benchmark's own JSON with xbench's fields.
-
-Written by the benchmark suite (``xbench.suite``) through the functions here, read back by
-``load`` as a typed ``BenchRun`` of ``Result`` records. The fields:
-
-- top level: pytest-benchmark's (``machine_info``, ``commit_info``, ``benchmarks``,
-  ``datetime``, ``version``) and ``format``, ``xbench-bench/1`` (absent before version 1);
-- ``machine_info``: pytest-benchmark's, plus ``versions``, ``threads``, ``cpu_model``,
-  ``device``, ``device_name``, ``git_commit``, ``xbench_profile`` (``machine_info``) and,
-  after the run, ``measured_bandwidth_GBps`` (``finish``);
-- each benchmark's ``group`` (``spec.benchmarks.benchmark_group``: what it is compared
-  with) and ``params`` (its case as JSON values, ``BenchCase.labels``);
-- ``harness_self_test``: the result of the deliberately slowed overhead check (kind
-  ``overhead_perturbed``), which must fail; a test of the harness, not a benchmark, so it
-  is kept out of ``benchmarks`` (runs before it hold it there; ``load`` reads both);
-- each benchmark's ``extra_info``: its BenchCase (``case_info``), what was built
-  (``built_info``), how it was timed (``timing_info``), the adjacent reference kernel, and
-  after the run its bandwidth (``finish``);
-- ``paired`` (absent with ``--paired-budget 0``, or when nothing was timed in both
-  frameworks): torch against JAX timed interleaved after the sweep
-  (``xbench.jobs.bench_interleaved``): ``settings`` (``pairs``, ``rounds``: round pairs per
-  process pair, ``time_budget``, ``threads``, ``seed``, ``round_seconds``,
-  ``warmup_seconds``, ``min_calls``, ``min_warmup``, ``longest_step``, ``seconds``) and
-  ``cells``, one per model × optimizer × decay mechanism × size timed in both frameworks:
-  ``model``, ``kind``, ``optimizer``, ``mechanism``, ``params``, the two benchmarks compared
-  (``torch``, ``jax``: ids of this run's benchmarks, each framework's fastest there) and
-  their ``cases``, ``iterations`` and ``warmup`` per framework, and ``pairs``: one per
-  process pair, the raw ``torch`` and ``jax`` seconds per call, one per round, in run order,
-  and ``first`` (per round pair, ``t`` or ``j``: which ran first). The ratios are computed
-  from these on reading.
-
-Every problem with a file is a UsageError of one line that names the file.
+"""A timed run (``xbench bench``): pytest-benchmark's own JSON with xbench's fields (the
+format: docs/formats.md#bench-run). Written by the benchmark suite (``xbench.suite``) through
+the functions here, read back by ``load`` as a typed ``BenchRun`` of ``Result`` records. Every
+problem with a file is a UsageError of one line that names the file.
 """
 
 from __future__ import annotations
@@ -55,6 +27,7 @@ NOISY_SPREAD = 0.10  # a result whose IQR is more than this fraction of its medi
 TRAIN_BYTES_SCOPE = "optimizer update only (forward and backward not counted)"
 SELF_TEST = "harness_self_test"  # the top-level key of the perturbed harness check's result
 SELF_TEST_KIND = "overhead_perturbed"  # its kind: not a benchmark, a test of the harness
+NOT_SECONDS = ("rounds", "iterations", "outliers", "iqr_outliers", "stddev_outliers", "ops")
 
 
 @dataclass(frozen=True)
@@ -111,7 +84,6 @@ class Result:
 
     @property
     def spread(self) -> float:
-        """IQR / median."""
         return self.iqr / self.median
 
     @property
@@ -176,10 +148,8 @@ class BenchRun:
         its case), pytest-benchmark's statistics in seconds (``median_s``, ``iqr_s``, ...;
         ``rounds``, ``iterations``) and every other ``extra_info`` field (a nested one as
         ``adjacent_reference.median``). Every row has every column; a missing value is None."""
-        run = {
-            "run": self.path.name, "machine": self.label, "commit": short_commit(self.commit),
-            "profile": self.profile, "datetime": self.datetime,
-        }  # fmt: skip
+        run = {"run": self.path.name, "machine": self.label, "commit": short_commit(self.commit),
+               "profile": self.profile, "datetime": self.datetime}  # fmt: skip
         rows = []
         for r in self.benchmarks:
             row = {**run, "name": r.id, "group": r.group, "kind": r.kind,
@@ -275,8 +245,7 @@ def load(path: Path | str, folder_label: str | None = None) -> BenchRun:
 
 
 def _paired(section: dict, ids: dict[str, str]) -> tuple[PairedCell, ...]:
-    """The ``paired`` section's cells; ``ids`` maps each benchmark id of the run to its
-    framework."""
+    """The ``paired`` section's cells; ``ids`` maps the run's benchmark ids to their framework."""
     cells = []
     for cell in section["cells"]:
         for framework in ("torch", "jax"):
@@ -297,9 +266,6 @@ def _paired(section: dict, ids: dict[str, str]) -> tuple[PairedCell, ...]:
     return tuple(cells)
 
 
-NOT_SECONDS = ("rounds", "iterations", "outliers", "iqr_outliers", "stddev_outliers", "ops")
-
-
 def _flat(info: dict, prefix: str = "") -> dict:
     """``info`` with nested dicts flattened (``a.b``) and lists as JSON text."""
     flat = {}
@@ -313,10 +279,6 @@ def _flat(info: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _positive(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-
-
 def _what(exc: Exception) -> str:
     return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
 
@@ -325,10 +287,11 @@ def _adjacent(info: dict) -> AdjacentReference | None:
     adjacent = info.get("adjacent_reference")
     if adjacent is None:
         return None
-    if not (isinstance(adjacent, dict) and _positive(adjacent.get("median"))):
+    median = adjacent.get("median") if isinstance(adjacent, dict) else None
+    if not (isinstance(median, (int, float)) and math.isfinite(median) and median > 0):
         raise ValueError("adjacent_reference needs a positive median")
     return AdjacentReference(
-        str(adjacent.get("kernel", "")), int(adjacent.get("bytes_moved", 0)), adjacent["median"]
+        str(adjacent.get("kernel", "")), int(adjacent.get("bytes_moved", 0)), median
     )
 
 
@@ -348,22 +311,15 @@ def _result(bench: dict) -> Result:
     if int(info["param_count"]) < 1:
         raise ValueError(f"param_count {info['param_count']} must be positive")
     return Result(
-        id=info["id"],
-        kind=info["kind"],
-        framework=info["framework"],
-        implementation=info["implementation"],
-        optimizer=info["optimizer"],
-        rule=info["rule"],
-        model=info["model"],
+        **{key: info[key] for key in ("id", "kind", "framework", "implementation")},
+        **{key: info[key] for key in ("optimizer", "rule", "model")},
         params=int(info["param_count"]),
         tensors=int(info["tensors"]),
         device=info["device"],
         median=median,
         iqr=iqr,
         rounds=int(stats["rounds"]),
-        achieved_GBps=info.get("achieved_GBps"),
-        bandwidth_pct=info.get("bandwidth_pct"),
-        compile_seconds=info.get("compile_seconds"),
+        **{key: info.get(key) for key in ("achieved_GBps", "bandwidth_pct", "compile_seconds")},
         extra=info,
         stats={k: v for k, v in stats.items() if k != "data"},
         adjacent=_adjacent(info),
@@ -413,14 +369,10 @@ def timing_info(timing: Timing | None, kernel: BenchCase | None = None, code: st
 def machine_info(device: str, device_name: str, threads: dict, profile: str, commit: dict) -> dict:
     """What xbench adds to pytest-benchmark's ``machine_info``."""
     return {
-        "versions": machine.versions(),
-        "threads": threads,
-        "cpu_model": machine.cpu_model(),
-        "device": device,
-        "device_name": device_name,
-        "git_commit": commit,
+        "versions": machine.versions(), "threads": threads, "cpu_model": machine.cpu_model(),
+        "device": device, "device_name": device_name, "git_commit": commit,
         "xbench_profile": profile,
-    }
+    }  # fmt: skip
 
 
 def finish(output_json: dict) -> dict:
@@ -433,12 +385,7 @@ def finish(output_json: dict) -> dict:
     """
     benchmarks = output_json.get("benchmarks", [])
     standalone = standalone_limits(
-        (
-            info["device"],
-            info["param_count"],
-            achieved_gbps(info["bytes_moved"], bench["stats"]["median"]),
-            info["implementation"],
-        )
+        (info["device"], info["param_count"], _gbps(bench), info["implementation"])
         for bench in benchmarks
         if (info := bench.get("extra_info", {})).get("kind") == "reference"
     )
@@ -446,9 +393,8 @@ def finish(output_json: dict) -> dict:
         info = bench.get("extra_info", {})
         if "bytes_moved" not in info:
             continue
-        gbps = achieved_gbps(info["bytes_moved"], bench["stats"]["median"])
-        adjacent = info.get("adjacent_reference")
-        if adjacent:
+        gbps = _gbps(bench)
+        if adjacent := info.get("adjacent_reference"):
             adjacent = (adjacent["kernel"], adjacent["bytes_moved"], adjacent["median"])
         limit = limit_for(info["device"], info["param_count"], adjacent, standalone)
         info.update(
@@ -470,6 +416,10 @@ def finish(output_json: dict) -> dict:
         output_json["benchmarks"] = [b for b in benchmarks if b not in self_test]
         output_json[SELF_TEST] = self_test
     return output_json
+
+
+def _gbps(bench: dict) -> float:
+    return achieved_gbps(bench["extra_info"]["bytes_moved"], bench["stats"]["median"])
 
 
 def labelled(doc: dict) -> dict:

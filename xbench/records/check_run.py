@@ -1,16 +1,5 @@
-"""An equivalence check (``xbench check --json``, ``--publish``): typed record, writer, reader.
-
-The document:
-
-- ``format``: ``xbench-check/1`` (absent before version 1), ``xbench`` (its version),
-  ``seconds``, ``datetime`` (UTC, ISO 8601);
-- ``machine_info``: ``versions``, ``device``, ``device_name``, ``cpu_model``, ``threads``,
-  ``git_commit`` (absent in the earliest files);
-- ``tolerances``: per dtype, the ``atol`` and ``rtol`` used;
-- ``entries``: one per catalogue entry: ``name``, ``left`` and ``right`` (``framework``,
-  ``case``), ``expected`` (``equal`` or ``different``), ``reason``, ``exact``,
-  ``agreement`` (the comparison, or null when skipped; ``max_error_ratio`` is ``"inf"`` for
-  an exact comparison that differs), ``held``, ``verdict``.
+"""An equivalence check (``xbench check --json``, ``--publish``): typed record, writer, reader
+(the format: docs/formats.md#check).
 """
 
 from __future__ import annotations
@@ -91,31 +80,20 @@ class CheckRun:
 # ----------------------------------------------------------------------------- writing
 
 
-def entry_from(outcome: Outcome) -> CheckEntry:
-    e = outcome.entry
+def entry_from(o: Outcome) -> CheckEntry:
+    e, expected = o.entry, EQUAL if o.entry.expect_equal else DIFFERENT
     return CheckEntry(
-        e.name,
-        e.left,
-        e.right,
-        EQUAL if e.expect_equal else DIFFERENT,
-        e.reason,
-        e.exact,
-        outcome.agreement,
-        outcome.held,
-        outcome.verdict,
+        e.name, e.left, e.right, expected, e.reason, e.exact, o.agreement, o.held, o.verdict
     )
 
 
 def from_outcomes(outcomes: list[Outcome], seconds: float, device: str, commit: dict) -> CheckRun:
     """The record of a check that just ran on this machine."""
     info = {
-        "versions": machine.versions(),
-        "device": device,
-        "device_name": machine.device_name(device),
-        "cpu_model": machine.cpu_model(),
-        "threads": available_cpus(),
-        "git_commit": commit,
-    }
+        "versions": machine.versions(), "device": device,
+        "device_name": machine.device_name(device), "cpu_model": machine.cpu_model(),
+        "threads": available_cpus(), "git_commit": commit,
+    }  # fmt: skip
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     entries = tuple(entry_from(o) for o in outcomes)
     return CheckRun(None, info, now, dict(TOLERANCES), entries, seconds)
@@ -186,18 +164,9 @@ def load(path: Path, folder_label: str | None = None) -> CheckRun:
     tolerances = _tolerances(doc["tolerances"])
     if tolerances is None:
         raise UsageError(f"{path}: 'tolerances' must map a dtype to its atol and rtol")
-    info = doc.get("machine_info") or {}
-    seconds = doc.get("seconds")
-    return CheckRun(
-        path,
-        info,
-        str(doc.get("datetime", "")),
-        tolerances,
-        tuple(entries),
-        seconds if isinstance(seconds, (int, float)) else None,
-        folder_label,
-        version,
-    )
+    seconds = doc["seconds"] if isinstance(doc.get("seconds"), (int, float)) else None
+    when, info = str(doc.get("datetime", "")), doc.get("machine_info") or {}
+    return CheckRun(path, info, when, tolerances, tuple(entries), seconds, folder_label, version)
 
 
 def _tolerances(raw: object) -> dict[str, Tolerance] | None:
@@ -235,17 +204,11 @@ def _entry(raw: object) -> tuple[CheckEntry | None, str | None]:
     agreement, problem = _agreement(raw.get("agreement"))
     if problem:
         return None, problem
-    entry = CheckEntry(
-        str(raw["name"]),
-        *sides,
-        str(raw["expected"]),
-        str(raw["reason"]),
-        bool(raw.get("exact", False)),
-        agreement,
-        raw["held"],
-        str(raw["verdict"]),
+    name, expected, reason, verdict = (
+        str(raw[k]) for k in ("name", "expected", "reason", "verdict")
     )
-    return entry, None
+    exact = bool(raw.get("exact", False))
+    return CheckEntry(name, *sides, expected, reason, exact, agreement, raw["held"], verdict), None
 
 
 AGREEMENT_FIELDS = {f.name for f in dataclasses.fields(Agreement)}

@@ -1,18 +1,11 @@
-"""Where results live, named so that pytest-benchmark's own storage reads them.
-
-- ``results/<machine label>/NNNN_<commit>_<profile>_<UTC time>.json``: the bench runs, numbered
-  per folder as pytest-benchmark numbers the runs it saves (``--benchmark-autosave``), so
-  ``pytest-benchmark --storage file://results/<label> list`` and ``compare`` (with no run
-  ids, or with ``0004``) read them, and label each run distinctly (``0004_d12c7d3``);
-- ``results/checks/<machine label>/<UTC time>_check_<commit>.json``: the published checks,
-  outside the storage's folders (it would try to read them as runs);
-- ``results/study/runs/<UTC time>_<profile>_<commit>.json``: the study's runs;
-- ``results/baseline/<machine label>/check.json`` and ``results/baseline/revision.json``: the
-  regression gate's baseline; ``results/ab/``: published ``xbench ab`` runs.
-
-``<commit>`` ends in ``-dirty`` when the tree had changes; the time is when the run started.
-A new file never replaces an existing one: a bench run takes the next free number, another
-file whose name is taken gets ``-1``, ``-2``, ...
+"""Where results live, named so that pytest-benchmark's own storage reads them (the layout:
+docs/formats.md#where-they-live). Bench runs are numbered per machine folder as
+pytest-benchmark numbers the runs it saves (``--benchmark-autosave``), so
+``pytest-benchmark --storage file://results/<label> list`` and ``compare`` read them and label
+each run distinctly (``0004_d12c7d3``); published checks live outside its folders, under
+``results/checks/``, as it would try to read them as runs. A new file never replaces an
+existing one: a bench run takes the next free number, another file whose name is taken gets
+``-1``, ``-2``, ...
 """
 
 from __future__ import annotations
@@ -21,6 +14,7 @@ import contextlib
 import datetime
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from xbench.errors import UsageError
@@ -85,16 +79,6 @@ def name_order(path: Path) -> tuple[str, int]:
     return path.stem, 0
 
 
-def _write_new(data: bytes, path: Path) -> Path | None:
-    """Write ``data`` at ``path`` unless a file is there (None then)."""
-    if path.exists():
-        return None
-    try:
-        return write_atomically(path, lambda f: f.write(data), exclusive=True)
-    except FileExistsError:
-        return None
-
-
 def publish_run(
     data: bytes,
     folder: Path,
@@ -108,11 +92,9 @@ def publish_run(
     when = when or datetime.datetime.now(datetime.timezone.utc)
     runs = bench_runs(folder)
     number = run_number(runs[-1]) + 1 if runs else 1
-    for attempt in range(100):
-        path = _write_new(data, folder / run_name(number + attempt, profile, commit, when))
-        if path is not None:
-            return path
-    raise UsageError(f"could not find a free run number in {folder}")
+    return _first_free(
+        data, folder, lambda n: run_name(number + n, profile, commit, when), "run number"
+    )
 
 
 def publish_new(
@@ -128,12 +110,20 @@ def publish_new(
     """
     commit = commit if commit is not None else machine.git_commit()
     name = result_name(kind, commit, when or datetime.datetime.now(datetime.timezone.utc))
+    return _first_free(
+        data, folder, lambda n: name.replace(".json", f"-{n}.json") if n else name, "file name"
+    )
+
+
+def _first_free(data: bytes, folder: Path, name: Callable[[int], str], what: str) -> Path:
+    """Write ``data`` as ``folder/<name(0)>``, else ``<name(1)>``, ...: the first name free
+    (100 tries), never replacing a file, one written meanwhile by another run included."""
     for attempt in range(100):
-        path = _write_new(data, folder / (name if not attempt else
-                                         name.replace(".json", f"-{attempt}.json")))  # fmt: skip
-        if path is not None:
-            return path
-    raise UsageError(f"could not find a free file name in {folder}")
+        path = folder / name(attempt)
+        with contextlib.suppress(FileExistsError):
+            if not path.exists():
+                return write_atomically(path, lambda f: f.write(data), exclusive=True)
+    raise UsageError(f"could not find a free {what} in {folder}")
 
 
 def validate_label(label: str) -> str:

@@ -1,13 +1,6 @@
 """Bring a results folder written by an older xbench to the current layout
-(``records.layout``), losing nothing:
-
-- bench runs named ``<time>_<profile>_<commit>.json`` (in ``results/<label>/`` and
-  ``results/stability/<label>/``) are renamed ``NNNN_<commit>_<profile>_<time>.json``,
-  numbered in time order after the folder's numbered runs, and each benchmark gets its
-  ``group`` and JSON ``params`` (the harness self-test moves to ``harness_self_test``);
-  every number in them stays as it was;
-- published checks (``<time>_check_<commit>.json`` in ``results/<label>/``) move to
-  ``results/checks/<label>/`` unchanged.
+(``records.layout``), losing nothing: what moves where is ``xbench migrate``'s description
+(``cli/migrate.py``); every number in every file stays as it was.
 
 Each file is written whole under its new name before the old one is removed; a name
 already taken stops the migration with nothing of that file changed.

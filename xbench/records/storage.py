@@ -32,7 +32,7 @@ def ensure_writable(path: Path, overwrite: bool = False) -> None:
         raise UsageError(
             f"refusing to overwrite existing {path}; pass --overwrite or choose another path"
         )
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent
     if not parent.is_dir():
         raise UsageError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
@@ -130,11 +130,9 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     for tmp in candidates:
         pid = _owner(tmp.name)
         if pid is not None and pid != os.getpid() and not _alive(pid):
-            try:
+            with contextlib.suppress(OSError):  # removed first by another run, or read-only
                 tmp.unlink()
                 removed.append(tmp)
-            except OSError:
-                pass  # another run removed it first, or the folder is read-only
     return removed
 
 

@@ -1,14 +1,6 @@
-"""A study (``xbench study``): typed record, writer and reader of its JSON.
-
-The document (``format`` ``xbench-study/1``): ``profile``, ``datetime`` (the UTC start),
-``seconds``, ``settings`` (data split, model, optimizer settings, seeds, epochs, ...),
-``conditions`` (each with its rule per framework), ``machine_info`` (``versions``,
-``cpu_model``, ``commit``), ``runs`` (per condition × framework × seed: the metrics after
-every epoch, the validation confusion matrix, the kernels' histogram), ``agreement`` (torch
-against JAX, final kernels), ``contrasts`` (pairs of conditions, final kernels),
-``bench_run`` (the bench run behind the step-cost claim, when one was found) and, in files
-written since the stability experiment, ``stability`` (float32 runs against their float64
-reference, ``StabilityCell``; absent from older files, which read with none).
+"""A study (``xbench study``): typed record, writer and reader of its JSON (``format``
+``xbench-study/1``, its fields in docs/formats.md; ``stability`` is absent from files written
+before the stability experiment, which read with none).
 
 Written under ``<out>/runs/<start>_<profile>_<commit>.json``, never replaced.
 """
@@ -27,15 +19,9 @@ from xbench.spec.cases import FRAMEWORKS
 
 KIND, VERSION = "study", 1
 DATETIME = "%Y-%m-%dT%H:%M:%SZ"  # the document's start time, UTC
-METRICS = (
-    "train_loss",
-    "val_loss",
-    "train_acc",
-    "val_acc",
-    "weight_norm",
-    "zero_frac",
-    "small_frac",
-)
+METRICS = (  # in every run's history, per epoch
+    "train_loss", "val_loss", "train_acc", "val_acc", "weight_norm", "zero_frac", "small_frac",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -186,18 +172,14 @@ def _plain(value):
 
 
 def to_document(run: StudyRun) -> dict:
-    settings = {k: v for k, v in asdict(run.settings).items() if k != "threads"}
-    if run.settings.threads is not None:
-        settings["threads"] = run.settings.threads
+    settings = {k: v for k, v in asdict(run.settings).items() if k != "threads" or v is not None}
     doc = {
         "format": format_name(KIND, VERSION),
         "profile": run.profile,
         "datetime": run.datetime,
         "seconds": run.seconds,
         "settings": settings,
-        "conditions": [
-            {k if k != "lam" else "lambda": v for k, v in asdict(c).items()} for c in run.conditions
-        ],
+        "conditions": [_with_lambda(c) for c in run.conditions],
         "machine_info": run.machine_info,
         "runs": [asdict(r) for r in run.runs],
         "agreement": [asdict(a) for a in run.agreement],
@@ -205,20 +187,13 @@ def to_document(run: StudyRun) -> dict:
         "bench_run": run.bench_run,
     }
     if run.stability:  # absent when not measured: an older record writes back as it was read
-        doc["stability"] = [stability_document(c) for c in run.stability]
+        doc["stability"] = [_with_lambda(c) for c in run.stability]
     return _plain(doc)
 
 
-def stability_document(cell: StabilityCell) -> dict:
-    return {k if k != "lam" else "lambda": v for k, v in asdict(cell).items()}
-
-
-def stability_cell(raw: dict) -> StabilityCell:
-    raw = {k if k != "lambda" else "lam": v for k, v in raw.items()}
-    cell = _known(StabilityCell, raw)
-    cell["checkpoints"] = tuple(int(k) for k in cell["checkpoints"])
-    cell["rel_error"] = tuple(float(e) for e in cell["rel_error"])
-    return StabilityCell(**cell)
+def _with_lambda(record) -> dict:
+    """A condition or stability cell as its JSON has it: ``lam`` as ``lambda``."""
+    return {k if k != "lam" else "lambda": v for k, v in asdict(record).items()}
 
 
 def to_text(run: StudyRun) -> str:
@@ -240,6 +215,20 @@ def _known(cls, raw: dict) -> dict:
     return {k: v for k, v in raw.items() if k in names}
 
 
+def condition_info(c: dict) -> ConditionInfo:
+    return ConditionInfo(
+        c["name"], c["family"], c["label"], c["optimizer"], c["lambda"], c["dropout"],
+        dict(c["rule"]), c.get("model", ""),
+    )  # fmt: skip
+
+
+def stability_cell(raw: dict) -> StabilityCell:
+    cell = _known(StabilityCell, {k if k != "lambda" else "lam": v for k, v in raw.items()})
+    cell["checkpoints"] = tuple(int(k) for k in cell["checkpoints"])
+    cell["rel_error"] = tuple(float(e) for e in cell["rel_error"])
+    return StabilityCell(**cell)
+
+
 def from_document(doc: dict) -> StudyRun:
     """The typed record of a study document; only what it holds is required, the rest
     takes defaults (``load`` first checks that a file holds everything a page needs)."""
@@ -249,19 +238,6 @@ def from_document(doc: dict) -> StudyRun:
     for key in ("layers", "histogram_edges"):
         if key in s:
             s[key] = tuple(s[key])
-    conditions = tuple(
-        ConditionInfo(
-            c["name"],
-            c["family"],
-            c["label"],
-            c["optimizer"],
-            c["lambda"],
-            c["dropout"],
-            dict(c["rule"]),
-            c.get("model", ""),
-        )  # fmt: skip
-        for c in doc["conditions"]
-    )
     runs = []
     for r in doc["runs"]:
         r = _known(TrainingRun, r)
@@ -276,7 +252,7 @@ def from_document(doc: dict) -> StudyRun:
         datetime=doc.get("datetime", ""),
         seconds=doc.get("seconds", 0.0),
         settings=StudySettings(**_known(StudySettings, s)),
-        conditions=conditions,
+        conditions=tuple(condition_info(c) for c in doc["conditions"]),
         machine_info=doc.get("machine_info", {}),
         runs=tuple(runs),
         agreement=tuple(
@@ -334,13 +310,12 @@ def _validate(doc: dict) -> None:
                 run = runs.get((name, framework, seed))
                 if run is None:
                     raise UsageError(f"no {framework} run of {name} for seed {seed}")
+                where = f"{framework} {name} seed {seed}"
                 for metric in METRICS:
                     if len(run["history"][metric]) != epochs + 1:
-                        raise UsageError(
-                            f"{framework} {name} seed {seed}: {metric} is not per epoch"
-                        )
+                        raise UsageError(f"{where}: {metric} is not per epoch")
                 if len(run["confusion"]) != 10 or "zeros" not in run["histogram"]:
-                    raise UsageError(f"{framework} {name} seed {seed}: no confusion or histogram")
+                    raise UsageError(f"{where}: no confusion or histogram")
             if not any(a["condition"] == name for a in doc["agreement"]):
                 raise UsageError(f"no torch/JAX agreement for {name}")
     _require(doc["machine_info"], "machine_info", ("versions", "commit", "cpu_model"))

@@ -1,11 +1,6 @@
-"""One trajectory as ``.npz`` (``xbench trace``), written atomically and read back.
-
-The file holds ``x`` and ``y`` (the batch of every step, leading axis = step),
-``params/<name>`` (canonical layout, leading axis = step, index 0 = initial values),
-``loss`` (the data loss before each update, one value per step), ``case`` (the Case as JSON
-text) and ``framework``. A model with batch norm adds ``stats/<name>`` (its running
-statistics, indexed as the parameters), ``evaluation`` (the evaluation-mode output on the
-held-out batch after the last step) and ``x_eval`` (that batch).
+"""One trajectory as ``.npz`` (``xbench trace``), written atomically and read back as
+untrusted input. The format: docs/formats.md#trajectory-npz; with ``evaluation``, a model with
+batch norm also stores ``x_eval``, the held-out batch it was computed on.
 """
 
 from __future__ import annotations
@@ -82,16 +77,10 @@ def _trajectory(arrays: dict[str, np.ndarray], where: str) -> Trajectory:
         for p in ("params/", "stats/")
     }
     return Trajectory(
-        framework=_text(arrays, "framework", where),
-        case=case,
-        params=prefixed["params/"],
-        loss=arrays["loss"],
-        x=arrays["x"],
-        y=arrays["y"],
-        stats=prefixed["stats/"],
-        evaluation=arrays.get("evaluation"),
-        x_eval=arrays.get("x_eval"),
-    )
+        framework=_text(arrays, "framework", where), case=case, params=prefixed["params/"],
+        loss=arrays["loss"], x=arrays["x"], y=arrays["y"], stats=prefixed["stats/"],
+        evaluation=arrays.get("evaluation"), x_eval=arrays.get("x_eval"),
+    )  # fmt: skip
 
 
 def check_trace(t: Trajectory, where: str) -> None:

@@ -4,8 +4,9 @@ is asked (``serve``, ``main``), and the controller's client (``Worker``, ``start
 
 ``xbench ab`` (and so ``xbench compare``) and ``xbench bench``'s torch-vs-JAX stage start
 several of these per side, each under the side's own interpreter and with the side's own
-code first on ``sys.path``, and alternate their rounds. The worker speaks JSON lines: one request on stdin, one reply on stdout (the library's own output goes
-to stderr, so a chatty import cannot corrupt the protocol).
+code first on ``sys.path``, and alternate their rounds. The worker speaks JSON lines: one
+request on stdin, one reply on stdout (the library's own output goes to stderr, so a chatty
+import cannot corrupt the protocol).
 
 Requests and replies::
 

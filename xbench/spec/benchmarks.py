@@ -31,7 +31,7 @@ import numpy as np
 
 from xbench.errors import UsageError
 from xbench.spec.cases import Case, mechanism, not_applicable_reason
-from xbench.spec.models import Dense, Model, Tanh, Vector, init_params
+from xbench.spec.models import Model, Vector, init_params, mlp
 from xbench.spec.problems import Problem
 
 KINDS = ("update", "train", "reference", "overhead")
@@ -72,6 +72,10 @@ def size_label(params: int) -> str:
     return f"1e{exponent}" if 10**exponent == params else str(params)
 
 
+def layout_label(tensors: int) -> str:
+    return "one" if tensors == 1 else f"x{tensors}"
+
+
 def benchmark_group(
     kind: str, optimizer: str, rule: str, params: int, tensors: int, device: str = "cpu"
 ) -> str:
@@ -80,7 +84,7 @@ def benchmark_group(
     (``update/adamw/decoupled decay/1e6/one``; torch ``weight_decay`` and optax
     ``add_decayed_weights`` share ``coupled decay``, except AdamW's decoupled
     ``weight_decay``); the reference kernels by size."""
-    size = [size_label(params), "one" if tensors == 1 else f"x{tensors}"]
+    size = [size_label(params), layout_label(tensors)]
     on = [] if device == "cpu" else [device]
     if kind == "reference":
         return "/".join(["reference", *size, *on])
@@ -123,13 +127,9 @@ class BenchCase:
         return f"vectors{self.tensors}"
 
     @property
-    def layout(self) -> str:
-        return "one" if self.tensors == 1 else f"x{self.tensors}"
-
-    @property
     def id(self) -> str:
         """A readable pytest id, e.g. ``update-adamw-weight_decay-torch-fused-1e6-one``."""
-        size = f"{size_label(self.params)}-{self.layout}"
+        size = f"{size_label(self.params)}-{layout_label(self.tensors)}"
         if self.kind == "reference":
             return f"reference-{self.implementation}-{size}-{self.device}"
         parts = [self.kind, self.optimizer, self.rule, self.framework, self.implementation, size]
@@ -181,9 +181,9 @@ class BenchCase:
         gradients), then the framework's parameters, gradients and optimizer state, and as much
         again for a step's outputs and temporaries (a jit without donation returns new arrays;
         torch's for-loop keeps intermediates). The interpreter and the libraries come on top."""
-        itemsize = np.dtype(self.dtype).itemsize
         if self.kind == "reference":
-            return 2 * self.elements * REFERENCE_KERNELS[self.implementation] * itemsize
+            return 2 * self.bytes_moved
+        itemsize = np.dtype(self.dtype).itemsize
         return self.params * (2 * 8 + 2 * (2 + STATE_ARRAYS[self.optimizer]) * itemsize)
 
     @property
@@ -256,18 +256,7 @@ def wide_mlp(params: int) -> Model:
     Parameters: 64h + h + h² + h + 4h + 4 = h² + 70h + 4 (six tensors).
     """
     width = max(1, round((-70 + math.sqrt(70**2 - 4 * (4 - params))) / 2))
-    layers = (
-        Dense("dense0", TRAIN_INPUT, width),
-        Tanh(),
-        Dense("dense1", width, width),
-        Tanh(),
-        Dense("out", width, TRAIN_OUTPUT),
-    )
-    return Model("mlp_wide", (TRAIN_INPUT,), TRAIN_OUTPUT, layers)
-
-
-def parameter_count(model: Model) -> int:
-    return sum(math.prod(s) for s in model.param_shapes().values())
+    return mlp("mlp_wide", TRAIN_INPUT, width, TRAIN_OUTPUT)
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -320,7 +309,7 @@ def sweep(profile: str, device: str = "cpu") -> list[BenchCase]:
     return _applicable(_quick_cases(device) if profile == "quick" else _default_cases(device))
 
 
-def _cases(kind, optimizers, rules, impls, sizes, tensors, device):
+def _cases(kind, optimizers, rules, impls, sizes, device, tensors=1):
     return [
         BenchCase(kind, fw, impl, opt, rule, n, tensors, device=device)
         for opt in optimizers
@@ -328,14 +317,6 @@ def _cases(kind, optimizers, rules, impls, sizes, tensors, device):
         for fw, impl in impls
         for n in sizes
     ]
-
-
-def _update(optimizers, rules, impls, sizes, tensors, device):
-    return _cases("update", optimizers, rules, impls, sizes, tensors, device)
-
-
-def _train(optimizers, rules, impls, sizes, device):
-    return _cases("train", optimizers, rules, impls, sizes, 1, device)
 
 
 # The smallest size whose torch-vs-JAX comparison is timed interleaved: below it a step takes
@@ -358,28 +339,26 @@ def _references(sizes, device):
 
 
 def _quick_cases(device):
-    copies = _references([10**4, 10**5, 10**6], device)
     return (
-        copies
-        + _update(["adamw"], ["weight_decay"], ALL_IMPLS, [10**4, 10**6], 1, device)
-        + _update(["adamw"], ["weight_decay"], MULTI_TENSOR, [10**4], MANY, device)
-        + _update(["sgd"], ["none"], EAGER_AND_JIT, [10**4], 1, device)
-        + _train(["sgd", "adam"], BENCH_RULES, TRAIN_IMPLS[::2], [10**5], device)
+        _references([10**4, 10**5, 10**6], device)
+        + _cases("update", ["adamw"], ["weight_decay"], ALL_IMPLS, [10**4, 10**6], device)
+        + _cases("update", ["adamw"], ["weight_decay"], MULTI_TENSOR, [10**4], device, MANY)
+        + _cases("update", ["sgd"], ["none"], EAGER_AND_JIT, [10**4], device)
+        + _cases("train", ["sgd", "adam"], BENCH_RULES, TRAIN_IMPLS[::2], [10**5], device)
     )
 
 
 def _default_cases(device):
-    copies = _references(SIZES, device)
     many = [10**4, 10**6]
     compiled = [("torch", "compiled")]
     return (
-        copies
-        + _update(BENCH_OPTIMIZERS, UPDATE_RULES, EAGER_AND_JIT, SIZES, 1, device)
-        + _update(["adamw"], ["weight_decay"], compiled, SIZES, 1, device)
-        + _update(["sgd"], ["none"], compiled, [10**6, 10**7], 1, device)
-        + _update(["sgd"], ["none"], MULTI_TENSOR, many, MANY, device)
-        + _update(["adamw"], ["weight_decay"], MULTI_TENSOR, many, MANY, device)
-        + _train(BENCH_OPTIMIZERS, BENCH_RULES, TRAIN_IMPLS, SIZES, device)
+        _references(SIZES, device)
+        + _cases("update", BENCH_OPTIMIZERS, UPDATE_RULES, EAGER_AND_JIT, SIZES, device)
+        + _cases("update", ["adamw"], ["weight_decay"], compiled, SIZES, device)
+        + _cases("update", ["sgd"], ["none"], compiled, [10**6, 10**7], device)
+        + _cases("update", ["sgd"], ["none"], MULTI_TENSOR, many, device, MANY)
+        + _cases("update", ["adamw"], ["weight_decay"], MULTI_TENSOR, many, device, MANY)
+        + _cases("train", BENCH_OPTIMIZERS, BENCH_RULES, TRAIN_IMPLS, SIZES, device)
     )
 
 
@@ -397,9 +376,9 @@ def gate_cases(device: str = "cpu") -> list[BenchCase]:
     spread at 10⁴, ×0.56–×1.6 between A/A pairs here, would widen the gate's interval most)."""
     impls = [pair for pair in EAGER_AND_JIT if pair != ("jax", "jit")]
     return _applicable(
-        _update(["adamw"], ["weight_decay"], impls, GATE_SIZES, 1, device)
-        + _train(["adam"], ["weight_decay", "add_decayed_weights"], TRAIN_IMPLS[1:], [10**5],
-                 device)
+        _cases("update", ["adamw"], ["weight_decay"], impls, GATE_SIZES, device)
+        + _cases("train", ["adam"], ["weight_decay", "add_decayed_weights"], TRAIN_IMPLS[1:],
+                 [10**5], device)
     )  # fmt: skip
 
 

@@ -1,9 +1,8 @@
 """What is run: a Case (model × optimizer × rule × hyper-parameters × dtype × seed × steps).
 
-Every hyper-parameter is explicit. Framework defaults differ (optax.adamw decays 1e-4 by
+Every hyper-parameter is explicit: framework defaults differ (optax.adamw decays 1e-4 by
 default, torch AdamW 1e-2, torch Adam 0), so an adapter never relies on one. Each optimizer
-and rule named here is written out as a formula, in torch's and optax's form, in
-``docs/rules.md``.
+and rule is written out in torch's and optax's form in ``docs/rules.md``.
 """
 
 from __future__ import annotations
@@ -22,14 +21,9 @@ REFERENCE = "reference"  # the float64 NumPy oracle
 RUNNERS = (*FRAMEWORKS, REFERENCE)  # whatever can run a Case: a framework or the reference
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 RULES = (
-    "none",
-    "weight_decay",
-    "l2_loss",
-    "add_decayed_weights",
-    "l1_loss",
-    "elastic_net_loss",
+    "none", "weight_decay", "l2_loss", "add_decayed_weights", "l1_loss", "elastic_net_loss",
     "l1_prox",
-)
+)  # fmt: skip
 DTYPES = ("float32", "float64")
 LOSS_RULES = ("l2_loss", "l1_loss", "elastic_net_loss")  # a penalty in the loss: autodiff adds it
 SCHEDULES = ("constant", "linear", "cosine", "warmup_cosine")
@@ -64,13 +58,13 @@ VARIANT_RULE = {
     "decoupled": "weight_decay",
     "decay_before_clip": "add_decayed_weights",
 }
-# BatchNorm's running variance: torch updates it with the unbiased batch variance (×n/(n − 1)),
-# Flax with the biased one; both normalise training batches with the biased one.
-RUNNING_VARS = ("unbiased", "biased")
 VARIANT_OPTIMIZERS = {
     "decoupled": ("sgd", "momentum", "nesterov", "adam"),
     "optax_defaults": ("rmsprop", "adagrad"),
 }
+# BatchNorm's running variance: torch updates it with the unbiased batch variance (×n/(n − 1)),
+# Flax with the biased one; both normalise training batches with the biased one.
+RUNNING_VARS = ("unbiased", "biased")
 
 DECAYING_RULES = RULES[1:]
 # Defaults that depend on the optimizer, torch's: RMSprop without momentum, Adagrad's ε 1e-10
@@ -162,24 +156,19 @@ class Case:
 
     @property
     def label(self) -> str:
-        parts = [self.model, self.optimizer, self.rule]
-        if self.variant:
-            parts.append(self.variant)
-        if self.mask:
-            parts.append(mask_label(self.mask))
-        parts += [f for f in ("centered", "eps_in_sqrt") if getattr(self, f)]
-        parts += [f"{f}{getattr(self, f):g}" for f in ("dampening", "lr_decay") if getattr(self, f)]
-        if self.schedule != "constant":
-            parts.append(self.schedule)
-        if self.clipped:
-            parts.append(f"clip{self.clip_norm:g}")
-        if self.unused_param:
-            parts.append("unused")
-        if self.bn_momentum != 0.1:
-            parts.append(f"bn_momentum{self.bn_momentum:g}")
-        if self.bn_running_var != "unbiased":
-            parts.append(f"bn_{self.bn_running_var}_var")
-        return "-".join(parts)
+        """model-optimizer-rule, then each setting away from its default, in a fixed order."""
+        optional = [
+            self.variant,
+            self.mask and mask_label(self.mask),
+            *(f for f in ("centered", "eps_in_sqrt") if getattr(self, f)),
+            *(f"{f}{getattr(self, f):g}" for f in ("dampening", "lr_decay") if getattr(self, f)),
+            self.schedule != "constant" and self.schedule,
+            self.clipped and f"clip{self.clip_norm:g}",
+            self.unused_param and "unused",
+            self.bn_momentum != 0.1 and f"bn_momentum{self.bn_momentum:g}",
+            self.bn_running_var != "unbiased" and f"bn_{self.bn_running_var}_var",
+        ]
+        return "-".join([self.model, self.optimizer, self.rule, *(p for p in optional if p)])
 
 
 def _choice(field: str, value, valid) -> None:
@@ -188,11 +177,11 @@ def _choice(field: str, value, valid) -> None:
         raise UsageError(f"unknown {field} {value!r}; valid: {shown}")
 
 
-def _finite_nonnegative(field: str, value: float, positive: bool = False) -> None:
-    bad = not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
-    if bad or (positive and value == 0):
-        need = "a finite number > 0" if positive else "a finite number >= 0"
-        raise UsageError(f"invalid {field} {value!r}; must be {need}")
+def _number(field: str, value, positive: bool = False, integer: bool = False) -> None:
+    bad = not isinstance(value, int if integer else (int, float))
+    if bad or not math.isfinite(value) or value < 0 or (positive and value == 0):
+        need = "an integer" if integer else "a finite number"
+        raise UsageError(f"invalid {field} {value!r}; must be {need} {'>' if positive else '>='} 0")
 
 
 def mask_label(mask: str) -> str:
@@ -210,14 +199,11 @@ def validate(case: Case) -> None:
     if case.mask:  # "" (no mask) is always valid
         _choice("mask", case.mask, tuple(m for m in MASKS if m))
     _choice("schedule", case.schedule, SCHEDULES)
-    _finite_nonnegative("lr", case.lr, positive=True)
-    _finite_nonnegative("weight-decay", case.weight_decay)
-    _finite_nonnegative("eps", case.eps)
-    _finite_nonnegative("initial-accumulator", case.initial_accumulator)
-    _finite_nonnegative("lr-decay", case.lr_decay)
-    _finite_nonnegative("clip-eps", case.clip_eps)
+    _number("lr", case.lr, positive=True)
+    for field in ("weight_decay", "eps", "initial_accumulator", "lr_decay", "clip_eps"):
+        _number(field.replace("_", "-"), getattr(case, field))
     if case.clip_norm is not None:
-        _finite_nonnegative("clip-norm", case.clip_norm, positive=True)
+        _number("clip-norm", case.clip_norm, positive=True)
     for field in ("momentum", "beta1", "beta2", "alpha", "dampening"):
         value = getattr(case, field)
         if not isinstance(value, (int, float)) or not 0 <= value < 1:
@@ -225,11 +211,8 @@ def validate(case: Case) -> None:
     if not 0 <= case.l1_ratio <= 1:
         raise UsageError(f"invalid l1-ratio {case.l1_ratio!r}; must be in [0, 1]")
     for field in ("steps", "batch_size"):
-        value = getattr(case, field)
-        if not isinstance(value, int) or value <= 0:
-            raise UsageError(f"invalid {field.replace('_', '-')} {value!r}; must be an integer > 0")
-    if not isinstance(case.seed, int) or case.seed < 0:
-        raise UsageError(f"invalid seed {case.seed!r}; must be an integer >= 0")
+        _number(field.replace("_", "-"), getattr(case, field), positive=True, integer=True)
+    _number("seed", case.seed, integer=True)
     validate_device(case.device)
     if case.rule == "none" and case.weight_decay != 0:
         raise UsageError(
@@ -262,8 +245,7 @@ def _validate_optimizer_fields(case: Case) -> None:
 
 
 def _validate_schedule(case: Case) -> None:
-    if not isinstance(case.warmup_steps, int) or case.warmup_steps < 0:
-        raise UsageError(f"invalid warmup-steps {case.warmup_steps!r}; must be an integer >= 0")
+    _number("warmup-steps", case.warmup_steps, integer=True)
     if case.warmup_steps and case.schedule != "warmup_cosine":
         raise UsageError(
             f"warmup-steps {case.warmup_steps} applies to schedule 'warmup_cosine', "
@@ -338,15 +320,11 @@ def _validate_variant(case: Case) -> None:
     if v == "decay_before_clip" and not case.clipped:
         raise UsageError("variant 'decay_before_clip' needs --clip-norm")
     if v == "optax_defaults":
-        wrong = {
-            f: value
-            for f, value in OPTAX_DEFAULTS[case.optimizer].items()
-            if getattr(case, f) != value
-        }
+        wrong = {f: x for f, x in OPTAX_DEFAULTS[case.optimizer].items() if getattr(case, f) != x}
         if wrong:
             want = ", ".join(
-                f"--{f.replace('_', '-')}" + ("" if value is True else f" {value:g}")
-                for f, value in wrong.items()
+                f"--{f.replace('_', '-')}" + ("" if x is True else f" {x:g}")
+                for f, x in wrong.items()
             )
             raise UsageError(
                 f"variant 'optax_defaults' runs optax.{case.optimizer}'s defaults, so the case "
@@ -366,16 +344,13 @@ def not_applicable_reason(framework: str, case: Case) -> str | None:
     return checks[framework](case) if framework in checks else None
 
 
-OPTAX_NAME = {"momentum": "sgd", "nesterov": "sgd"}
-
-
 def _jax_cannot(case: Case) -> str | None:
-    optax_name = f"optax.{OPTAX_NAME.get(case.optimizer, case.optimizer)}"
     if case.rule == "weight_decay" and case.optimizer != "adamw":
         if case.variant == "decoupled" and case.optimizer == "adam":
             return "optax.adam has no decoupled decay; optimizer adamw (optax.adamw) is it"
+        optax_name = "sgd" if case.optimizer in ("momentum", "nesterov") else case.optimizer
         return (
-            f"{optax_name} has no weight_decay argument; use rule add_decayed_weights "
+            f"optax.{optax_name} has no weight_decay argument; use rule add_decayed_weights "
             "(the same coupled g + λw) or l2_loss"
         )
     if case.dampening:
@@ -463,11 +438,8 @@ def decayed_names(params, case: Case) -> frozenset[str]:
 
 
 def mechanism(optimizer: str, rule: str) -> str:
-    """Rules the equivalence catalogue shows equal across frameworks share a mechanism.
-
-    torch SGD/momentum/Adam ``weight_decay`` is g + λw, as optax ``add_decayed_weights``
-    before the optimizer; torch AdamW ``weight_decay`` is optax.adamw's decoupled decay.
-    """
+    """The decay mechanism behind a rule, shared by rules shown equal across frameworks: torch
+    ``weight_decay`` and optax ``add_decayed_weights`` are coupled, AdamW's is decoupled."""
     if rule == "weight_decay" and optimizer == "adamw":
         return "decoupled decay"
     if rule in ("weight_decay", "add_decayed_weights"):

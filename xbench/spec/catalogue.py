@@ -1,10 +1,11 @@
 """The check catalogue: which runs are compared, and what the comparison should find.
 
-Each Entry compares two Sides (a framework or the reference, and a Case) and states its
+Each Entry compares two Setups (a framework or the reference, and a Case) and states its
 expectation: equal, or different with the one-line reason. The equalities and the known
-differences are those of ``docs/rules.md``. Hyper-parameters are chosen so that a 0.1% error
-in λ or a decay one step late is far above the float64 tolerance (ηλ is never tiny, except in
-the one entry about tiny ηλ).
+differences are those of ``docs/rules.md``; η and λ are chosen as ``docs/check.md`` says (ηλ
+is never tiny, except in the one entry about tiny ηλ).
+
+Over 450 lines: the catalogue is a table of entries written as code.
 """
 
 from __future__ import annotations
@@ -64,14 +65,9 @@ class Entry:
 
 
 def case_for(model: str, optimizer: str, rule: str, dtype: str, **changes) -> Case:
-    fields = dict(
-        model=model,
-        optimizer=optimizer,
-        rule=rule,
-        lr=CATALOGUE_LR[optimizer],
-        weight_decay=CATALOGUE_DECAY[rule],
-        dtype=dtype,
-    )
+    """A Case at the catalogue's η and λ for ``optimizer`` and ``rule``, then ``changes``."""
+    fields = dict(model=model, optimizer=optimizer, rule=rule, dtype=dtype)
+    fields |= dict(lr=CATALOGUE_LR[optimizer], weight_decay=CATALOGUE_DECAY[rule])
     return Case(**(fields | changes))
 
 
@@ -149,6 +145,10 @@ def entry(left: Setup, right: Setup, expect_equal: bool, reason: str, exact: boo
 SAME_RULE = "same update rule (docs/rules.md)"
 
 
+def torch_vs_jax(torch_case: Case, jax_case: Case, equal: bool, reason: str) -> Entry:
+    return entry(Setup("torch", torch_case), Setup("jax", jax_case), equal, reason)
+
+
 def versus_reference(case: Case, reason_if_different: str | None = None) -> list[Entry]:
     """Each framework that can express ``case`` against the float64 reference."""
     out = []
@@ -187,12 +187,9 @@ def _rule_table(dtype: str) -> list[Entry]:
     for rule in ("add_decayed_weights", "l2_loss"):  # optax.adagrad: ε inside the root
         case = case_for("mlp_norm", "adagrad", rule, dtype, mask=True, eps_in_sqrt=True)
         out += versus_reference(case)
+    three_cases = (("adamw", "weight_decay"), ("momentum", "l2_loss"), ("adam", "l1_loss"))
     for model in ("linear", "cnn"):
-        for optimizer, rule in (
-            ("adamw", "weight_decay"),
-            ("momentum", "l2_loss"),
-            ("adam", "l1_loss"),
-        ):
+        for optimizer, rule in three_cases:
             out += versus_reference(case_for(model, optimizer, rule, dtype))
     return out
 
@@ -201,36 +198,25 @@ def _spec_table(dtype: str) -> list[Entry]:
     """The equalities of docs/rules.md, framework against framework."""
     out = []
     for optimizer in ("sgd", "momentum", "nesterov", "adam"):
-        torch_wd = Setup("torch", case_for("mlp", optimizer, "weight_decay", dtype))
+        torch_wd = case_for("mlp", optimizer, "weight_decay", dtype)
         for other in ("add_decayed_weights", "l2_loss"):
-            jax_run = Setup("jax", case_for("mlp", optimizer, other, dtype))
-            out.append(
-                entry(torch_wd, jax_run, True, f"torch weight_decay is g + λw, as jax {other}")
-            )
-        torch_l2 = Setup("torch", case_for("mlp", optimizer, "l2_loss", dtype))
-        out.append(entry(torch_wd, torch_l2, True, "weight_decay=λ is the gradient of λ/2·‖w‖²"))
+            same = f"torch weight_decay is g + λw, as jax {other}"
+            out.append(torch_vs_jax(torch_wd, case_for("mlp", optimizer, other, dtype), True, same))
+        torch_l2 = case_for("mlp", optimizer, "l2_loss", dtype)
+        same = "weight_decay=λ is the gradient of λ/2·‖w‖²"
+        out.append(entry(Setup("torch", torch_wd), Setup("torch", torch_l2), True, same))
     adamw = case_for("mlp", "adamw", "weight_decay", dtype)
-    out.append(entry(Setup("torch", adamw), Setup("jax", adamw), True, "torch AdamW = optax.adamw"))
+    out.append(torch_vs_jax(adamw, adamw, True, "torch AdamW = optax.adamw"))
     coupled = case_for("mlp", "sgd", "weight_decay", dtype)
-    out.append(
-        entry(
-            Setup("torch", coupled.replace(variant="decoupled")),
-            Setup("torch", coupled),
-            True,
-            "plain SGD: w − η(g + λw) = w(1 − ηλ) − ηg",
-        )
-    )
-    for model, optimizer, rule in (
-        ("mlp_norm", "adamw", "weight_decay"),
-        ("mlp_norm", "sgd", "l1_loss"),
-    ):
-        case = case_for(model, optimizer, rule, dtype, mask=True)
-        out.append(entry(Setup("torch", case), Setup("jax", case), True, "one mask map for both"))
+    decoupled = coupled.replace(variant="decoupled")
+    same = "plain SGD: w − η(g + λw) = w(1 − ηλ) − ηg"
+    out.append(entry(Setup("torch", decoupled), Setup("torch", coupled), True, same))
+    for optimizer, rule in (("adamw", "weight_decay"), ("sgd", "l1_loss")):
+        case = case_for("mlp_norm", optimizer, rule, dtype, mask=True)
+        out.append(torch_vs_jax(case, case, True, "one mask map for both"))
     for model in ("linear", "cnn"):
         case = case_for(model, "adamw", "weight_decay", dtype)
-        out.append(
-            entry(Setup("torch", case), Setup("jax", case), True, "torch AdamW = optax.adamw")
-        )
+        out.append(torch_vs_jax(case, case, True, "torch AdamW = optax.adamw"))
     return out
 
 
@@ -241,27 +227,18 @@ def _known_differences(dtype: str) -> list[Entry]:
 
 def _coupled_or_decoupled(dtype: str) -> list[Entry]:
     """Adam + L2 is not AdamW; the decay chained after the learning rate grows weights."""
-    adamw_wd = case_for("mlp", "adamw", "weight_decay", dtype)
+    adamw = case_for("mlp", "adamw", "weight_decay", dtype)
+    adam_l2 = case_for("mlp", "adam", "weight_decay", dtype)
+    adam_chained = case_for("mlp", "adam", "add_decayed_weights", dtype)
+    sgd_wd = case_for("mlp", "sgd", "weight_decay", dtype)
     after_lr = case_for("mlp", "sgd", "add_decayed_weights", dtype, variant="after_lr")
+    coupled = "Adam weight_decay adds λw to g before the moments; AdamW decays w·(1 − ηλ) outside"
+    chained = "add_decayed_weights before adam is coupled (Adam+L2), optax.adamw is decoupled"
+    grows = "add_decayed_weights after scale_by_learning_rate adds +λw to the update: weights grow"
     return [
-        entry(
-            Setup("torch", case_for("mlp", "adam", "weight_decay", dtype)),
-            Setup("torch", adamw_wd),
-            False,
-            "Adam weight_decay adds λw to g before the moments; AdamW decays w·(1 − ηλ) outside",
-        ),
-        entry(
-            Setup("jax", case_for("mlp", "adam", "add_decayed_weights", dtype)),
-            Setup("jax", adamw_wd),
-            False,
-            "add_decayed_weights before adam is coupled (Adam+L2), optax.adamw is decoupled",
-        ),
-        entry(
-            Setup("jax", after_lr),
-            Setup("torch", case_for("mlp", "sgd", "weight_decay", dtype)),
-            False,
-            "add_decayed_weights after scale_by_learning_rate adds +λw to the update: weights grow",
-        ),
+        entry(Setup("torch", adam_l2), Setup("torch", adamw), False, coupled),
+        entry(Setup("jax", adam_chained), Setup("jax", adamw), False, chained),
+        entry(Setup("jax", after_lr), Setup("torch", sgd_wd), False, grows),
         *versus_reference(after_lr),
     ]
 
@@ -270,41 +247,23 @@ def _the_half(dtype: str) -> list[Entry]:
     """λ‖w‖² without the ½ is weight_decay=2λ, not λ."""
     sgd_wd = case_for("mlp", "sgd", "weight_decay", dtype)
     no_half = case_for("mlp", "sgd", "l2_loss", dtype, variant="no_half")
-    out = [
-        entry(
-            Setup(framework, no_half),
-            Setup("torch", sgd_wd),
-            False,
-            "λ‖w‖² without the ½ has gradient 2λw: it is weight_decay=2λ, not λ",
-        )
-        for framework in FRAMEWORKS
-    ]
-    out.append(
-        entry(
-            Setup("torch", no_half),
-            Setup("torch", sgd_wd.replace(weight_decay=2 * CATALOGUE_DECAY["weight_decay"])),
-            True,
-            "λ‖w‖² has gradient 2λw, the same as weight_decay=2λ",
-        )
-    )
-    return out
+    differs = "λ‖w‖² without the ½ has gradient 2λw: it is weight_decay=2λ, not λ"
+    out = [entry(Setup(fw, no_half), Setup("torch", sgd_wd), False, differs) for fw in FRAMEWORKS]
+    twice = Setup("torch", sgd_wd.replace(weight_decay=2 * CATALOGUE_DECAY["weight_decay"]))
+    same = "λ‖w‖² has gradient 2λw, the same as weight_decay=2λ"
+    return [*out, entry(Setup("torch", no_half), twice, True, same)]
 
 
 def _momentum_and_unused(dtype: str) -> list[Entry]:
     """Coupled decay enters the momentum buffer; torch skips a parameter without gradient."""
-    momentum_wd = case_for("mlp", "momentum", "weight_decay", dtype)
-    out = [
-        entry(
-            Setup("torch", momentum_wd.replace(variant="decoupled")),
-            Setup("torch", momentum_wd),
-            False,
-            "with momentum, coupled λw enters the buffer (amplified ~1/(1 − μ)); decoupled doesn't",
-        ),
-        *versus_reference(momentum_wd.replace(variant="decoupled")),
-    ]
+    coupled = case_for("mlp", "momentum", "weight_decay", dtype)
+    decoupled = coupled.replace(variant="decoupled")
+    buffer = "with momentum, coupled λw enters the buffer (amplified ~1/(1 − μ)); decoupled doesn't"
+    out = [entry(Setup("torch", decoupled), Setup("torch", coupled), False, buffer)]
+    out += versus_reference(decoupled)
     unused = case_for("mlp", "adamw", "weight_decay", dtype, unused_param=True)
     reason = "torch skips a parameter whose .grad is None; optax decays every leaf"
-    out.append(entry(Setup("torch", unused), Setup("jax", unused), False, reason))
+    out.append(torch_vs_jax(unused, unused, False, reason))
     return out + versus_reference(unused, reason_if_different=reason)
 
 
@@ -315,26 +274,16 @@ def _tiny_decay() -> list[Entry]:
         tiny = case_for("mlp", "adamw", "weight_decay", dtype, lr=TINY_LR, weight_decay=TINY_DECAY)
         no_decay = tiny.replace(rule="none", weight_decay=0.0)
         lost = dtype == "float32"
-        out.append(
-            entry(
-                Setup("torch", tiny),
-                Setup("torch", no_decay),
-                lost,
-                "float32: 1 − ηλ rounds to 1.0, so w.mul_(1 − ηλ) does nothing (pytorch#64475)"
-                if lost
-                else "float64 represents 1 − ηλ: the decay acts",
-                exact=True,
-            )
+        torch_reason = (
+            "float32: 1 − ηλ rounds to 1.0, so w.mul_(1 − ηλ) does nothing (pytorch#64475)"
+            if lost
+            else "float64 represents 1 − ηλ: the decay acts"
         )
-        out.append(
-            entry(
-                Setup("jax", tiny),
-                Setup("jax", no_decay),
-                False,
-                "optax adds λw to the update (−η(d + λw)), so the tiny decay survives",
-                exact=True,
-            )
-        )
+        jax_reason = "optax adds λw to the update (−η(d + λw)), so the tiny decay survives"
+        out += [
+            entry(Setup("torch", tiny), Setup("torch", no_decay), lost, torch_reason, exact=True),
+            entry(Setup("jax", tiny), Setup("jax", no_decay), False, jax_reason, exact=True),
+        ]
     return out
 
 
@@ -348,18 +297,17 @@ def _rmsprop(dtype: str) -> list[Entry]:
     mapped = "optax.rmsprop(decay=α, eps_in_sqrt=False, initial_scale=0) is torch's RMSprop"
     for changes in ({}, {"centered": True, "momentum": 0.9}):
         case = plain.replace(**changes)
-        out.append(entry(Setup("torch", case), Setup("jax", case), True, mapped))
-    defaults = plain.replace(variant="optax_defaults", **OPTAX_DEFAULTS["rmsprop"])
-    out += versus_reference(defaults)
-    out.append(
-        entry(
-            Setup("jax", defaults),
-            Setup("torch", plain),
-            False,
-            "optax.rmsprop's defaults: decay 0.9 (torch's alpha 0.99) and ε inside the root",
-        )
-    )
-    return out
+        out.append(torch_vs_jax(case, case, True, mapped))
+    differs = "optax.rmsprop's defaults: decay 0.9 (torch's alpha 0.99) and ε inside the root"
+    return out + _optax_defaults(plain, differs)
+
+
+def _optax_defaults(torch_case: Case, reason: str) -> list[Entry]:
+    """The optax optimizer called with η alone, against the reference and torch's defaults."""
+    defaults = OPTAX_DEFAULTS[torch_case.optimizer]
+    optax_case = torch_case.replace(variant="optax_defaults", **defaults)
+    differs = entry(Setup("jax", optax_case), Setup("torch", torch_case), False, reason)
+    return [*versus_reference(optax_case), differs]
 
 
 ADAGRAD_MATCHED = {"initial_accumulator": 0.1, "eps": 1e-7}  # optax's defaults, in both
@@ -374,64 +322,43 @@ def _adagrad(dtype: str) -> list[Entry]:
         case = case_for("mlp", "adagrad", rule, dtype, eps_in_sqrt=True, **ADAGRAD_MATCHED)
         out += versus_reference(case)
     out += versus_reference(torch_case.replace(lr_decay=0.01))
-    matched_torch = torch_case.replace(**ADAGRAD_MATCHED)
     resolved = dtype == "float64"
-    out.append(
-        entry(
-            Setup("jax", optax_case.replace(**ADAGRAD_MATCHED)),
-            Setup("torch", matched_torch),
-            not resolved,
-            "s ≥ 0.1, ε = 1e-7: 1/√(s + ε) vs 1/(√s + ε) is ε·(1/√s − 1/(2s)) ≤ 2e-7 relative, "
-            + ("resolved in float64" if resolved else "within float32's tolerance"),
-        )
+    matched = (
+        "s ≥ 0.1, ε = 1e-7: 1/√(s + ε) vs 1/(√s + ε) is ε·(1/√s − 1/(2s)) ≤ 2e-7 relative, "
+        + ("resolved in float64" if resolved else "within float32's tolerance")
     )
-    out.append(
-        entry(
-            Setup("jax", optax_case),
-            Setup("torch", torch_case),
-            False,
-            "s starts at 0: where Σg² is near ε, 1/√(s + ε) is far from 1/(√s + ε)",
-        )
-    )
-    defaults = torch_case.replace(variant="optax_defaults", **OPTAX_DEFAULTS["adagrad"])
-    out += versus_reference(defaults)
-    out.append(
-        entry(
-            Setup("jax", defaults),
-            Setup("torch", torch_case),
-            False,
-            "optax.adagrad's defaults: accumulator 0.1 and ε 1e-7 (torch's 0 and 1e-10)",
-        )
-    )
-    return out
+    from_zero = "s starts at 0: where Σg² is near ε, 1/√(s + ε) is far from 1/(√s + ε)"
+    optax_matched = optax_case.replace(**ADAGRAD_MATCHED)
+    torch_matched = torch_case.replace(**ADAGRAD_MATCHED)
+    out += [
+        entry(Setup("jax", optax_matched), Setup("torch", torch_matched), not resolved, matched),
+        entry(Setup("jax", optax_case), Setup("torch", torch_case), False, from_zero),
+    ]
+    differs = "optax.adagrad's defaults: accumulator 0.1 and ε 1e-7 (torch's 0 and 1e-10)"
+    return out + _optax_defaults(torch_case, differs)
 
 
 def _sgd_and_adam_flags(dtype: str) -> list[Entry]:
     """SGD dampening (torch's first step undampened); Adam(decoupled_weight_decay=True)."""
     damped = case_for("mlp", "momentum", "none", dtype, dampening=0.5)
-    out = versus_reference(damped)
-    out.append(
-        entry(
-            Setup("torch", damped),
-            Setup("torch", damped.replace(dampening=0.0)),
-            False,
-            "dampening scales g by (1 − τ) in the buffer from step 2; step 1 uses g itself",
-        )
-    )
-    out.append(
-        entry(
-            Setup("torch", damped),
-            Setup("jax", damped.replace(dampening=0.0)),
-            False,
-            "optax has no dampening: optax.sgd(momentum=μ), the nearest, is undampened",
-        )
-    )
+    undamped = damped.replace(dampening=0.0)
+    from_step_2 = "dampening scales g by (1 − τ) in the buffer from step 2; step 1 uses g itself"
+    no_dampening = "optax has no dampening: optax.sgd(momentum=μ), the nearest, is undampened"
+    out = versus_reference(damped) + [
+        entry(Setup("torch", damped), Setup("torch", undamped), False, from_step_2),
+        torch_vs_jax(damped, undamped, False, no_dampening),
+    ]
     decoupled = case_for("mlp", "adam", "weight_decay", dtype, variant="decoupled")
     out += versus_reference(decoupled)
     adamw = case_for("mlp", "adamw", "weight_decay", dtype)
     same = "Adam(decoupled_weight_decay=True) is AdamW: w·(1 − ηλ), then Adam"
     out += [entry(Setup("torch", decoupled), Setup(fw, adamw), True, same) for fw in FRAMEWORKS]
     return out
+
+
+def as_optax(case: Case) -> Case:
+    """torch's weight_decay in optax's terms: optax.adamw's own, else add_decayed_weights."""
+    return case if case.optimizer == "adamw" else case.replace(rule="add_decayed_weights")
 
 
 SCHEDULE_WARMUP = {"warmup_cosine": 5}
@@ -443,34 +370,27 @@ def _schedules(dtype: str) -> list[Entry]:
     out = []
     for schedule in ("linear", "cosine", "warmup_cosine"):
         warmup = SCHEDULE_WARMUP.get(schedule, 0)
+        float32_lr = dtype == "float64" and schedule in FLOAT32_SCHEDULES
+        reason = (
+            f"optax's {schedule} schedule computes η_t in float32 (int32 step count / int) "
+            "even with x64: ~1e-7 relative, resolved in float64"
+            if float32_lr
+            else "the same η_t, stepped once per optimizer step"
+        )
         for optimizer in ("sgd", "adam", "adamw"):
             torch_case = case_for(
                 "mlp", optimizer, "weight_decay", dtype, schedule=schedule, warmup_steps=warmup
             )
-            jax_rule = "weight_decay" if optimizer == "adamw" else "add_decayed_weights"
-            jax_case = torch_case.replace(rule=jax_rule)
-            same_rule = "same update rule (docs/rules.md)"
-            out.append(
-                entry(Setup("torch", torch_case), Setup(REFERENCE, torch_case), True, same_rule)
-            )
-            float32_lr = dtype == "float64" and schedule in FLOAT32_SCHEDULES
-            why = (
-                f"optax's {schedule} schedule computes η_t in float32 (int32 step count / int) "
-                "even with x64: ~1e-7 relative, resolved in float64"
-            )
-            for other in (Setup(REFERENCE, jax_case), Setup("torch", torch_case)):
-                reason = "the same η_t, stepped once per optimizer step"
-                out.append(
-                    entry(
-                        Setup("jax", jax_case), other, not float32_lr, why if float32_lr else reason
-                    )
-                )
+            jax_case = as_optax(torch_case)
+            torch_run, jax_run = Setup("torch", torch_case), Setup("jax", jax_case)
+            out.append(entry(torch_run, Setup(REFERENCE, torch_case), True, SAME_RULE))
+            for other in (Setup(REFERENCE, jax_case), torch_run):
+                out.append(entry(jax_run, other, not float32_lr, reason))
     return out + _schedule_mistakes(dtype)
 
 
 def _schedule_mistakes(dtype: str) -> list[Entry]:
     cosine = case_for("mlp", "sgd", "weight_decay", dtype, schedule="cosine")
-    optax_case = cosine.replace(rule="add_decayed_weights")
     mistakes = {
         "schedule_per_epoch": "the scheduler stepped once per epoch holds η for 5 steps; "
         "optax's count moves every step",
@@ -479,25 +399,13 @@ def _schedule_mistakes(dtype: str) -> list[Entry]:
     out = []
     for variant, reason in mistakes.items():
         out += versus_reference(cosine.replace(variant=variant))
-        out.append(
-            entry(
-                Setup("torch", cosine.replace(variant=variant)),
-                Setup("jax", optax_case),
-                False,
-                reason,
-            )
-        )
+        out.append(torch_vs_jax(cosine.replace(variant=variant), as_optax(cosine), False, reason))
     rms = case_for("mlp", "rmsprop", "none", dtype, momentum=0.9, schedule="cosine")
-    out.append(
-        entry(
-            Setup("jax", rms),
-            Setup("torch", rms),
-            False,
-            "optax.rmsprop scales by η_t before its momentum trace, torch after: with a "
-            "changing η the buffer keeps past rates",
-        )
+    trace = (
+        "optax.rmsprop scales by η_t before its momentum trace, torch after: with a changing η "
+        "the buffer keeps past rates"
     )
-    return out
+    return [*out, entry(Setup("jax", rms), Setup("torch", rms), False, trace)]
 
 
 CLIP_NORM = 0.5  # below every step's gradient norm (0.8 to 1.3) on mlp: clipping always acts
@@ -506,45 +414,30 @@ CLIP_NORM = 0.5  # below every step's gradient norm (0.8 to 1.3) on mlp: clippin
 def _clipping(dtype: str) -> list[Entry]:
     """clip_grad_norm_ before step() = chain(clip_by_global_norm, ...); L2 is clipped too."""
     out = []
+    resolved = dtype == "float64"
+    clip_eps = "torch's clip_grad_norm_ divides by ‖g‖ + 1e-6, optax's by ‖g‖: " + (
+        "~1e-6 relative, resolved in float64" if resolved else "below float32 resolution"
+    )
+    l2_clipped = "with clipping, L2 in the loss is clipped with g; weight_decay adds λw after"
+    before = "chain(add_decayed_weights, clip, ...) clips λw with g, as L2 in the loss"
     for optimizer in ("sgd", "momentum", "adamw"):
         torch_wd = case_for("mlp", optimizer, "weight_decay", dtype, clip_norm=CLIP_NORM)
-        jax_rule = "weight_decay" if optimizer == "adamw" else "add_decayed_weights"
-        jax_wd = torch_wd.replace(rule=jax_rule, clip_eps=0.0)
+        jax_wd = as_optax(torch_wd).replace(clip_eps=0.0)
         out += versus_reference(torch_wd) + versus_reference(jax_wd)
-        resolved = dtype == "float64"
-        reason = "torch's clip_grad_norm_ divides by ‖g‖ + 1e-6, optax's by ‖g‖: " + (
-            "~1e-6 relative, resolved in float64" if resolved else "below float32 resolution"
-        )
-        out.append(entry(Setup("jax", jax_wd), Setup("torch", torch_wd), not resolved, reason))
+        out.append(entry(Setup("jax", jax_wd), Setup("torch", torch_wd), not resolved, clip_eps))
         if optimizer == "adamw":
             continue
-        torch_l2 = torch_wd.replace(rule="l2_loss")
-        out += versus_reference(torch_l2) + versus_reference(jax_wd.replace(rule="l2_loss"))
-        out.append(
-            entry(
-                Setup("torch", torch_l2),
-                Setup("torch", torch_wd),
-                False,
-                "with clipping, L2 in the loss is clipped with g; weight_decay adds λw after",
-            )
-        )
-        before = jax_wd.replace(variant="decay_before_clip")
-        out += versus_reference(before)
-        out.append(
-            entry(
-                Setup("jax", before),
-                Setup("jax", jax_wd.replace(rule="l2_loss")),
-                True,
-                "chain(add_decayed_weights, clip, ...) clips λw with g, as L2 in the loss",
-            )
-        )
+        torch_l2, jax_l2 = torch_wd.replace(rule="l2_loss"), jax_wd.replace(rule="l2_loss")
+        out += versus_reference(torch_l2) + versus_reference(jax_l2)
+        out.append(entry(Setup("torch", torch_l2), Setup("torch", torch_wd), False, l2_clipped))
+        jax_before = jax_wd.replace(variant="decay_before_clip")
+        out += versus_reference(jax_before)
+        out.append(entry(Setup("jax", jax_before), Setup("jax", jax_l2), True, before))
     return out
 
 
-# AdamW's rate on the transformer, as small transformers are trained. At 1e-2, float32 AdamW
-# on seed 0 leaves the float32 tolerance (err/tol 1.1 at step 16 in block0_attn_v/kernel):
-# an element whose gradient is ~1e-4 of its tensor's largest is rounded ~1e-4 relative, and
-# Adam's normalised step carries that into the weight (docs/check.md).
+# AdamW's rate on the transformer, as small transformers are trained: at 1e-2 float32 AdamW
+# leaves the float32 tolerance (docs/check.md, "Models, problems, masks").
 TRANSFORMER_LR = 1e-3
 
 
@@ -552,35 +445,18 @@ def _transformer(dtype: str) -> list[Entry]:
     """The transformer block under the two masks people use, and a port that forgot one."""
     hf = case_for("transformer", "adamw", "weight_decay", dtype, mask="hf", lr=TRANSFORMER_LR)
     out = versus_reference(hf) + versus_reference(hf.replace(mask="ndim2"))
-    out.append(entry(Setup("torch", hf), Setup("jax", hf), True, "one mask map for both"))
-    out.append(
-        entry(
-            Setup("torch", hf.replace(mask="ndim2")),
-            Setup("torch", hf),
-            True,
-            "every 1-D tensor here is a bias or a norm weight: both conventions pick one set",
-        )
-    )
-    out.append(
-        entry(
-            Setup("jax", hf.replace(mask="")),
-            Setup("torch", hf),
-            False,
-            "optax.adamw without a mask decays every leaf: biases and norm weights too",
-        )
-    )
-    out.append(
-        entry(
-            Setup("torch", hf.replace(mask="kernels")),
-            Setup("torch", hf),
-            False,
-            "hf decays the embeddings (2-D, not biases), a kernels-only mask does not",
-        )
-    )
+    one_set = "every 1-D tensor here is a bias or a norm weight: both conventions pick one set"
+    no_mask = "optax.adamw without a mask decays every leaf: biases and norm weights too"
+    kernels = "hf decays the embeddings (2-D, not biases), a kernels-only mask does not"
+    out += [
+        torch_vs_jax(hf, hf, True, "one mask map for both"),
+        entry(Setup("torch", hf.replace(mask="ndim2")), Setup("torch", hf), True, one_set),
+        entry(Setup("jax", hf.replace(mask="")), Setup("torch", hf), False, no_mask),
+        entry(Setup("torch", hf.replace(mask="kernels")), Setup("torch", hf), False, kernels),
+    ]
     momentum = case_for("transformer", "momentum", "l2_loss", dtype, mask="hf")
     out += versus_reference(momentum)
-    out.append(entry(Setup("torch", momentum), Setup("jax", momentum), True, "one mask map"))
-    return out
+    return [*out, torch_vs_jax(momentum, momentum, True, "one mask map")]
 
 
 BN_MATCHED = (
@@ -593,26 +469,24 @@ def _batch_norm(dtype: str) -> list[Entry]:
     """mlp_bn: torch = JAX = reference once the batch-norm conventions are matched, with and
     without decay on the norm's scale and bias; three port mistakes, each detected."""
     plain = case_for("mlp_bn", "sgd", "none", dtype)
-    out = versus_reference(plain)
-    out.append(entry(Setup("torch", plain), Setup("jax", plain), True, BN_MATCHED))
+    out = versus_reference(plain) + [torch_vs_jax(plain, plain, True, BN_MATCHED)]
     for optimizer in ("sgd", "adamw"):
         for mask, norm in (("", "decayed"), ("hf", "exempt")):
             torch_case = case_for("mlp_bn", optimizer, "weight_decay", dtype, mask=mask)
-            jax_rule = "weight_decay" if optimizer == "adamw" else "add_decayed_weights"
-            jax_case = torch_case.replace(rule=jax_rule)
+            jax_case = as_optax(torch_case)
             out += versus_reference(torch_case)
             if jax_case != torch_case:
                 out += versus_reference(jax_case)
             reason = f"{BN_MATCHED}; the norm's scale and bias {norm} in both"
-            out.append(entry(Setup("torch", torch_case), Setup("jax", jax_case), True, reason))
+            out.append(torch_vs_jax(torch_case, jax_case, True, reason))
     # the study's setting (momentum, kernels only), at another running-average weight
     torch_case = case_for("mlp_bn", "momentum", "weight_decay", dtype, mask="kernels")
     torch_case = torch_case.replace(bn_momentum=0.3)
-    jax_case = torch_case.replace(rule="add_decayed_weights")
+    jax_case = as_optax(torch_case)
     out += versus_reference(torch_case) + versus_reference(jax_case)
-    out.append(entry(Setup("torch", torch_case), Setup("jax", jax_case), True, BN_MATCHED))
+    out.append(torch_vs_jax(torch_case, jax_case, True, BN_MATCHED))
     torch_hf = case_for("mlp_bn", "sgd", "weight_decay", dtype, mask="hf")
-    jax_hf = torch_hf.replace(rule="add_decayed_weights")
+    jax_hf = as_optax(torch_hf)
     mistakes = {
         jax_hf.replace(variant="bn_momentum_verbatim"): "nn.BatchNorm(momentum=0.1) keeps 0.1 "
         "of the running average and takes 0.9 of the batch: torch's momentum=0.1 is Flax's 0.9",

@@ -138,36 +138,41 @@ class Model:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Canonical parameter names and shapes, in the model's order."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer in self.layers:
-            if isinstance(layer, Dense):
-                shapes[f"{layer.name}/kernel"] = (layer.fan_in, layer.fan_out)
-                if layer.bias:
-                    shapes[f"{layer.name}/bias"] = (layer.fan_out,)
-            elif isinstance(layer, Conv):
-                shape = (layer.height, layer.width, layer.in_channels, layer.out_channels)
-                shapes[f"{layer.name}/kernel"] = shape
-                shapes[f"{layer.name}/bias"] = (layer.out_channels,)
-            elif isinstance(layer, (LayerNorm, BatchNorm)):
-                shapes[f"{layer.name}/scale"] = (layer.size,)
-                shapes[f"{layer.name}/bias"] = (layer.size,)
-            elif isinstance(layer, Vector):
-                shapes[f"{layer.name}/kernel"] = (layer.size,)
-            elif isinstance(layer, Embedding):
-                shapes[f"{layer.name}/token"] = (layer.vocab, layer.dim)
-                shapes[f"{layer.name}/position"] = (layer.seq, layer.dim)
-            elif isinstance(layer, TransformerBlock):
-                shapes.update(block_shapes(layer))
-        return shapes
+        return {n: s for layer in self.layers for n, s in layer_shapes(layer).items()}
+
+    def parameter_count(self) -> int:
+        return sum(math.prod(s) for s in self.param_shapes().values())
 
     def stat_shapes(self) -> dict[str, tuple[int, ...]]:
         """The running statistics' names and shapes (BatchNorm layers), in the model's order."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer in self.layers:
-            if isinstance(layer, BatchNorm):
-                shapes[f"{layer.name}/running_mean"] = (layer.size,)
-                shapes[f"{layer.name}/running_var"] = (layer.size,)
-        return shapes
+        return {
+            f"{layer.name}/{stat}": (layer.size,)
+            for layer in self.layers
+            if isinstance(layer, BatchNorm)
+            for stat in ("running_mean", "running_var")
+        }
+
+
+def layer_shapes(layer: Layer) -> dict[str, tuple[int, ...]]:
+    """One layer's canonical parameter names and shapes (none for Tanh and Flatten)."""
+    if isinstance(layer, Dense):
+        bias = {f"{layer.name}/bias": (layer.fan_out,)} if layer.bias else {}
+        return {f"{layer.name}/kernel": (layer.fan_in, layer.fan_out), **bias}
+    if isinstance(layer, Conv):
+        shape = (layer.height, layer.width, layer.in_channels, layer.out_channels)
+        return {f"{layer.name}/kernel": shape, f"{layer.name}/bias": (layer.out_channels,)}
+    if isinstance(layer, (LayerNorm, BatchNorm)):
+        return {f"{layer.name}/scale": (layer.size,), f"{layer.name}/bias": (layer.size,)}
+    if isinstance(layer, Vector):
+        return {f"{layer.name}/kernel": (layer.size,)}
+    if isinstance(layer, Embedding):
+        return {
+            f"{layer.name}/token": (layer.vocab, layer.dim),
+            f"{layer.name}/position": (layer.seq, layer.dim),
+        }
+    if isinstance(layer, TransformerBlock):
+        return block_shapes(layer)
+    return {}
 
 
 def init_stats(model: Model) -> dict[str, np.ndarray]:
@@ -186,83 +191,39 @@ def block_shapes(block: TransformerBlock) -> dict[str, tuple[int, ...]]:
     for part in BLOCK_PARTS:
         name = block.part(part)
         if part.startswith("ln"):
-            shapes[f"{name}/scale"] = (dim,)
-            shapes[f"{name}/bias"] = (dim,)
+            shapes.update(layer_shapes(LayerNorm(name, dim)))
         else:
-            fan_in, fan_out = fans.get(part, (dim, dim))
-            shapes[f"{name}/kernel"] = (fan_in, fan_out)
-            if part not in UNBIASED_PARTS:
-                shapes[f"{name}/bias"] = (fan_out,)
+            dense = Dense(name, *fans.get(part, (dim, dim)), bias=part not in UNBIASED_PARTS)
+            shapes.update(layer_shapes(dense))
     return shapes
 
 
 UNUSED_PARAM = "unused/kernel"  # a parameter outside the forward pass: it never gets a gradient
 UNUSED_SHAPE = (4, 4)
 
+
+def mlp(name: str, inputs: int, width: int, outputs: int, norm: type | None = None) -> Model:
+    """inputs → width → width → outputs with tanh; ``norm`` (LayerNorm ``norm<i>`` or BatchNorm
+    ``bn<i>``) after each hidden dense layer, which has no bias before a BatchNorm."""
+    layers: list[Layer] = []
+    prefix = "bn" if norm is BatchNorm else "norm"
+    for i, fan_in in enumerate((inputs, width)):
+        layers.append(Dense(f"dense{i}", fan_in, width, bias=norm is not BatchNorm))
+        if norm is not None:
+            layers.append(norm(f"{prefix}{i}", width))
+        layers.append(Tanh())
+    return Model(name, (inputs,), outputs, (*layers, Dense("out", width, outputs)))
+
+
 MODELS: dict[str, Model] = {
     m.name: m
     for m in (
         Model("linear", (8,), 4, (Dense("dense0", 8, 4),)),
-        Model(
-            "mlp",
-            (8,),
-            4,
-            (Dense("dense0", 8, 16), Tanh(), Dense("dense1", 16, 16), Tanh(), Dense("out", 16, 4)),
-        ),
-        Model(  # the study's classifier for scikit-learn's 8×8 digits (xbench.study)
-            "mlp_digits",
-            (64,),
-            10,
-            (
-                Dense("dense0", 64, 64),
-                Tanh(),
-                Dense("dense1", 64, 64),
-                Tanh(),
-                Dense("out", 64, 10),
-            ),
-        ),
-        Model(
-            "mlp_norm",
-            (8,),
-            4,
-            (
-                Dense("dense0", 8, 16),
-                LayerNorm("norm0", 16),
-                Tanh(),
-                Dense("dense1", 16, 16),
-                LayerNorm("norm1", 16),
-                Tanh(),
-                Dense("out", 16, 4),
-            ),
-        ),
-        Model(  # mlp_norm with batch norm: each dense layer (no bias) → BatchNorm → tanh
-            "mlp_bn",
-            (8,),
-            4,
-            (
-                Dense("dense0", 8, 16, bias=False),
-                BatchNorm("bn0", 16),
-                Tanh(),
-                Dense("dense1", 16, 16, bias=False),
-                BatchNorm("bn1", 16),
-                Tanh(),
-                Dense("out", 16, 4),
-            ),
-        ),
-        Model(  # the study's classifier with batch norm (xbench.study)
-            "mlp_digits_bn",
-            (64,),
-            10,
-            (
-                Dense("dense0", 64, 64, bias=False),
-                BatchNorm("bn0", 64),
-                Tanh(),
-                Dense("dense1", 64, 64, bias=False),
-                BatchNorm("bn1", 64),
-                Tanh(),
-                Dense("out", 64, 10),
-            ),
-        ),
+        mlp("mlp", 8, 16, 4),
+        mlp("mlp_digits", 64, 64, 10),  # the study's classifier for scikit-learn's 8×8 digits
+        mlp("mlp_norm", 8, 16, 4, LayerNorm),
+        mlp("mlp_bn", 8, 16, 4, BatchNorm),  # mlp_norm with batch norm
+        mlp("mlp_digits_bn", 64, 64, 10, BatchNorm),  # the same with batch norm (xbench.study)
         Model(
             "cnn",
             (8, 8, 1),

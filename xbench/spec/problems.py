@@ -55,7 +55,7 @@ def trajectory_bytes(case: Case) -> int:
     more) and every parameter after every step, stacked. Not a step's activations, which
     only running the model tells (``xbench.jobs.trace.needed_bytes`` adds them)."""
     model = MODELS[case.model]
-    params = sum(math.prod(s) for s in model.param_shapes().values())
+    params = model.parameter_count()
     batches = case.steps + (1 if model.stat_shapes() else 0)
     data = batches * case.batch_size * (math.prod(model.input_shape) + model.output_size)
     return 3 * 8 * data + 2 * 8 * (case.steps + 1) * params

@@ -1,17 +1,9 @@
 """Learning-rate schedules as formulas: η_t = η·factor(t) for the update at step t = 0, 1, …
 
-The horizon T is the run's ``steps``; W is ``warmup_steps``.
-
-constant:       1
-linear:         1 − t/T                                (optax.linear_schedule(η, 0, T))
-cosine:         ½·(1 + cos(π·t/T))                     (optax.cosine_decay_schedule(η, T))
-warmup_cosine:  t/W for t < W, then ½·(1 + cos(π·(t − W)/(T − W)))
-                                 (optax.warmup_cosine_decay_schedule(0, η, W, T, end_value=0))
-
-The update at step t uses factor(t): torch's scheduler, stepped once after each
-``optimizer.step()``, and optax's count, which starts at 0, agree on that. Two torch port
-errors, kept runnable as variants: ``schedule_per_epoch`` steps the scheduler once per
-EPOCH_STEPS steps with a horizon in epochs (the update at t uses factor(E·⌊t/E⌋)), and
+The horizon T is the run's ``steps``; W is ``warmup_steps``. Each schedule's torch and optax
+form, and why both use factor(t) at step t: ``docs/rules.md`` (Learning-rate schedules). Two
+torch port errors, kept runnable as variants: ``schedule_per_epoch`` steps the scheduler once
+per EPOCH_STEPS steps with a horizon in epochs (the update at t uses factor(E·⌊t/E⌋)), and
 ``schedule_early`` calls ``scheduler.step()`` before ``optimizer.step()`` (factor(t + 1)).
 """
 

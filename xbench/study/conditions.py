@@ -4,9 +4,7 @@ frameworks, and the profiles (seeds × epochs).
 Model ``mlp_digits`` (64 → 64 → 64 → 10, tanh), softmax cross-entropy, float32; the batch-norm
 conditions use ``mlp_digits_bn`` (each hidden dense layer, without bias, followed by BatchNorm),
 whose kernels start equal to ``mlp_digits``'s. Every condition decays the kernels only
-(biases and the norm's scale and bias exempt, ``mask="kernels"``). SGD with momentum for the
-L2, L1, ElasticNet, dropout, batch-norm and combined conditions; Adam for the question whether
-L2 in Adam and AdamW's decay train the same model.
+(biases and the norm's scale and bias exempt, ``mask="kernels"``).
 """
 
 from __future__ import annotations
@@ -91,23 +89,11 @@ class Condition:
         }.get(self.family, "none")
 
     def case(self, framework: str, seed: int, steps: int) -> Case:
-        case = Case(
-            model=self.model,
-            optimizer=self.optimizer,
-            rule=self.rule(framework),
-            lr=STUDY_LR[self.optimizer],
-            weight_decay=self.lam,
-            momentum=MOMENTUM,
-            l1_ratio=L1_RATIO,
-            mask="kernels",
-            steps=steps,
-            seed=seed,
-            batch_size=BATCH_SIZE,
-            dtype="float32",
-        )
-        reason = not_applicable_reason(framework, case)
-        assert reason is None, f"{self.name} in {framework}: {reason}"
-        return case
+        return study_case(
+            framework, f"{self.name} in {framework}", model=self.model, optimizer=self.optimizer,
+            rule=self.rule(framework), lr=STUDY_LR[self.optimizer], weight_decay=self.lam,
+            steps=steps, seed=seed,
+        )  # fmt: skip
 
     def info(self) -> ConditionInfo:
         """The condition as the study record keeps it."""
@@ -116,6 +102,18 @@ class Condition:
             self.name, self.family, self.label, self.optimizer, self.lam, self.dropout, rules,
             self.model,
         )  # fmt: skip
+
+
+def study_case(framework: str, what: str, **fields) -> Case:
+    """A Case as the study runs it (its batches, momentum and ElasticNet α, kernels decayed,
+    float32), checked to run in ``framework``; ``what`` names it if it cannot."""
+    case = Case(
+        momentum=MOMENTUM, l1_ratio=L1_RATIO, mask="kernels", batch_size=BATCH_SIZE,
+        dtype="float32", **fields,
+    )  # fmt: skip
+    reason = not_applicable_reason(framework, case)
+    assert reason is None, f"{what}: {reason}"
+    return case
 
 
 FAMILY_LABELS = {

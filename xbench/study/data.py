@@ -1,10 +1,6 @@
 """The study's data: scikit-learn's bundled ``digits`` (8×8 images, 10 classes, no download),
-pixels scaled to [0, 1], one fixed split; and each seed's Problem.
-
-One fixed split from ``SPLIT_SEED``: ``TRAIN_SIZE`` training images, the rest for
-validation. The training set is small on purpose, so that the unregularized model overfits.
-For each training seed NumPy draws the initial weights, the order of the batches of every
-epoch and the dropout masks; both frameworks receive those very numbers.
+pixels scaled to [0, 1], one fixed split; and each seed's Problem (docs/study.md: why the
+training set is small, and what each seed draws).
 """
 
 from __future__ import annotations
@@ -47,10 +43,6 @@ def load_digits() -> Digits:
     return Digits(x[train], y[train], x[val], y[val])
 
 
-def one_hot(labels: np.ndarray, classes: int = 10) -> np.ndarray:
-    return np.eye(classes)[labels]
-
-
 def batches_per_epoch() -> int:
     return TRAIN_SIZE // BATCH_SIZE
 
@@ -74,7 +66,7 @@ def make_problem(
     order = np.concatenate(
         [rng.permutation(TRAIN_SIZE)[: per_epoch * BATCH_SIZE] for _ in range(epochs)]
     ).reshape(epochs * per_epoch, BATCH_SIZE)
-    x, y = data.x_train[order], one_hot(data.y_train[order])
+    x, y = data.x_train[order], np.eye(10)[data.y_train[order]]  # labels one-hot
     keep: tuple[np.ndarray, ...] = ()
     if dropout:
         masks = np.random.default_rng([seed, 1])

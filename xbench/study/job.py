@@ -5,7 +5,7 @@ block of another page (``--readme``, docs/study.md); or only the pages, from a s
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,7 +31,6 @@ from xbench.spec.problems import Problem
 from xbench.study import stability
 from xbench.study.conditions import (
     BATCH_SIZE,
-    CONDITIONS,
     CONTRASTS,
     IMPLEMENTATION,
     L1_RATIO,
@@ -47,7 +46,7 @@ from xbench.study.training import HISTOGRAM_EDGES, SMALL, distance, train
 FULL = "full"
 
 
-def settings(profile: StudyProfile, data: Digits, threads: int | None = None) -> StudySettings:
+def settings(profile: StudyProfile, data: Digits, threads: int) -> StudySettings:
     layers = tuple(asdict(layer) | {"type": type(layer).__name__} for layer in MODELS[MODEL].layers)
     return StudySettings(
         seeds=profile.seeds, epochs=profile.epochs, small=SMALL, model=MODEL, layers=layers,
@@ -60,17 +59,17 @@ def settings(profile: StudyProfile, data: Digits, threads: int | None = None) ->
 
 def train_seed(seed, conditions, profile, data, progress) -> tuple[list, list, list]:
     """One seed: every condition in both frameworks; (runs, agreements, contrasts)."""
-    runs, agreements, contrasts = [], [], []
+    runs, agreements = [], []
     problems: dict[tuple[str, float], Problem] = {}
-    finals_by_condition: dict[str, dict] = {}
+    finals: dict[str, dict] = {}  # condition -> framework -> final parameters
     for condition in conditions:
         key = (condition.model, condition.dropout)
         if key not in problems:
             problems[key] = make_problem(data, seed, profile.epochs, key[1], key[0])
-        finals = {}
+        mine = finals[condition.name] = {}
         for framework in FRAMEWORKS:
             what = f"seed {seed} · {condition.label} · {framework}"
-            run, finals[framework] = train(
+            run, mine[framework] = train(
                 framework, condition, seed, profile.epochs, data, problems[key],
                 lambda e, what=what: progress.start(f"{what}  epoch {e}/{profile.epochs}"),
             )  # fmt: skip
@@ -79,25 +78,29 @@ def train_seed(seed, conditions, profile, data, progress) -> tuple[list, list, l
                 f"val {run.final('val_acc'):.1%}  zeros {run.final('zero_frac'):.1%}"
             ))  # fmt: skip
             runs.append(run)
-        apart = distance(finals["torch"], finals["jax"])
+        apart = distance(mine["torch"], mine["jax"])
         agreements.append(FrameworkDistance(**asdict(apart), condition=condition.name, seed=seed))
-        finals_by_condition[condition.name] = finals
-    for a, b in CONTRASTS:
-        if a in finals_by_condition and b in finals_by_condition:
-            for framework in FRAMEWORKS:
-                apart = distance(
-                    finals_by_condition[a][framework], finals_by_condition[b][framework]
-                )
-                contrasts.append(
-                    Contrast(**asdict(apart), a=a, b=b, seed=seed, framework=framework)
-                )
+    contrasts = [
+        Contrast(**asdict(distance(finals[a][f], finals[b][f])), a=a, b=b, seed=seed, framework=f)
+        for a, b in CONTRASTS
+        if a in finals and b in finals
+        for f in FRAMEWORKS
+    ]
     return runs, agreements, contrasts
 
 
-def train_all(
-    profile: StudyProfile, conditions: tuple[Condition, ...] = CONDITIONS, stream=None
+def study(
+    profile: StudyProfile,
+    conditions: tuple[Condition, ...],
+    threads: int,
+    bench: BenchRun | None,
+    stream=None,
 ) -> StudyRun:
-    """Every condition × seed × framework; the study record."""
+    """Every condition × seed × framework, trained in this process with ``threads`` threads
+    for both frameworks; the record, with the bench run behind its cost claim."""
+    from xbench.run.threads import set_threads
+
+    set_threads(threads)
     data = load_digits()
     total = len(conditions) * len(profile.seeds) * len(FRAMEWORKS) + stability.count(profile)
     started = datetime.now(timezone.utc)
@@ -113,7 +116,7 @@ def train_all(
         profile=profile.name,
         datetime=started.strftime(study_run.DATETIME),
         seconds=round(progress.elapsed, 1),
-        settings=settings(profile, data),
+        settings=settings(profile, data, threads),
         conditions=tuple(c.info() for c in conditions),
         machine_info={
             "versions": machine.versions((*machine.PACKAGES, "scikit-learn")),
@@ -123,6 +126,7 @@ def train_all(
         runs=tuple(runs),
         agreement=tuple(agreements),
         contrasts=tuple(contrasts),
+        bench_run=bench.path.as_posix() if bench else None,
         stability=cells,
     )
 
@@ -191,22 +195,3 @@ def write_pages(
 
 def check_conditions(conditions: tuple[Condition, ...]) -> None:
     require_baseline_conditions({c.name: c.family for c in conditions}, "--conditions")
-
-
-def study(
-    profile: StudyProfile,
-    conditions: tuple[Condition, ...],
-    threads: int,
-    bench: BenchRun | None,
-    stream=None,
-) -> StudyRun:
-    """Train (in this process, with ``threads`` threads for both frameworks); the record,
-    with the bench run behind its cost claim."""
-    from xbench.run.threads import set_threads
-
-    set_threads(threads)
-    run = train_all(profile, conditions, stream)
-    return run.replace(
-        settings=replace(run.settings, threads=threads),
-        bench_run=bench.path.as_posix() if bench else None,
-    )

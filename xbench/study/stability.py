@@ -1,20 +1,12 @@
 """Numerical stability: is the optimizer's own ``weight_decay`` more stable in float32 than an
-L2 penalty in the loss?
+L2 penalty in the loss? The design is docs/study.md's ("Numerical stability").
 
-On the study's data and model (``mlp_digits``, softmax cross-entropy, kernels decayed, biases
-exempt), each framework trains in float32 under SGD with momentum and Adam at the study's
-learning rates and λ = ``LAM``, once with the optimizer's own decay (torch ``weight_decay``,
-optax ``add_decayed_weights``: the same coupled g + λw) and once with ``l2_loss``. The float64
-reference runs the same case from the same float32-rounded start (the float32 Problem cast to
-float64, as ``xbench check`` does), and each cell records ‖w32 − w64‖/‖w64‖ over every
-parameter every ``CHECK_EVERY`` steps and at the end.
-
-The tiny cells take η·λ = ``TINY_ETA_LAM`` (the catalogue's ``TINY_LR`` × ``TINY_DECAY``),
-below float32's resolution near 1: AdamW's decoupled ``weight_decay`` at the catalogue's η and
-λ in both frameworks, and both coupled mechanisms at λ = ``TINY_ETA_LAM``/η. Every cell also
-records the decay's own effect, in float64 (‖w64 − w64(λ=0)‖/‖w64‖) and in float32
-(‖w32 − w32(λ=0)‖/‖w64‖): a float32 run that loses the decay moves its weights by nothing,
-and its error is about as large as the decay's whole effect.
+Per framework, SGD with momentum and Adam at λ = ``LAM``, once with the optimizer's own decay
+and once with ``l2_loss``, in float32 against the float64 reference from the same
+float32-rounded start (the float32 Problem cast to float64, as ``xbench check`` does): the
+error ‖w32 − w64‖/‖w64‖ every ``CHECK_EVERY`` steps and at the end. The tiny cells take
+η·λ = ``TINY_ETA_LAM``, below float32's resolution near 1; every cell also records the decay's
+own effect, in float64 and in float32.
 """
 
 from __future__ import annotations
@@ -24,27 +16,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbench.records.study_run import StabilityCell
+from xbench.records.study_run import MECHANISMS, StabilityCell
 from xbench.run.registry import load_adapter
-from xbench.spec.cases import FRAMEWORKS, Case, not_applicable_reason
+from xbench.spec.cases import FRAMEWORKS, Case
 from xbench.spec.catalogue import TINY_DECAY, TINY_LR
 from xbench.spec.problems import Problem
 from xbench.study.conditions import (
     ADAM_STRENGTHS,
-    BATCH_SIZE,
     IMPLEMENTATION,
     L2_STRENGTHS,
     MODEL,
-    MOMENTUM,
     STUDY_LR,
     StudyProfile,
+    study_case,
 )
 from xbench.study.data import Digits, batches_per_epoch, make_problem
 
 LAM = 1e-3  # a λ both the SGD and the Adam conditions run (the published study's best L2)
 assert LAM in L2_STRENGTHS and LAM in ADAM_STRENGTHS
 OPTIMIZERS = ("momentum", "adam")
-MECHANISMS = ("weight_decay", "l2_loss")  # the optimizer's own decay; a penalty in the loss
 TINY_ETA_LAM = TINY_LR * TINY_DECAY  # 1e-8: 1 − ηλ rounds to 1.0 in float32
 EPOCHS = {"full": 50, "quick": 25}  # 400 and 200 steps; a custom profile: at most 50 epochs
 MAX_SEEDS = 3  # the profile's first seeds, at most this many
@@ -72,14 +62,10 @@ class Spec:
         return "add_decayed_weights" if coupled else "weight_decay"
 
     def case(self, seed: int, steps: int) -> Case:
-        case = Case(
-            model=MODEL, optimizer=self.optimizer, rule=self.rule, lr=self.lr,
-            weight_decay=self.lam, momentum=MOMENTUM, mask="kernels", steps=steps, seed=seed,
-            batch_size=BATCH_SIZE, dtype="float32",
+        return study_case(
+            self.framework, str(self), model=MODEL, optimizer=self.optimizer, rule=self.rule,
+            lr=self.lr, weight_decay=self.lam, steps=steps, seed=seed,
         )  # fmt: skip
-        reason = not_applicable_reason(self.framework, case)
-        assert reason is None, f"{self}: {reason}"
-        return case
 
 
 def specs(framework: str) -> tuple[Spec, ...]:
