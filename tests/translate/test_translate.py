@@ -208,6 +208,21 @@ def test_the_printed_torch_call_builds_the_same_param_groups(spec, flags):
         ("optax.adamw(1e-3, mask=mask)", "--mask"),
         ("optax.lamb2(1e-3)", "unknown optax name"),
         ("__import__('os').system('echo hi')", "one optimizer call"),
+        # a schedule without its step count (was a traceback)
+        ("optax.sgd(optax.linear_schedule(0.1, 0.0))", "transition_steps is missing"),
+        ("optax.adam(optax.cosine_decay_schedule(0.1))", "decay_steps is missing"),
+        # a part given twice (the second clip or decay was silently taken)
+        (
+            "optax.chain(optax.clip_by_global_norm(1.0), optax.clip_by_global_norm(2.0), "
+            "optax.sgd(0.1))",
+            "two clip transformations",
+        ),
+        (
+            "optax.chain(optax.add_decayed_weights(1e-4), optax.add_decayed_weights(1e-3), "
+            "optax.sgd(0.1))",
+            "two decay transformations",
+        ),
+        ("optax.chain(optax.sgd(0.1), optax.adam(0.1))", "two optimizer transformations"),
     ],
 )
 def test_a_malformed_spec_exits_2_in_one_line(capsys, spec, named):

@@ -205,10 +205,8 @@ def run_bench(request: BenchRequest) -> tuple[int, BenchRun | None, float]:
     chosen = listed(request) if request.select else None  # a -k matching nothing: exit 2
     fits(request, chosen)
     label = layout.validate_label(request.label or machine.label(request.device, request.threads))
+    total = len(chosen) if chosen is not None else benchmark_count(request.profile, request.device)
     with layout.removed_if_left_empty(request.results / label) as folder:
-        total = (
-            len(chosen) if chosen is not None else benchmark_count(request.profile, request.device)
-        )
         announce(request, folder, total)
         return sweep_and_publish(request, folder)
 

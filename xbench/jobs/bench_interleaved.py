@@ -1,18 +1,11 @@
 """torch against JAX inside ``xbench bench``: each cross-framework comparison timed interleaved.
 
-The sweep times every implementation on its own, minutes apart from the one it is compared
-with, and on a shared machine a benchmark's speed moves by tens of percent between minutes:
-a ratio of two such medians cannot resolve a 10% difference. So after the sweep, for every
-model × optimizer × decay mechanism × size timed in both frameworks, the fastest
-implementation of each (by the sweep's medians) is timed again, torch and JAX interleaved
-round by round by the engine ``xbench ab`` uses (``xbench.run.interleave``): one worker
-process builds the torch steps, the other the JAX steps, the two alternate rounds, and the
-run starts ``pairs`` fresh process pairs because one process carries a bias of its own.
+After the sweep, for every model × optimizer × decay mechanism × size timed in both
+frameworks, the fastest implementation of each (by the sweep's medians) is timed again, torch
+and JAX interleaved round by round by the engine ``xbench ab`` uses (``xbench.run.interleave``):
+one worker process builds the torch steps, the other the JAX steps, in ``pairs`` fresh process
+pairs; docs/bench.md says why, and why torch.compile'd steps are left out of the choice.
 ``analysis.paired.framework_ratio`` turns a cell's rounds into torch/JAX with a 95% interval.
-
-torch.compile'd steps are left out of the choice: compiling one takes up to minutes, in
-every process pair. Where one was the fastest torch step, the ratio compares the fastest of
-the others.
 """
 
 from __future__ import annotations
@@ -58,12 +51,10 @@ class Cell:
 
 def cells(results: list[Result]) -> list[Cell]:
     """Every model × optimizer × mechanism × size timed in both frameworks, with the fastest
-    implementation of each (torch.compile'd steps left out: SLOW_TO_BUILD). Comparisons
-    whose slower step took over LONGEST_STEP in the sweep are left out too: the training
-    steps at 10⁷ parameters take 0.1–0.2 s, and a dozen of them would cost more than all
-    other comparisons together (their ratio stays the unpaired one). So are those below
-    PAIRED_FROM parameters, whose few-microsecond steps compare the frameworks' call overhead:
-    they would take a fifth of the stage."""
+    implementation of each (torch.compile'd steps left out: SLOW_TO_BUILD). Left out too,
+    their ratio staying the unpaired one (docs/bench.md: why), are comparisons whose slower
+    step took over LONGEST_STEP in the sweep (the training steps at 10⁷ parameters take
+    0.1–0.2 s) and those below PAIRED_FROM parameters."""
     eligible = [r for r in results if (r.framework, r.implementation) not in SLOW_TO_BUILD]
     found = []
     for kind in ("update", "train"):
@@ -72,17 +63,9 @@ def cells(results: list[Result]) -> list[Cell]:
                 for params, (torch, jax) in row.fastest.items():
                     if params < PAIRED_FROM or max(torch.median, jax.median) > LONGEST_STEP:
                         continue
-                    found.append(
-                        Cell(
-                            model,
-                            kind,
-                            row.optimizer,
-                            mechanism(row.optimizer, torch.rule),
-                            params,
-                            case_of(torch.extra),
-                            case_of(jax.extra),
-                        )  # fmt: skip
-                    )
+                    decay = mechanism(row.optimizer, torch.rule)
+                    found.append(Cell(model, kind, row.optimizer, decay, params,
+                                      case_of(torch.extra), case_of(jax.extra)))  # fmt: skip
     return found
 
 
@@ -155,8 +138,7 @@ def section(found: list[Cell], rounds: list[list[Rounds]], settings: dict) -> di
                 "optimizer": cell.optimizer,
                 "mechanism": cell.mechanism,
                 "params": cell.params,
-                "torch": cell.torch.id,
-                "jax": cell.jax.id,
+                **{f: getattr(cell, f).id for f in FRAMEWORK_SIDES},
                 "cases": {f: asdict(getattr(cell, f)) for f in FRAMEWORK_SIDES},
                 "iterations": rounds[index][0].iterations,
                 "warmup": rounds[index][0].warmup,

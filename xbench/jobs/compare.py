@@ -3,12 +3,10 @@ committed baseline, run the equivalence check now and time this checkout against
 baseline *revision* interleaved (``xbench ab --gate``), or make this commit the baseline.
 
 The baseline is ``results/baseline/revision.json`` (the commit timing is compared with, and
-why it was chosen) and ``results/baseline/<machine>/check.json`` (the equivalence check).
-Timing is never compared with numbers recorded earlier: on a shared machine runs made
-minutes apart differ by more than the changes the gate must catch. On a machine with no
-recorded check (a CI runner it has never seen) the baseline revision is checked here first,
-in its own environment when its constraints differ: float32 rounding differs between CPUs,
-so a check is only compared with one made on the same machine.
+why it was chosen) and ``results/baseline/<machine>/check.json`` (the equivalence check). On
+a machine with no recorded check the baseline revision is checked here first. docs/compare.md
+says why: timing is never compared with numbers recorded earlier, nor a check with one made
+on another CPU.
 """
 
 from __future__ import annotations

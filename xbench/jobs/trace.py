@@ -1,10 +1,7 @@
 """One trajectory to ``.npz``: run a case in one framework (or the reference), save it.
 
-Before anything runs, ``fits`` refuses a trace that cannot fit in memory. Its estimate is the
-trajectory (``trajectory_bytes``: the batches and every parameter after every step) plus one
-training step's activations: what the float64 reference's step keeps for its backward pass
-and its temporaries, measured, not modelled, at ``PROBE_BATCH`` samples under ``tracemalloc``
-(NumPy reports its allocations to it), scaled to the batch and by ``ACTIVATION_MARGIN``.
+Before anything runs, ``fits`` refuses a trace that cannot fit in memory: the trajectory and
+one training step's activations, measured, not modelled (``needed_bytes``; docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -40,8 +37,10 @@ def default_out(framework: str, case: Case) -> Path:
 @functools.cache
 def activation_bytes_per_sample(model: str) -> float:
     """The float64 reference's peak, per sample, over one recorded step of ``model`` at
-    ``PROBE_BATCH`` (the problem made before; a few ms). Only the model matters: optimizer
-    state and the rules' terms are parameter-sized, which the probe counts in already."""
+    ``PROBE_BATCH`` under ``tracemalloc`` (NumPy reports its allocations to it; the problem
+    made before; a few ms): what its step keeps for its backward pass and its temporaries.
+    Only the model matters: optimizer state and the rules' terms are parameter-sized, which
+    the probe counts in already."""
     case = Case(model=model, batch_size=PROBE_BATCH, steps=1)
     adapter = build("reference", case)
     started = not tracemalloc.is_tracing()

@@ -1,15 +1,8 @@
-"""JAX's persistent compilation cache for the check's workers: where it lives, and the
-environment that turns it on.
-
-Where: ``$XBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/xbench``, else ``~/.cache/xbench``; in
-it, one folder per jaxlib version and CPU (``jax-<version>-<cpu>``): XLA compiles for the CPU
-it runs on and JAX's cache key does not name it, so a cache carried to another CPU is never
-read there. ``XBENCH_CACHE_DIR=off`` runs without it; deleting the folder clears it. It
-needs the ``filelock`` package (JAX locks the folder with it, and evicts beyond ``LIMIT``);
-without it there is no cache.
-
-A cached program is the executable XLA compiled, loaded instead of compiled again: the same
-numbers. It is never used where compile time is itself measured (``xbench bench``, ``ab``).
+"""JAX's persistent compilation cache for the check's workers (docs/check.md): where it lives,
+and the environment that turns it on. One folder per jaxlib version and CPU: XLA compiles
+for the CPU it runs on and JAX's cache key does not name it. It needs the ``filelock``
+package (JAX locks the folder with it, and evicts beyond ``LIMIT``); without it there is no
+cache.
 """
 
 from __future__ import annotations

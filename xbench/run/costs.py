@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from xbench.run.registry import load_adapter, run_case
 from xbench.run.trajectory import Trajectory
@@ -37,12 +37,7 @@ class RunCost:
     compiling: float = 0.0  # trace + lower + XLA compile or cache load
 
     def __add__(self, other: RunCost) -> RunCost:
-        return RunCost(
-            self.seconds + other.seconds,
-            self.compiled + other.compiled,
-            self.loaded + other.loaded,
-            self.compiling + other.compiling,
-        )
+        return RunCost(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 def _listen_to_jax() -> None:

@@ -2,23 +2,10 @@
 
 The engine under ``xbench ab`` (two versions of xbench: BASE and NEW), and so ``xbench
 compare``'s timing, and under ``xbench bench``'s torch-vs-JAX stage (one version, a torch and
-a JAX step). docs/ab.md has the measurements behind each choice:
-
-- ``pairs`` process pairs, each a fresh worker per side (``xbench.run.worker``), because one
-  process carries a bias of its own that no number of rounds averages out;
-- in each pair, every comparison in random order, and for each, ``rounds`` round pairs: one
-  round of each side, back to back, a random side first, the sides strictly alternating. A
-  round is a few untimed calls (so the threads of a worker that sat idle are awake again)
-  and then about ``ROUND_SECONDS`` of timed calls, with the threads the user runs with;
-- after each round the controller waits until the worker that ran it has stopped using the
-  CPU (its OpenMP and XLA threads spin for milliseconds after their last task, read from
-  ``/proc/<pid>/task/*/schedstat``), so they never share the CPU with the other side's round;
-- the rounds are planned from the time budget once the first pair has built everything
-  (its startup and each step's seconds per call are then known), and planned again from the
-  budget left once the second has started: later pairs start faster (nothing left to
-  measure, and JAX's compile cache when the job gives one).
-
-``xbench.analysis.paired`` turns the rounds into a ratio with a 95% interval and a verdict.
+a JAX step). docs/ab.md describes the method (process pairs, strictly alternating round
+pairs, the settle after each round, rounds planned from the budget after the first pair and
+again after the second) and the measurements behind each choice. ``xbench.analysis.paired``
+turns the rounds into a ratio with a 95% interval and a verdict.
 """
 
 from __future__ import annotations
@@ -33,7 +20,7 @@ from typing import Protocol
 
 from xbench.errors import UsageError
 from xbench.run.sides import Prepared
-from xbench.run.worker import Worker, WorkerFailed, closing, start_pair
+from xbench.run.worker import Worker, WorkerFailed, closing, greet, start_pair
 from xbench.spec.benchmarks import BenchCase
 
 ROUND_SECONDS = 0.005  # timed part of a round
@@ -134,12 +121,12 @@ def plan_rounds(
     first, or a confirmation: neither may fail the run once it has measured): then at least
     that many, past the budget."""
     plan = Plan(rounds=0)
-    min_calls, min_warmup, min_rounds = rules.min_calls, rules.min_warmup, rules.min_rounds
+    min_rounds = rules.min_rounds
     cost = 0.0  # seconds of one round pair of every benchmark
     for key, per_call in seconds_per_call.items():
         per_call = max(per_call, 1e-7)
-        plan.iterations[key] = max(min_calls, math.ceil(ROUND_SECONDS / per_call))
-        plan.warmup[key] = max(min_warmup, math.ceil(WARMUP_SECONDS / per_call))
+        plan.iterations[key] = max(rules.min_calls, math.ceil(ROUND_SECONDS / per_call))
+        plan.warmup[key] = max(rules.min_warmup, math.ceil(WARMUP_SECONDS / per_call))
         calls = plan.iterations[key] + plan.warmup[key]
         cost += rules.runs_per_key * (calls * per_call + 0.006)  # + settle and request: ~6 ms
     per_pair = budget / pairs - startup
@@ -160,16 +147,11 @@ def plan_rounds(
 def build_sides(
     workers: dict[str, Worker], cases: dict[str, list[BenchCase]]
 ) -> dict[str, dict[str, float]]:
-    """Build each side's ``cases`` in its worker, both workers at once; per side, seconds per
-    call per case id.
-
-    The two workers build (import torch and JAX, compile) concurrently, which halves a
-    pair's startup on two cores. A build's own seconds-per-call figure is then taken beside
-    the other worker's build, so it is only a first guess: each worker measures every case
-    again in one quiet round (the other worker settled first: its threads spin for
-    milliseconds after their last task; measured beside them, an 80 µs step read 1 ms and
-    its rounds came out ten times too short).
-    """
+    """Build each side's ``cases`` in its worker, both workers at once (on two cores, half the
+    startup); per side, seconds per call per case id. A build's own figure, taken beside the
+    other worker's build, is only a first guess: each worker measures every case again in one
+    quiet round, the other worker settled first (measured beside its spinning threads, an
+    80 µs step read 1 ms and its rounds came out ten times too short)."""
     guess: dict[str, dict[str, float]] = {name: {} for name in workers}
     for step in range(max(len(side_cases) for side_cases in cases.values())):
         asked = {name: cases[name][step] for name in workers if step < len(cases[name])}
@@ -226,12 +208,9 @@ def build_concurrently(
 def time_sides(
     workers: dict[str, Worker], keys: dict[str, str], plan: Plan, rng: random.Random
 ) -> tuple[dict[str, list[float]], tuple[str, ...], list[float]]:
-    """``plan.rounds`` round pairs, each side timing its own ``keys[side]``: the sides
-    strictly alternate (a random one starts), so every round follows one of the other
-    side's, never one of its own (a worker that runs twice in a row finds its data in cache
-    and its threads awake: ~20% faster on a training step here). Per side its seconds per
-    call, one per round; which side ran first in each round pair;
-    and the settle waits."""
+    """``plan.rounds`` round pairs, each side timing its own ``keys[side]``, the sides strictly
+    alternating (a random one starts; docs/ab.md: why). Per side its seconds per call, one per
+    round; which side ran first in each round pair; and the settle waits."""
     times: dict[str, list[float]] = {name: [] for name in workers}
     settles = []
     names = list(workers)
@@ -292,6 +271,7 @@ def measure(
         pair_start = time.perf_counter()
         workers = start_pair(sides, threads, logs, rng, env)
         with closing(workers):
+            greet(workers, sides)
             if check and pair == 0:
                 check(workers)
             budget_left = (budget - (pair_start - wall), pairs - pair)

@@ -3,15 +3,13 @@
 On a machine used for timing, a child that outlives its xbench is worse than a leak: it
 takes the cores the next measurement runs on, and nothing reports it. Two guards:
 
-- **From the parent's side, for every child started with ``start`` or ``run``**. On Linux
-  the kernel signals a process when its parent dies, once asked with
-  ``prctl(PR_SET_PDEATHSIG)``, and the request survives ``exec`` (of any program that is
-  not set-user-ID or set-group-ID). ``start`` runs each command through this file as a launcher,
-  ``python -I -S lifeline.py PARENT -- COMMAND ...``: it asks for SIGTERM at its parent's
-  death, checks that its parent is still PARENT (it may have died in between), then becomes
-  COMMAND. So a child whose code is not this xbench's (an older revision's worker under
-  ``xbench ab``, pip building that revision's environment) ends with its xbench, SIGKILL
-  included. The launcher imports nothing but the standard library.
+- **From the parent's side, for every child started with ``start`` or ``run``**: ``start``
+  runs each command through this file as a launcher, ``python -I -S lifeline.py PARENT --
+  COMMAND ...``, which asks the kernel (Linux) for SIGTERM at its parent's death
+  (``prctl(PR_SET_PDEATHSIG)``: the request survives ``exec`` of any program that is not
+  set-user-ID or set-group-ID), checks that its parent is still PARENT (it may have died in
+  between), then becomes COMMAND. So a child whose code is not this xbench's (an older
+  revision's worker, pip building its environment) ends with its xbench, SIGKILL included.
 - **From the child's side, for xbench's own Python children** (``die_with_parent``: the
   check's workers, which ``multiprocessing`` starts, ``ab``'s workers, the sweep's pytest):
   the same request, or, where the kernel has none, a thread that ends the process once its
@@ -23,12 +21,8 @@ revision) then stops its own children and removes its temporary folders; any oth
 it. The kernel ties the request to the *thread* that started the child: xbench starts every
 child from its main thread, and ``start`` from any other leaves the launcher out (a child
 that asks for itself would then end with that thread). Children that end by themselves in
-moments (``git``) are started plainly.
-
-Children also start with SIGINT and SIGHUP ignored (``children_ignore_terminal``): a
-terminal's Ctrl-C, and its hangup, reach the whole process group, and the parent alone
-answers them and stops its children (Python's multiprocessing resource tracker, for one,
-would die of SIGHUP and print tracebacks).
+moments (``git``) are started plainly. Children also start with SIGINT and SIGHUP ignored
+(``children_ignore_terminal``).
 
 This module imports only the standard library: it also runs as a script.
 """
@@ -82,9 +76,8 @@ def die_with_parent(parent: int) -> None:
 def guarded(command: list[str]) -> list[str]:
     """``command`` run through the launcher, so that it ends with this process (Linux, from
     the main thread); else ``command`` as it is."""
-    if not sys.platform.startswith("linux"):
-        return list(command)
-    if threading.current_thread() is not threading.main_thread():
+    on_main = threading.current_thread() is threading.main_thread()
+    if not sys.platform.startswith("linux") or not on_main:
         return list(command)
     return [sys.executable, "-I", "-S", os.path.abspath(__file__), str(os.getpid()), "--",
             *command]  # fmt: skip
@@ -98,7 +91,8 @@ def children_ignore_terminal():
     """Child processes started inside ignore SIGINT and SIGHUP from their first instruction
     (an ignored signal stays ignored across exec, and Python then installs no handler of its
     own). A terminal's Ctrl-C or hangup reaches the whole process group; the parent alone
-    should answer it, and stop its children, rather than each child print its own traceback.
+    should answer it, and stop its children, rather than each child print its own traceback
+    (Python's multiprocessing resource tracker would die of SIGHUP and print tracebacks).
     Meanwhile this thread blocks both, so one that comes in those milliseconds is delivered
     when the block ends (unless another thread of this process, one that does not block it,
     takes it first)."""

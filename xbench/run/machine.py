@@ -93,10 +93,8 @@ def git(*args: str, binary: bool = False, timeout: float = 120) -> subprocess.Co
 def git_commit() -> dict[str, str | bool | None]:
     if not (REPO / "pyproject.toml").is_file() or not (REPO / "xbench").is_dir():
         return {"id": None, "dirty": None}  # an installed xbench: no checkout to ask
-    commit, status = (
-        git("rev-parse", "HEAD", timeout=10),
-        git("status", "--porcelain", "--untracked-files=no", timeout=10),
-    )
+    commit = git("rev-parse", "HEAD", timeout=10)
+    status = git("status", "--porcelain", "--untracked-files=no", timeout=10)
     return {
         "id": commit.stdout.strip() if commit.returncode == 0 else None,
         "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None,

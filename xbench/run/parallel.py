@@ -1,27 +1,13 @@
 """Many trajectories at once (``xbench check --jobs N``): in this process one after another,
-or in N worker processes.
+or in N worker processes, the numbers the same bit for bit (docs/check.md says what makes
+that so; ``tests/spec/test_catalogue.py`` compares them).
 
 Workers are spawned (never forked: torch and JAX must not be forked once imported), import
 the frameworks once each, and run one (framework, Case) at a time; a Trajectory (NumPy
-arrays) comes back by pickling. The longest runs start first, so the workers finish together
-(``run_order``): JAX compiles every case, which is most of a check's time; torch and the
-reference run eagerly.
-
-A worker's numbers are the same, bit for bit, as the same run's in this process
-(``tests/spec/test_catalogue.py`` compares them), because:
-
-- torch and XLA get the threads they would get here: a worker inherits this process's CPU
-  affinity and environment. (Not one thread each: torch's mlp_norm runs, float32 and
-  float64, and its float32 cnn runs change in the last bit with 1 intra-op thread instead
-  of 2.) Only how idle OpenMP threads wait changes (``OMP_WAIT_POLICY``);
-- JAX's persistent compilation cache (``run.compile_cache``: a folder per jaxlib version and
-  CPU, kept between runs) hands back the executable XLA compiled, not a new compilation.
-  Programs compiled by one worker, or by an earlier check, are loaded, not compiled again.
-  ``--jobs 1`` leaves JAX's configuration as it is.
-
-Ctrl-C reaches the whole process group; workers ignore it from their start and the parent
-cancels what has not started, waits for the runs in flight (a few seconds at most) and
-re-raises. A worker whose parent is gone (killed) ends too (``run.lifeline``).
+arrays) comes back by pickling. The longest runs start first (``run_order``). Ctrl-C reaches
+the whole process group; workers ignore it from their start and the parent cancels what has
+not started, waits for the runs in flight and re-raises. A worker whose parent is gone
+(killed) ends too (``run.lifeline``).
 """
 
 from __future__ import annotations

@@ -85,10 +85,6 @@ def adapters_beside(xbench_dir: Path) -> Path:
     return Path(adapters.submodule_search_locations[0]).resolve()
 
 
-def looks_like_path(spec: str) -> bool:
-    return os.sep in spec or os.path.exists(spec)
-
-
 def this_interpreter(work: Path) -> Prepared:
     """This checkout's code under this interpreter (both sides of the torch-vs-JAX stage)."""
     return prepare(sys.executable, "THIS", work, lambda _: None)
@@ -98,7 +94,7 @@ def prepare(spec: str, name: str, work: Path, log: Callable[[str], None]) -> Pre
     """Resolve ``spec`` (a revision or an interpreter) into a runnable side under ``work``."""
     if not spec:
         raise UsageError(f"{name}: empty; give a git revision or a Python interpreter")
-    if looks_like_path(spec):
+    if os.sep in spec or os.path.exists(spec):  # an interpreter
         python = check_interpreter(spec, name)
         xbench_dir = Path(__file__).resolve().parents[1]
         code = link_code(work / f"code-{name}", xbench_dir, adapters_beside(xbench_dir))

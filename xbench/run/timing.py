@@ -94,20 +94,13 @@ class Timing:
 def time_with(
     benchmark, call: Callable[[], None], budget: float, roofline: Timed | None = None
 ) -> Timing | None:
-    """Time ``call`` with pytest-benchmark's pedantic mode.
-
-    Iterations per round are chosen from a calibration so a round lasts about 2 ms or more
-    (a 20 µs step runs 100 times per round); rounds fill ``budget`` seconds, at least 5.
-
-    With ``roofline`` (a reference kernel), the kernel also runs for about a third of
-    ``budget`` just before and just after the timed rounds, and its median seconds per call
-    is returned: a shared machine's bandwidth drifts within minutes, so each result gets the
-    bandwidth of its own moment. The kernel never runs between timed rounds: torch's OpenMP
-    workers keep spinning for milliseconds after it, which slowed an interleaved JAX step by
-    up to 2× on two cores; a 20 ms pause lets them sleep before timing starts.
-
-    With benchmarking disabled (``make test``) ``call`` runs once and None is returned.
-    """
+    """Time ``call`` with pytest-benchmark's pedantic mode: iterations per round from a
+    calibration, so a round lasts MIN_ROUND_SECONDS or more; rounds to fill ``budget``
+    seconds, at least MIN_ROUNDS. With ``roofline`` (a reference kernel), the kernel also runs
+    for about a third of ``budget`` just before and just after the timed rounds, never between
+    them, and a pause lets torch's OpenMP workers sleep before timing starts (docs/bench.md:
+    why); its median seconds per call is returned. With benchmarking disabled (``make
+    test``) ``call`` runs once and None is returned."""
     if benchmark.disabled:
         benchmark.pedantic(call)  # disabled: pytest-benchmark calls it once
         return None
@@ -115,19 +108,13 @@ def time_with(
     if roofline is None:
         benchmark.pedantic(call, rounds=rounds, iterations=iterations, warmup_rounds=1)
         return Timing(rounds, iterations)
-    kernel_rounds, kernel_iterations = rounds_and_iterations(
-        seconds_per_call(roofline.call), budget / 3
-    )
-
-    def kernel_block() -> list[float]:
-        return [
-            bare_seconds_per_call(roofline.call, kernel_iterations) for _ in range(kernel_rounds)
-        ]
-
-    before = kernel_block()
+    kernel = roofline.call
+    kernel_rounds, kernel_iterations = rounds_and_iterations(seconds_per_call(kernel), budget / 3)
+    before = [bare_seconds_per_call(kernel, kernel_iterations) for _ in range(kernel_rounds)]
     time.sleep(OPENMP_SETTLE_SECONDS)
     benchmark.pedantic(call, rounds=rounds, iterations=iterations, warmup_rounds=1)
-    return Timing(rounds, iterations, statistics.median(before + kernel_block()))
+    after = [bare_seconds_per_call(kernel, kernel_iterations) for _ in range(kernel_rounds)]
+    return Timing(rounds, iterations, statistics.median(before + after))
 
 
 def bare_seconds_per_call(call: Callable[[], None], iterations: int) -> float:

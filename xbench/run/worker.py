@@ -17,10 +17,8 @@ Requests and replies::
     {"op": "quit"}                           -> (exits)
 
 A failing request replies ``{"error": "..."}`` and the worker goes on. A round makes ``W``
-untimed calls immediately before its ``N`` timed ones: a process that has been idle while
-the other side ran has let its threads fall asleep (torch's OpenMP workers, XLA's pool), and
-its first calls after a pause are slow and erratic. The clock is read after each call blocks
-(``block_until_ready`` / ``torch.cuda.synchronize`` inside the timed callable).
+untimed calls (waking the threads that slept while the other side ran: docs/ab.md) just
+before its ``N`` timed ones, each of which blocks until its work is done.
 
 On CUDA, JAX must not preallocate most of the device (two workers share it), so this module
 sets ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` before anything imports JAX.
@@ -57,7 +55,7 @@ PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy")
 
 def serve(requests, send) -> None:
     """Answer ``requests`` (decoded dicts) through ``send`` until a quit or the end."""
-    from xbench.run.timing import build, seconds_per_call
+    from xbench.run.timing import bare_seconds_per_call, build, seconds_per_call
     from xbench.spec.benchmarks import BenchCase
 
     calls = {}
@@ -69,33 +67,18 @@ def serve(requests, send) -> None:
             if op == "build":
                 built = build(BenchCase(**request["case"]))
                 calls[request["key"]] = built.call
-                send(
-                    {
-                        "key": request["key"],
-                        "seconds_per_call": seconds_per_call(built.call),
-                        "compile_seconds": built.compile_seconds,
-                    }
-                )
+                send({"key": request["key"], "seconds_per_call": seconds_per_call(built.call),
+                      "compile_seconds": built.compile_seconds})  # fmt: skip
             elif op == "round":
-                send({"seconds": timed_round(calls[request["key"]], **_round_args(request))})
+                call = calls[request["key"]]
+                warmup, iterations = int(request["warmup"]), int(request["iterations"])
+                for _ in range(warmup):  # untimed, just before the timed ones
+                    call()
+                send({"seconds": bare_seconds_per_call(call, iterations)})
             else:
                 send({"error": f"unknown request {op!r}"})
         except Exception as error:  # reported to the controller, which names the benchmark
             send({"error": f"{type(error).__name__}: {error}"})
-
-
-def _round_args(request: dict) -> dict:
-    return {"warmup": int(request["warmup"]), "iterations": int(request["iterations"])}
-
-
-def timed_round(call, warmup: int, iterations: int) -> float:
-    """Seconds per call over ``iterations`` calls, after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        call()
-    start = time.perf_counter()
-    for _ in range(iterations):
-        call()
-    return (time.perf_counter() - start) / iterations
 
 
 def main() -> None:
@@ -118,15 +101,9 @@ def main() -> None:
     import xbench
     from xbench.run.machine import versions
 
-    send(
-        {
-            "protocol": PROTOCOL,
-            "pid": os.getpid(),
-            "xbench": os.path.dirname(os.path.abspath(xbench.__file__)),
-            "versions": versions(PACKAGES),
-            "threads": report,
-        }
-    )
+    send({"protocol": PROTOCOL, "pid": os.getpid(),
+          "xbench": os.path.dirname(os.path.abspath(xbench.__file__)),
+          "versions": versions(PACKAGES), "threads": report})  # fmt: skip
     serve((json.loads(line) for line in sys.stdin), send)
 
 
@@ -153,13 +130,9 @@ class Worker:
         pad: int = 0,
         env: dict[str, str] | None = None,
     ) -> None:
-        """``pad`` bytes of padding go into the worker's environment. The environment's size
-        moves where the stack starts and so the alignment of everything on it, which can
-        change a program's speed by several percent (Mytkowicz et al., "Producing wrong data
-        without doing anything obviously wrong!", ASPLOS 2009); the two sides' paths differ
-        in length, so without padding that bias would be the same in every process pair
-        and no number of pairs would average it out. A padding drawn per worker turns it
-        into spread between pairs, which the interval carries."""
+        """``pad`` bytes of padding go into the worker's environment: drawn per worker, they
+        turn the stack-alignment bias of the sides' different paths into spread between
+        process pairs (docs/ab.md, environment padding)."""
         self.name, self.spec = name, side.spec
         self.stderr_path = log_folder / f"{name}-{time.monotonic_ns()}.log"
         path = os.pathsep.join(p for p in (str(side.code), os.environ.get("PYTHONPATH")) if p)
@@ -231,8 +204,7 @@ class Worker:
             lifeline.stop(self.process)
         elif self.process.poll() is None:
             try:
-                self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
-                self.process.stdin.flush()
+                self.send({"op": "quit"})
                 self.process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
@@ -246,19 +218,12 @@ def start_pair(
     rng: random.Random,
     env: dict[str, str] | None = None,
 ) -> dict[str, Worker]:
-    """A fresh worker per side, both started before either is waited for; ``env`` adds to
-    their environment."""
-    workers = {
+    """A fresh worker per side, both started before either is waited for (``greet`` reads
+    their hellos); ``env`` adds to their environment."""
+    return {
         name: Worker(side, name.upper(), threads, logs, pad=rng.randrange(PAD_MAX), env=env)
         for name, side in sides.items()
     }
-    try:
-        greet(workers, sides)
-    except BaseException:
-        for worker in workers.values():
-            worker.close(hurry=True)
-        raise
-    return workers
 
 
 @contextlib.contextmanager

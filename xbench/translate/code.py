@@ -1,10 +1,6 @@
 """The code ``xbench translate`` prints: the optax expression that
 ``xbench_adapters.jax_adapter.make_transform`` builds for a Case, or the torch constructor
-call that ``torch_adapter.make_optimizer`` builds, each with every hyper-parameter explicit.
-
-A translation prints as: the definitions it needs (a mask), one expression (the optimizer),
-then ``#`` lines: a torch scheduler and clip, and the conventions that were matched.
-"""
+call that ``torch_adapter.make_optimizer`` builds, each with every hyper-parameter explicit."""
 
 from __future__ import annotations
 
@@ -21,10 +17,6 @@ class Code:
     setup: tuple[str, ...]  # statements the expression needs (a mask), in order
     expression: str  # the optimizer: one Python expression
     after: tuple[str, ...] = ()  # comment lines: a torch scheduler, clipping
-
-    @property
-    def text(self) -> str:
-        return "\n".join([*self.setup, self.expression, *self.after])
 
 
 def num(x: float) -> str:
@@ -110,9 +102,8 @@ def optax_code(case: Case) -> Code:
     depth = 1 if parts else 0
     name, args = optax_optimizer(case, depth)
     parts.append(call(name, args, depth))
-    expression = parts[0] if len(parts) == 1 else call("optax.chain", parts)
     setup = (OPTAX_MASKS[case.mask],) if case.mask and case.rule != "none" else ()
-    return Code(setup, expression)
+    return Code(setup, parts[0] if len(parts) == 1 else call("optax.chain", parts))
 
 
 # ----------------------------------------------------------------------------- torch
@@ -174,16 +165,12 @@ def torch_scheduler(case: Case) -> str | None:
 def torch_code(case: Case) -> Code:
     """The constructor call; a mask as two param groups (``groups(model, λ)``)."""
     name, args = torch_optimizer(case)
-    masked = bool(case.mask) and case.rule != "none"
-    if masked:
+    first, setup, after = "params", (), []
+    if case.mask and case.rule != "none":
         args = [a for a in args if not a.startswith("weight_decay=")]
         first = f"groups(model, {num(case.weight_decay)})"
-    else:
-        first = "params"
-    setup = (TORCH_MASKS[case.mask], GROUPS) if masked else ()
-    after = []
-    scheduler = torch_scheduler(case)
-    if scheduler:
+        setup = (TORCH_MASKS[case.mask], GROUPS)
+    if scheduler := torch_scheduler(case):
         after += [f"# scheduler = {scheduler}", "# scheduler.step() after each optimizer.step()"]
     if case.clipped:
         after.append(
@@ -191,12 +178,3 @@ def torch_code(case: Case) -> Code:
             "loss.backward(), before optimizer.step()"
         )
     return Code(setup, call(f"torch.optim.{name}", [first, *args]), tuple(after))
-
-
-def code_for(framework: str, case: Case) -> Code:
-    return torch_code(case) if framework == "torch" else optax_code(case)
-
-
-def render(code: Code, notes: tuple[str, ...]) -> str:
-    """The code, then one ``#`` line per note."""
-    return "\n".join([code.text, *(f"# {n}" for n in notes)])

@@ -1,12 +1,5 @@
-"""``xbench translate`` from Python: a torch optimizer call or an optax expression, and its
-counterpart in the other framework, as data and as code; ``verify()`` runs both.
-
-    from xbench.translate.job import translate
-
-    t = translate("torch.optim.AdamW(params, lr=3e-4, weight_decay=0.1)", mask="hf")
-    print(t.text)  # the optax expression, its mask, the conventions matched
-    print(t.verify().holds)  # both run on mlp_norm and transformer, float64, every step
-"""
+"""``xbench translate`` from Python (docs/translate.md): SPEC and its counterpart in the other
+framework, as data and as code; ``verify()`` runs both."""
 
 from __future__ import annotations
 
@@ -15,12 +8,13 @@ from dataclasses import dataclass
 from xbench.run.equivalence import FLOAT64_TOLERANCE, Agreement, compare
 from xbench.run.registry import run_case
 from xbench.spec.cases import Case
-from xbench.translate.code import Code, code_for, render
-from xbench.translate.parse import Settings, Translation, translate_spec
-from xbench.translate.translation import VERIFY_MODELS, Untranslatable
+from xbench.translate.code import Code, optax_code, torch_code
+from xbench.translate.parse import translate_spec
+from xbench.translate.translation import Settings, Translation, Untranslatable
 
 __all__ = ["Translated", "Untranslatable", "Verification", "translate", "verify_case"]
 
+VERIFY_MODELS = ("mlp_norm", "transformer")
 VERIFY_STEPS = 20  # as the catalogue's entries
 
 
@@ -33,10 +27,9 @@ class ModelCheck:
 
     def line(self) -> str:
         a = self.agreement
-        verdict = "equal" if a.equal else "NOT equal"
         return (
-            f"{self.model}: {verdict}: {a.describe()}; largest |Δ| {a.max_abs_error:.2e}, "
-            f"err/tol {a.max_error_ratio:.2g}"
+            f"{self.model}: {'equal' if a.equal else 'NOT equal'}: {a.describe()}; "
+            f"largest |Δ| {a.max_abs_error:.2e}, err/tol {a.max_error_ratio:.2g}"
         )
 
 
@@ -59,8 +52,9 @@ class Translated:
 
     @property
     def text(self) -> str:
-        """What ``xbench translate`` prints: setup, the expression, ``#`` lines."""
-        return render(self.code, self.translation.notes)
+        """What ``xbench translate`` prints: setup, the expression, ``after``, the notes."""
+        c = self.code
+        return "\n".join([*c.setup, c.expression, *c.after, *(f"# {n}" for n in self.notes)])
 
     @property
     def expression(self) -> str:
@@ -93,9 +87,9 @@ def translate(
 ) -> Translated:
     """SPEC in the other framework (or ``to``); UsageError for a malformed SPEC,
     Untranslatable when it has no exact counterpart."""
-    settings = Settings(to, mask, schedule, warmup_steps, steps, clip_norm)
-    translation = translate_spec(spec, settings)
-    return Translated(translation, code_for(translation.target, translation.target_case))
+    translation = translate_spec(spec, Settings(to, mask, schedule, warmup_steps, steps, clip_norm))
+    code_of = torch_code if translation.target == "torch" else optax_code
+    return Translated(translation, code_of(translation.target_case))
 
 
 def for_verify(case: Case, model: str) -> tuple[Case, str | None]:

@@ -1,8 +1,5 @@
-"""The conventions a translation had to match, one line each (docs/rules.md has the formulas).
-
-The same notes whichever way the translation goes: they depend on the torch Case and the
-optax Case only.
-"""
+"""The conventions a translation had to match, one line each (docs/rules.md has the formulas):
+the same whichever way it goes, as they depend on the torch Case only."""
 
 from __future__ import annotations
 
@@ -12,18 +9,14 @@ TORCH_NAME = {
     "sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "adamw": "AdamW",
     "rmsprop": "RMSprop", "adagrad": "Adagrad",
 }  # fmt: skip
-OPTAX_NAME = {"momentum": "sgd", "nesterov": "sgd"}
 
 
-def notes_for(torch_case: Case, jax_case: Case, source: str) -> list[str]:
+def notes_for(t: Case) -> list[str]:
     """Why the optax expression is written as it is, and where it is only approximate."""
-    del source  # the same conventions either way
-    notes = _decay(torch_case, jax_case) + _optimizer(torch_case)
-    notes += _mask(torch_case) + _schedule(torch_case) + _clip(torch_case)
-    return notes
+    return _decay(t) + _optimizer(t) + _mask(t) + _schedule(t) + _clip(t)
 
 
-def _decay(t: Case, j: Case) -> list[str]:
+def _decay(t: Case) -> list[str]:
     lam, name = t.weight_decay, TORCH_NAME[t.optimizer]
     if t.optimizer == "adamw":
         return [

@@ -10,6 +10,7 @@ from xbench.spec.cases import Case
 from xbench.translate.notes import notes_for
 from xbench.translate.translation import (
     DEFAULT_STEPS,
+    RMSPROP_MOMENTUM,
     TORCH_CLIP_EPS,
     Settings,
     Untranslatable,
@@ -86,26 +87,26 @@ def flatten_chain(call: ast.Call) -> list[ast.Call]:
 
 
 def read_chain(call: ast.Call, settings: Settings) -> Chain:
-    chain, seen = Chain(), []
+    chain = Chain()
     for part in flatten_chain(call):
         name = dotted(part.func)
         short = name.removeprefix("optax.")
         if not name.startswith("optax."):
             raise UsageError(f"unknown transformation {name!r}: SPEC mixes optax and other names")
         if short == "clip_by_global_norm":
-            _order(seen, "clip", chain)
+            _order("clip", chain)
             (node,) = bind(part, name, ("max_norm",), {"max_norm"}).values() or [None]
             if node is None:
                 raise UsageError("optax.clip_by_global_norm needs max_norm")
             chain.clip = number(node, "optax.clip_by_global_norm max_norm")
         elif short == "add_decayed_weights":
-            _order(seen, "decay", chain)
+            _order("decay", chain)
             args = bind(part, name, ("weight_decay", "mask"), {"weight_decay", "mask"})
             wd = args.get("weight_decay")
             chain.decay = number(wd, f"{name} weight_decay") if wd is not None else 0.0
             chain.decay_mask = _mask(args.get("mask"), settings, name)
         elif short in OPTAX:
-            _order(seen, "optimizer", chain)
+            _order("optimizer", chain)
             chain.name, chain.values = short, read_optimizer(part, short, settings)
         elif short in BUILDING_BLOCKS:
             raise Untranslatable(f"optax.{short} has no torch.optim counterpart here", WHOLE)
@@ -119,15 +120,15 @@ def read_chain(call: ast.Call, settings: Settings) -> Chain:
     return chain
 
 
-def _order(seen: list[str], what: str, chain: Chain) -> None:
+def _order(what: str, chain: Chain) -> None:
     """Untranslatable (or a UsageError) when a part comes where torch cannot put it."""
-    if what in seen or (what == "optimizer" and chain.name):
+    if (what, True) in (("optimizer", bool(chain.name)), ("clip", chain.clip is not None),
+                        ("decay", chain.decay is not None)):  # fmt: skip
         raise UsageError(f"optax.chain: two {what} transformations; torch has one of each")
     if chain.name and what == "decay":
-        lam = "λ"
         raise Untranslatable(
             "add_decayed_weights after the optimizer (after its learning-rate scaling) adds "
-            f"+{lam}·w to the update: the weights grow; torch has no such decay",
+            "+λ·w to the update: the weights grow; torch has no such decay",
             "optax.chain(optax.add_decayed_weights(λ), optimizer), which is torch's "
             "weight_decay=λ (torch.optim.SGD(params, lr, weight_decay=λ))",
         )
@@ -225,44 +226,42 @@ def from_optax(call: ast.Call, settings: Settings) -> tuple[Case, Case, list[str
             "--schedule and --clip-norm describe a torch setup; in optax they are part of the "
             "expression (a schedule as learning_rate, optax.clip_by_global_norm in a chain)"
         )
-    chain = read_chain(call, settings)
-    jax_case = jax_case_of(chain, settings)
+    jax_case = jax_case_of(read_chain(call, settings), settings)
     torch_case = jax_to_torch(jax_case)
-    return torch_case, jax_case, notes_for(torch_case, jax_case, "jax")
+    return torch_case, jax_case, notes_for(torch_case)
 
 
 def jax_case_of(chain: Chain, settings: Settings) -> Case:
     """The optax Case: every hyper-parameter read, optax's default where not given."""
-    v, name = chain.values, chain.name
+    v = chain.values
     schedule, lr, horizon, warmup = v["learning_rate"]
-    decayed = chain.decay_mask or v.get("mask", False)
-    if settings.mask and not decayed:
+    if settings.mask and not (chain.decay_mask or v.get("mask", False)):
         raise UsageError(f"--mask {settings.mask}: the expression has no mask= to describe")
-    fields = dict(
-        model="mlp_norm",
-        lr=lr,
-        schedule=schedule,
-        steps=horizon or settings.steps or DEFAULT_STEPS,
-        warmup_steps=warmup,
-        clip_norm=chain.clip,
-        clip_eps=0.0 if chain.clip is not None else TORCH_CLIP_EPS,  # Case's default unclipped
-        mask=settings.mask,
-    )
-    lam = v.get("weight_decay", 0.0) if name == "adamw" else 0.0
-    if chain.decay is not None and name == "adamw" and lam:
+    if chain.decay is not None and v.get("weight_decay"):  # optax.adamw's own λ
         raise Untranslatable(
             "a coupled decay chained before optax.adamw, and adamw's own decoupled one: a "
             "torch optimizer has one weight_decay",
             "optax.adamw(..., weight_decay=λ) (torch AdamW), or optax.chain("
             "optax.add_decayed_weights(λ), optax.adam(...)) (torch Adam(weight_decay=λ))",
         )
+    rule, lam = "none", 0.0
     if chain.decay:
-        fields |= {"rule": "add_decayed_weights", "weight_decay": chain.decay}
-    elif lam:
-        fields |= {"rule": "weight_decay", "weight_decay": lam}
-    if fields["mask"] and not fields.get("weight_decay"):
-        fields["mask"] = ""  # a mask on a zero decay decays nothing either way
-    return Case(**fields, **_optimizer_fields(name, v, schedule))
+        rule, lam = "add_decayed_weights", chain.decay
+    elif v.get("weight_decay"):
+        rule, lam = "weight_decay", v["weight_decay"]
+    return Case(
+        model="mlp_norm",
+        lr=lr,
+        rule=rule,
+        weight_decay=lam,
+        mask=settings.mask if lam else "",  # a mask on a zero decay decays nothing either way
+        schedule=schedule,
+        steps=horizon or settings.steps or DEFAULT_STEPS,
+        warmup_steps=warmup,
+        clip_norm=chain.clip,
+        clip_eps=0.0 if chain.clip is not None else TORCH_CLIP_EPS,  # Case's default unclipped
+        **_optimizer_fields(chain.name, v, schedule),
+    )
 
 
 def _optimizer_fields(name: str, v: dict, schedule: str) -> dict:
@@ -304,11 +303,7 @@ def _rmsprop_fields(v: dict, schedule: str) -> dict:
             )
     mu = v["momentum"] or 0.0
     if mu and schedule != "constant":
-        raise Untranslatable(
-            "optax.rmsprop scales by η_t before its momentum trace, torch after it: with a "
-            "changing η the buffer keeps past rates (differs from step 2)",
-            "a constant learning rate, or momentum=None",
-        )
+        raise Untranslatable(RMSPROP_MOMENTUM, "a constant learning rate, or momentum=None")
     return {
         "optimizer": "rmsprop",
         "alpha": v["decay"],

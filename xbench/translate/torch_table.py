@@ -6,10 +6,11 @@ import ast
 from dataclasses import dataclass
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case
+from xbench.spec.cases import Case, not_applicable_reason
 from xbench.translate.notes import notes_for
 from xbench.translate.translation import (
     DEFAULT_STEPS,
+    RMSPROP_MOMENTUM,
     TORCH_CLIP_EPS,
     Settings,
     Untranslatable,
@@ -18,7 +19,6 @@ from xbench.translate.translation import (
     dotted,
     literal,
     number,
-    untranslatable_if,
 )
 
 
@@ -55,13 +55,11 @@ TORCH = {
 }
 # Keywords that choose torch's implementation, not the maths: accepted and dropped (a note).
 IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
-BOOLEANS = ("nesterov", "amsgrad", "centered", "decoupled_weight_decay", "maximize")
-PREFIXES = ("torch.optim.", "optim.", "")
 
 
 def torch_name(name: str) -> str | None:
     """``AdamW`` for ``torch.optim.AdamW``, ``optim.AdamW`` or ``AdamW``; None otherwise."""
-    for prefix in PREFIXES:
+    for prefix in ("torch.optim.", "optim.", ""):
         if name.startswith(prefix) and name[len(prefix) :] in TORCH:
             return name[len(prefix) :]
     return None
@@ -72,22 +70,21 @@ def read_values(call: ast.Call, name: str) -> tuple[dict, list[str]]:
     opt = TORCH[name]
     known = {*opt.positional, *opt.defaults, *IMPLEMENTATION, "maximize"}
     bound = bind(call, f"torch.optim.{name}", opt.positional, known)
-    if "params" not in bound:
+    params = bound.pop("params", None)
+    if params is None:
         raise UsageError(f"torch.optim.{name} needs its parameters first, e.g. {name}(params, ...)")
-    if isinstance(bound["params"], (ast.List, ast.Dict)):
+    if isinstance(params, (ast.List, ast.Dict)):
         raise UsageError(
             f"torch.optim.{name}: give the parameters as one name (params) and the groups' "
             "convention with --mask (hf, ndim2, kernels)"
         )
-    values, dropped = dict(opt.defaults) | {"maximize": False}, []
+    values, dropped = opt.defaults | {"maximize": False}, []
     for key, node in bound.items():
         what = f"torch.optim.{name} {key}"
-        if key == "params":
-            continue
         if key in IMPLEMENTATION:
             literal(node, what)  # a literal all the same
             dropped.append(key)
-        elif key in BOOLEANS:
+        elif isinstance(values.get(key), bool):  # torch's default is a bool
             values[key] = boolean(node, what)
         elif key == "betas":
             betas = literal(node, what)
@@ -101,11 +98,10 @@ def read_values(call: ast.Call, name: str) -> tuple[dict, list[str]]:
 
 def from_torch(call: ast.Call, settings: Settings) -> tuple[Case, Case, list[str]]:
     """The torch Case SPEC describes, the optax Case equal to it, and the notes."""
-    name = _name(call)
+    name = torch_name(dotted(call.func))
     values, dropped = read_values(call, name)
     torch_case = torch_case_of(name, values, settings)
-    jax_case = torch_to_jax(torch_case)
-    notes = notes_for(torch_case, jax_case, "torch")
+    notes = notes_for(torch_case)
     if name == "Adam" and values["decoupled_weight_decay"] and torch_case.rule != "none":
         notes.insert(0, "torch Adam(decoupled_weight_decay=True) is AdamW (torch 2.13's AdamW is")
         notes[0] += " that Adam): translated as torch.optim.AdamW"
@@ -113,11 +109,7 @@ def from_torch(call: ast.Call, settings: Settings) -> tuple[Case, Case, list[str
         notes.append(
             f"{', '.join(dropped)}: torch's implementation choice, not the maths: not translated"
         )
-    return torch_case, jax_case, notes
-
-
-def _name(call: ast.Call) -> str:
-    return torch_name(dotted(call.func))
+    return torch_case, torch_to_jax(torch_case), notes
 
 
 def torch_case_of(name: str, v: dict, settings: Settings) -> Case:
@@ -134,22 +126,21 @@ def torch_case_of(name: str, v: dict, settings: Settings) -> Case:
             "maximize=False on the negated objective",
         )
     lam = v["weight_decay"]
-    fields = dict(
+    if settings.mask and not lam:
+        raise UsageError(f"--mask {settings.mask}: torch.optim.{name} here has no weight decay")
+    case = Case(
         model="mlp_norm",
         lr=v["lr"],
         rule="weight_decay" if lam else "none",
         weight_decay=lam,
+        mask=settings.mask,
         steps=settings.steps or DEFAULT_STEPS,
         schedule=settings.schedule,
         warmup_steps=settings.warmup_steps,
         clip_norm=settings.clip_norm,
         clip_eps=TORCH_CLIP_EPS,
+        **_optimizer_fields(name, v),
     )
-    if settings.mask and not lam:
-        raise UsageError(f"--mask {settings.mask}: torch.optim.{name} here has no weight decay")
-    fields["mask"] = settings.mask
-    fields |= _optimizer_fields(name, v)
-    case = Case(**fields)
     _refuse_without_counterpart(case)
     return case
 
@@ -180,27 +171,18 @@ def _optimizer_fields(name: str, v: dict) -> dict:
 
 def _refuse_without_counterpart(case: Case) -> None:
     """Untranslatable: dampening, Adagrad's lr_decay, RMSprop momentum under a schedule."""
-    jax_like = torch_to_jax(case)  # dampening and lr_decay kept: optax's reason names them
-    if case.dampening:
-        untranslatable_if(
-            "jax",
-            jax_like,
+    reason = not_applicable_reason("jax", torch_to_jax(case))  # dampening and lr_decay kept
+    if reason and (case.dampening or case.lr_decay):
+        nearest = (
             f"optax.sgd(learning_rate={case.lr:g}, momentum={case.momentum:g}) is torch's "
-            "dampening=0 (undampened: it differs from step 2)",
+            "dampening=0 (undampened: it differs from step 2)"
+            if case.dampening
+            else "lr_decay=0 with a scheduler (--schedule linear, cosine or warmup_cosine), "
+            "which optax has as a schedule"
         )
-    if case.lr_decay:
-        untranslatable_if(
-            "jax",
-            jax_like,
-            "lr_decay=0 with a scheduler (--schedule linear, cosine or warmup_cosine), which "
-            "optax has as a schedule",
-        )
+        raise Untranslatable(reason.split("; use --")[0], nearest)  # less xbench trace's flags
     if case.optimizer == "rmsprop" and case.momentum and case.schedule != "constant":
-        raise Untranslatable(
-            "optax.rmsprop scales by η_t before its momentum trace, torch after it: with a "
-            "changing η the buffer keeps past rates (differs from step 2)",
-            "a constant learning rate, or momentum=0",
-        )
+        raise Untranslatable(RMSPROP_MOMENTUM, "a constant learning rate, or momentum=0")
 
 
 def torch_to_jax(case: Case) -> Case:

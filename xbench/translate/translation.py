@@ -1,16 +1,15 @@
 """The types and the ``ast`` helpers of ``xbench translate`` (``xbench.translate.parse``):
-SPEC is parsed, never evaluated. Only literal constants are read: numbers, tuples,
-True/False/None, a unary minus and simple arithmetic on them (``1e-3 * 2``)."""
+SPEC is parsed, never evaluated; only literal constants are read (``literal``)."""
 
 from __future__ import annotations
 
 import ast
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case, not_applicable_reason
+from xbench.spec.cases import Case
 
 FRAMEWORK_NAMES = {"torch": "torch", "optax": "jax", "jax": "jax"}  # --to values
 MAX_SPEC_CHARS = 2000  # an optimizer call is a few hundred characters; SPEC is untrusted
@@ -18,7 +17,10 @@ MAX_DEPTH = 100  # nesting of SPEC's syntax tree (a chain of optax calls is abou
 MAX_INT_BITS = 1024  # an integer beyond ±2**1024 is no float either: out of range
 DEFAULT_STEPS = 1000  # a torch scheduler's horizon when --steps is not given
 TORCH_CLIP_EPS = 1e-6  # clip_grad_norm_'s fixed ε
-VERIFY_MODELS = ("mlp_norm", "transformer")
+RMSPROP_MOMENTUM = (  # why RMSprop momentum under a schedule has no counterpart, either way
+    "optax.rmsprop scales by η_t before its momentum trace, torch after it: with a changing η "
+    "the buffer keeps past rates (differs from step 2)"
+)
 
 
 class Untranslatable(Exception):
@@ -49,18 +51,15 @@ class Translation:
     target: str
     torch_case: Case
     jax_case: Case
-    notes: tuple[str, ...] = field(default=())
-
-    def case(self, framework: str) -> Case:
-        return self.torch_case if framework == "torch" else self.jax_case
+    notes: tuple[str, ...] = ()
 
     @property
     def source_case(self) -> Case:
-        return self.case(self.source)
+        return self.torch_case if self.source == "torch" else self.jax_case
 
     @property
     def target_case(self) -> Case:
-        return self.case(self.target)
+        return self.torch_case if self.target == "torch" else self.jax_case
 
 
 # ----------------------------------------------------------------------------- safe literals
@@ -73,6 +72,8 @@ def literal(node: ast.AST, what: str, depth: int = 0):
     """The constant ``node`` spells: a number, a bool, None or a tuple of them; else a
     UsageError. Nothing is evaluated but arithmetic on constants, at most ``MAX_DEPTH`` deep
     and on integers within ±2**1024."""
+    if node is None:
+        raise UsageError(f"{what} is missing")
     if depth > MAX_DEPTH:
         raise UsageError(f"{what}: nested more than {MAX_DEPTH} deep; write the number itself")
     if isinstance(node, ast.Constant) and (
@@ -101,8 +102,7 @@ def literal(node: ast.AST, what: str, depth: int = 0):
 
 
 def _in_range(value, what: str):
-    big = isinstance(value, int) and value.bit_length() > MAX_INT_BITS  # a bool is 1 bit
-    if big:
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:  # a bool is 1 bit
         raise UsageError(f"{what}: an integer beyond ±2**{MAX_INT_BITS} is out of range")
     return value
 
@@ -208,10 +208,3 @@ def tree_depth(tree: ast.AST) -> int:
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
     return deepest
-
-
-def untranslatable_if(framework: str, case: Case, nearest: str) -> None:
-    """Raise Untranslatable with xbench's own reason when ``framework`` cannot run ``case``."""
-    reason = not_applicable_reason(framework, case)
-    if reason:  # without its advice on xbench trace's flags
-        raise Untranslatable(reason.split("; use --")[0], nearest)
