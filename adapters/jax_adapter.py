@@ -29,8 +29,8 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 from xbench.errors import UsageError  # noqa: E402
-from xbench.spec.cases import Case, decayed_names, running_stat_weight  # noqa: E402
-from xbench.spec.models import (  # noqa: E402
+from xbench.workloads.cases import Case, decayed_names, running_stat_weight  # noqa: E402
+from xbench.workloads.models import (  # noqa: E402
     BATCH_NORM_EPS,
     LAYER_NORM_EPS,
     BatchNorm,
@@ -43,7 +43,7 @@ from xbench.spec.models import (  # noqa: E402
     TransformerBlock,
     init_stats,
 )
-from xbench.spec.problems import Problem  # noqa: E402
+from xbench.workloads.problems import Problem  # noqa: E402
 
 HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -134,7 +134,7 @@ def constant_lr(case: Case) -> bool:
 
 
 def learning_rate(case: Case, h: Hyper | None = None):
-    """η, or the optax schedule that gives η_t (xbench.spec.schedules has the formulas)."""
+    """η, or the optax schedule that gives η_t (xbench.workloads.schedules has the formulas)."""
     lr, steps = case.lr if constant_lr(case) else (h or Hyper.of(case)).lr, case.steps
     if case.schedule == "linear":
         return optax.linear_schedule(lr, 0.0, steps)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbench.spec.cases import LOSS_RULES, Case, decayed_names, running_stat_weight
-from xbench.spec.models import (
+from xbench.workloads.cases import LOSS_RULES, Case, decayed_names, running_stat_weight
+from xbench.workloads.models import (
     BATCH_NORM_EPS,
     LAYER_NORM_EPS,
     BatchNorm,
@@ -29,8 +29,8 @@ from xbench.spec.models import (
     TransformerBlock,
     init_stats,
 )
-from xbench.spec.problems import Problem
-from xbench.spec.schedules import lr_at
+from xbench.workloads.problems import Problem
+from xbench.workloads.schedules import lr_at
 
 # ---------------------------------------------------------------- model: forward and backward
 

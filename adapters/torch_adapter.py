@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from xbench.errors import UsageError
-from xbench.spec.cases import EPOCH_STEPS, Case, decayed_names, running_stat_weight
-from xbench.spec.models import (
+from xbench.workloads.cases import EPOCH_STEPS, Case, decayed_names, running_stat_weight
+from xbench.workloads.models import (
     BATCH_NORM_EPS,
     LAYER_NORM_EPS,
     BatchNorm,
@@ -34,8 +34,8 @@ from xbench.spec.models import (
     TransformerBlock,
     init_stats,
 )
-from xbench.spec.problems import Problem
-from xbench.spec.schedules import factor
+from xbench.workloads.problems import Problem
+from xbench.workloads.schedules import factor
 
 IMPLEMENTATIONS = {
     "forloop": {"foreach": False},

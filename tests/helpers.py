@@ -17,7 +17,7 @@ from xbench.cli import main
 from xbench.records.ab_run import AbBenchmark, AbRun, Version
 from xbench.run.interleave import Rounds
 from xbench.run.registry import framework_available, load_adapter, run_case
-from xbench.spec.cases import Case
+from xbench.workloads.cases import Case
 
 REPO = Path(__file__).resolve().parent.parent
 

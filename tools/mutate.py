@@ -34,7 +34,7 @@ TARGETS = {
         ("entry_verdict",),
         (
             "tests/properties/test_mutation_kills.py",
-            "tests/spec/test_catalogue.py::test_entry_verdict",
+            "tests/workloads/test_catalogue.py::test_entry_verdict",
         ),
     ),
     "xbench/analysis/compare.py": (
@@ -44,7 +44,7 @@ TARGETS = {
     "adapters/reference.py": (
         ("regularizer_gradient", "direction", "scaled", "clip_by_global_norm", "update",
          "running_update"),
-        ("tests/spec/test_reference_rules.py", "tests/properties/test_power.py"),
+        ("tests/workloads/test_reference_rules.py", "tests/properties/test_power.py"),
     ),
 }  # fmt: skip
 TIMEOUT = 240  # seconds per mutant

@@ -18,8 +18,8 @@ from xbench.errors import UsageError
 from xbench.records.trace import save_npz
 from xbench.run.registry import run_case
 from xbench.run.trajectory import record
-from xbench.spec.catalogue import case_for
-from xbench.spec.problems import make_problem
+from xbench.workloads.catalogue import case_for
+from xbench.workloads.problems import make_problem
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "explain.md"

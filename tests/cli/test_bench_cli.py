@@ -13,7 +13,7 @@ from xbench.present.bench_text import summary
 from xbench.records.bench_run import BenchRun, Result
 from xbench.records.layout import removed_if_left_empty, result_name
 from xbench.records.storage import write_atomically
-from xbench.spec.benchmarks import benchmark_count, overhead_cases, sweep
+from xbench.workloads.benchmarks import benchmark_count, overhead_cases, sweep
 
 
 @pytest.mark.parametrize(

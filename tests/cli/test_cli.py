@@ -10,7 +10,7 @@ from helpers import adapter_class, run_cli
 
 from xbench.cli import main
 from xbench.run.registry import framework_available
-from xbench.spec.cases import Case
+from xbench.workloads.cases import Case
 
 TRACE = ["trace", "--framework", "torch", "--steps", "3"]
 
@@ -215,7 +215,7 @@ def test_check_exits_1_when_an_expectation_fails(capsys, monkeypatch):
     import dataclasses
 
     import xbench.jobs.check as check_job
-    from xbench.spec import catalogue
+    from xbench.workloads import catalogue
 
     if not framework_available("torch"):
         pytest.skip("needs torch")

@@ -165,7 +165,7 @@ def test_only_the_flagged_benchmarks_are_measured_again(tmp_path, monkeypatch):
     from xbench.jobs import ab
     from xbench.run import interleave
     from xbench.run.sides import Prepared
-    from xbench.spec.benchmarks import gate_cases
+    from xbench.workloads.benchmarks import gate_cases
 
     cases = [c for c in gate_cases() if c.kind == "update" and c.framework == "torch"][:2]
     truth = {cases[0].id: 1.10, cases[1].id: 1.0}

@@ -22,7 +22,7 @@ from xbench.present.units import ratio_resolved
 from xbench.records.bench_run import PairedCell
 from xbench.records.bench_run import load as load_run
 from xbench.run.interleave import Rounds
-from xbench.spec.benchmarks import PAIRED_FROM
+from xbench.workloads.benchmarks import PAIRED_FROM
 
 TORCH_ID = "update-adamw-weight_decay-torch-fused-1e6-one"
 JAX_ID = "update-adamw-weight_decay-jax-jit_donate-1e6-one"
@@ -254,7 +254,7 @@ class FakeWorker:
 
 def test_each_side_builds_and_times_only_its_own_steps():
     from xbench.run.interleave import Plan, build_sides, time_sides
-    from xbench.spec.benchmarks import BenchCase
+    from xbench.workloads.benchmarks import BenchCase
 
     a, b = (
         BenchCase("update", "torch", "fused", "adamw", "weight_decay", n) for n in (10**3, 10**4)

@@ -50,7 +50,7 @@ def test_every_import_contract_is_kept(tmp_path):
 @pytest.mark.parametrize(
     "module, line, contract",
     [
-        ("spec/models.py", "from xbench.present import units", "in layers"),
+        ("workloads/models.py", "from xbench.present import units", "in layers"),
         ("records/storage.py", "import xbench.jobs.check", "in layers"),
         ("analysis/compare.py", "from xbench.cli import main", "in layers"),
         ("jobs/trace.py", "import xbench.study.job", "in layers"),  # siblings are independent
@@ -75,7 +75,7 @@ def test_an_adapter_reaching_up_breaks_its_contract(tmp_path):
     path = root / "xbench_adapters" / "reference.py"
     path.write_text(path.read_text() + "\nfrom xbench.run import registry  # against the rule\n")
     done = lint_imports(root)
-    assert done.returncode == 1 and "adapters build on the specification only BROKEN" in done.stdout
+    assert done.returncode == 1 and "adapters build on the workloads only BROKEN" in done.stdout
 
 
 # ----------------------------------------------------------------------------- the CLI

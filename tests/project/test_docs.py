@@ -11,8 +11,8 @@ import pytest
 
 from xbench.jobs.report import doc_pages, load_inputs
 from xbench.records.layout import newest_inputs
-from xbench.spec.cases import OPTIMIZERS, RULES, VARIANTS
-from xbench.spec.catalogue import default_catalogue
+from xbench.workloads.cases import OPTIMIZERS, RULES, VARIANTS
+from xbench.workloads.catalogue import default_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"

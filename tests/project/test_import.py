@@ -22,7 +22,9 @@ def loaded_frameworks(code: str) -> set[str]:
 
 
 def test_every_module_is_found():
-    assert len(MODULES) > 40 and "xbench.cli.check" in MODULES and "xbench.spec.cases" in MODULES
+    assert (
+        len(MODULES) > 40 and "xbench.cli.check" in MODULES and "xbench.workloads.cases" in MODULES
+    )
 
 
 def test_core_imports_no_framework():

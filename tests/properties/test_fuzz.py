@@ -30,7 +30,7 @@ from xbench.present.export import FORMATS
 from xbench.records.trace import save_npz
 from xbench.run.check import FILTER_CHOICES
 from xbench.run.registry import run_case
-from xbench.spec.cases import (
+from xbench.workloads.cases import (
     DTYPES,
     MASKS,
     OPTIMIZERS,
@@ -41,7 +41,7 @@ from xbench.spec.cases import (
     VARIANTS,
     Case,
 )
-from xbench.spec.models import MODELS
+from xbench.workloads.models import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("XBENCH_FUZZ") == "long"

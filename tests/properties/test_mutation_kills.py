@@ -9,7 +9,7 @@ from helpers import TRAJECTORY, perturbed
 
 from xbench.run.check import entry_verdict
 from xbench.run.equivalence import EXACT, FLOAT64_TOLERANCE, Agreement, Tolerance, compare
-from xbench.spec.catalogue import Entry, Setup, case_for
+from xbench.workloads.catalogue import Entry, Setup, case_for
 
 SIDE = Setup("reference", case_for("mlp", "sgd", "none", "float64"))
 EQUAL = Agreement(True, 0.0, 0.0, None, None)

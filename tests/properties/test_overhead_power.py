@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from xbench.spec.benchmarks import perturbed_overhead_case
 from xbench.suite import benchmarks
+from xbench.workloads.benchmarks import perturbed_overhead_case
 
 
 def disabled():

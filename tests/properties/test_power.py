@@ -9,9 +9,9 @@ from xbench_adapters.reference import ReferenceAdapter
 from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
 from xbench.run.registry import record, run_case
 from xbench.run.trajectory import Trajectory
-from xbench.spec.cases import Case
-from xbench.spec.catalogue import case_for
-from xbench.spec.problems import make_problem
+from xbench.workloads.cases import Case
+from xbench.workloads.catalogue import case_for
+from xbench.workloads.problems import make_problem
 
 MECHANISMS = [
     ("torch", "sgd", "weight_decay", ""),
@@ -87,7 +87,7 @@ def test_a_decay_started_late_is_no_decay_until_it_starts():
 
 def test_every_decaying_rule_and_every_optimizer_has_a_power_test():
     """A new rule or optimizer must join MECHANISMS (docs/extending.md)."""
-    from xbench.spec.cases import DECAYING_RULES, OPTIMIZERS
+    from xbench.workloads.cases import DECAYING_RULES, OPTIMIZERS
 
     assert {rule for _, _, rule, _ in MECHANISMS} == set(DECAYING_RULES)
     assert {optimizer for _, optimizer, _, _ in MECHANISMS} == set(OPTIMIZERS)

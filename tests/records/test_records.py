@@ -12,7 +12,7 @@ from xbench.errors import UsageError
 from xbench.records import bench_run, check_run, layout, study_run
 from xbench.run.check import Outcome
 from xbench.run.equivalence import Agreement
-from xbench.spec.catalogue import default_catalogue
+from xbench.workloads.catalogue import default_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 MACHINE = REPO / "results" / "cpu-amd-epyc-2t"

@@ -10,7 +10,7 @@ import pytest
 from helpers import adapter_class
 
 from xbench.run.registry import run_case
-from xbench.spec.cases import Case
+from xbench.workloads.cases import Case
 
 # Structures with every kind of number a program takes: each list is one structure's cases
 # with different values.

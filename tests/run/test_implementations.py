@@ -13,7 +13,7 @@ from helpers import adapter_class
 
 from xbench.run.equivalence import TOLERANCES, compare
 from xbench.run.registry import problem_for, record, run_case
-from xbench.spec.catalogue import case_for
+from xbench.workloads.catalogue import case_for
 
 IMPLEMENTATIONS = [
     ("torch", "forloop"), ("torch", "foreach"), ("torch", "fused"), ("torch", "compiled"),

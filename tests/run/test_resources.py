@@ -21,9 +21,9 @@ from xbench.jobs import trace as trace_job
 from xbench.run import machine
 from xbench.run.registry import build, framework_available
 from xbench.run.trajectory import record
-from xbench.spec.cases import Case
-from xbench.spec.models import MODELS
-from xbench.spec.problems import trajectory_bytes
+from xbench.workloads.cases import Case
+from xbench.workloads.models import MODELS
+from xbench.workloads.problems import trajectory_bytes
 
 MiB = 2**20
 
@@ -99,7 +99,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from xbench.jobs.trace import trace
-from xbench.spec.cases import Case
+from xbench.workloads.cases import Case
 
 def status(key):
     for line in open("/proc/self/status"):

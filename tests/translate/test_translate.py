@@ -9,11 +9,11 @@ import pytest
 from helpers import adapter_class
 
 from xbench.cli import main
-from xbench.spec.cases import Case, decayed_names, not_applicable_reason
-from xbench.spec.catalogue import default_catalogue
 from xbench.translate.code import torch_code
 from xbench.translate.job import translate
 from xbench.translate.torch_table import TORCH, torch_to_jax
+from xbench.workloads.cases import Case, decayed_names, not_applicable_reason
+from xbench.workloads.catalogue import default_catalogue
 
 OPTIMIZER_RULES = ("none", "weight_decay", "add_decayed_weights")
 

@@ -16,8 +16,8 @@ from xbench.errors import UsageError
 from xbench.run.equivalence import Agreement, Tolerance, compare
 from xbench.run.registry import load_adapter
 from xbench.run.trajectory import Trajectory, record
-from xbench.spec.cases import MASKS, Case, decayed_names
-from xbench.spec.problems import Problem
+from xbench.workloads.cases import MASKS, Case, decayed_names
+from xbench.workloads.problems import Problem
 
 COUPLED_RULES = ("weight_decay", "add_decayed_weights", "l2_loss")
 
@@ -307,7 +307,7 @@ HYPOTHESES = (  # simpler causes first: ties in the ranking keep this order
                "scale_by_learning_rate", after_lr),
     Hypothesis("mask", "a mask difference",
                "decay the same tensors on both sides: build torch's param groups and the "
-               "optax mask from one rule (xbench.spec.cases.decayed_names)", mask),
+               "optax mask from one rule (xbench.workloads.cases.decayed_names)", mask),
     Hypothesis("no_gradient", "a parameter without a gradient",
                "torch skips a parameter whose .grad is None (no decay either); in optax "
                "mask it out of the decay, or use it in the forward pass", no_gradient),

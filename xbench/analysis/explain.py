@@ -26,9 +26,9 @@ from xbench.errors import UsageError
 from xbench.records.trace import check_trace, load_npz
 from xbench.run.equivalence import TOLERANCES, Agreement, Tolerance, compare
 from xbench.run.trajectory import Trajectory
-from xbench.spec.cases import Case
-from xbench.spec.models import MODELS
-from xbench.spec.problems import Problem
+from xbench.workloads.cases import Case
+from xbench.workloads.models import MODELS
+from xbench.workloads.problems import Problem
 
 A_TO_B = "A→B"  # A's case, modified, reproduces B
 B_TO_A = "B→A"  # B's case, modified, reproduces A

@@ -1,6 +1,6 @@
 """Which results share a table, in which order, and which is fastest where: one ``Machine``
 per results folder label, rows in the sweep's order, and rules the catalogue shows equal
-across frameworks sharing a mechanism (``xbench.spec.cases.mechanism``).
+across frameworks sharing a mechanism (``xbench.workloads.cases.mechanism``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from xbench.analysis.paired import Ratio, framework_ratio
 from xbench.errors import UsageError
 from xbench.records.bench_run import BenchRun, PairedCell, Result
 from xbench.records.check_run import CheckRun
-from xbench.spec.benchmarks import BENCH_OPTIMIZERS, BENCH_RULES, IMPLEMENTATIONS, PAIRED_FROM
-from xbench.spec.cases import FRAMEWORKS, mechanism
+from xbench.workloads.benchmarks import BENCH_OPTIMIZERS, BENCH_RULES, IMPLEMENTATIONS, PAIRED_FROM
+from xbench.workloads.cases import FRAMEWORKS, mechanism
 
 HEADLINE_OPTIMIZER, HEADLINE_RULE = "adamw", "weight_decay"
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from xbench.records.bench_run import BenchRun
 from xbench.records.study_run import MECHANISMS, StabilityCell, StudyRun
-from xbench.spec.cases import FRAMEWORKS
+from xbench.workloads.cases import FRAMEWORKS
 
 FIT = 0.99  # a model "fits the training set" at this training accuracy or more
 UNDERFIT_DROP = 0.05  # "underfits": training accuracy this far below the unregularized model's

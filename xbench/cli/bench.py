@@ -13,7 +13,7 @@ from xbench.jobs.check import require_device
 from xbench.present.bench_text import summary
 from xbench.run.interleave import check_pairs
 from xbench.run.threads import resolve_threads
-from xbench.spec.benchmarks import SWEEP_PROFILES
+from xbench.workloads.benchmarks import SWEEP_PROFILES
 
 
 def add_parser(sub) -> None:

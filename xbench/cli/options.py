@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from xbench.errors import UsageError
-from xbench.spec.cases import (
+from xbench.workloads.cases import (
     DTYPES,
     MASKS,
     OPTIMIZERS,
@@ -19,7 +19,7 @@ from xbench.spec.cases import (
     Case,
     validate_device,
 )
-from xbench.spec.models import BATCH_NORM_MODELS, MODELS
+from xbench.workloads.models import BATCH_NORM_MODELS, MODELS
 
 RESULTS = Path("results")
 

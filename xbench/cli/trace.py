@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xbench.cli import options
 from xbench.jobs.trace import trace
-from xbench.spec.cases import RUNNERS
+from xbench.workloads.cases import RUNNERS
 
 
 def add_parser(sub) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xbench.spec.cases import MASKS, SCHEDULES
 from xbench.translate.job import Untranslatable, translate
+from xbench.workloads.cases import MASKS, SCHEDULES
 
 
 def add_parser(sub) -> None:

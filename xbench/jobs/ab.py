@@ -23,7 +23,7 @@ from xbench.records.scratch import scratch
 from xbench.run import interleave, machine, worker
 from xbench.run.interleave import ROUND_SECONDS, WARMUP_SECONDS, Measured, Rules, check_pairs
 from xbench.run.sides import Prepared, prepare
-from xbench.spec.benchmarks import BenchCase, gate_cases, sweep
+from xbench.workloads.benchmarks import BenchCase, gate_cases, sweep
 
 RULES = Rules()  # at least 10 timed calls after 2 untimed per round, 10 round pairs per pair
 DEFAULT_PAIRS = 6

@@ -30,7 +30,7 @@ from xbench.records.bench_run import BenchRun
 from xbench.records.bench_run import load as load_run
 from xbench.records.scratch import scratch
 from xbench.run import lifeline, machine
-from xbench.spec.benchmarks import (
+from xbench.workloads.benchmarks import (
     SWEEP_PROFILES,
     benchmark_count,
     overhead_cases,

@@ -24,8 +24,8 @@ from xbench.records.scratch import scratch
 from xbench.run import interleave
 from xbench.run.interleave import ROUND_SECONDS, WARMUP_SECONDS, Rounds, Rules
 from xbench.run.sides import this_interpreter
-from xbench.spec.benchmarks import PAIRED_FROM, BenchCase
-from xbench.spec.cases import mechanism
+from xbench.workloads.benchmarks import PAIRED_FROM, BenchCase
+from xbench.workloads.cases import mechanism
 
 DEFAULT_PAIRS = 9  # the 20%-trimmed mean keeps 7 of 9 (6 degrees of freedom; 4 of 6: 3)
 SLOW_TO_BUILD = {("torch", "compiled")}

@@ -17,8 +17,8 @@ from xbench.run import machine
 from xbench.run.check import Filters, run_catalogue
 from xbench.run.registry import build
 from xbench.run.threads import available_cpus, resolve_jobs
-from xbench.spec.cases import REFERENCE, Case
-from xbench.spec.catalogue import Entry, default_catalogue
+from xbench.workloads.cases import REFERENCE, Case
+from xbench.workloads.catalogue import Entry, default_catalogue
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from xbench.records.trace import save_npz
 from xbench.run.machine import require_memory
 from xbench.run.registry import build, run_case
 from xbench.run.trajectory import Trajectory, record
-from xbench.spec.cases import Case, check_applicable
-from xbench.spec.problems import trajectory_bytes
+from xbench.workloads.cases import Case, check_applicable
+from xbench.workloads.problems import trajectory_bytes
 
 # The probe's batch. Its whole peak, divided by the batch, is the bytes per sample: that
 # overcounts the slope by the peak's part that does not grow with the batch (parameters,

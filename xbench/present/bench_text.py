@@ -7,7 +7,7 @@ from tabulate import tabulate
 from xbench.analysis.grouping import largest_adamw
 from xbench.present.units import gbps, pct_cell
 from xbench.records.bench_run import BenchRun
-from xbench.spec.benchmarks import size_label
+from xbench.workloads.benchmarks import size_label
 
 
 def summary(run: BenchRun) -> str:

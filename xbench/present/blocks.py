@@ -29,7 +29,7 @@ from xbench.present.units import (
 )
 from xbench.records.bench_run import Result
 from xbench.records.check_run import EQUAL, CheckRun
-from xbench.spec.benchmarks import MANY, bytes_per_param, size_label
+from xbench.workloads.benchmarks import MANY, bytes_per_param, size_label
 
 
 def tolerance_block(check: CheckRun, page: Path) -> str:

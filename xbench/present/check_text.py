@@ -7,7 +7,7 @@ from tabulate import tabulate
 from xbench.records.check_run import DIFFERENT, CheckRun
 from xbench.run import compile_cache
 from xbench.run.costs import RunCost
-from xbench.spec.catalogue import Entry
+from xbench.workloads.catalogue import Entry
 
 ERR_TOL = "err/tol: max |a − b| / (atol + rtol·|b|); equal means ≤ 1"
 

@@ -9,7 +9,7 @@ from xbench.present.check_text import counts
 from xbench.present.markdown import table
 from xbench.present.units import short_float, span
 from xbench.records.check_run import EQUAL, CheckEntry, CheckRun
-from xbench.spec.cases import FRAMEWORKS, REFERENCE
+from xbench.workloads.cases import FRAMEWORKS, REFERENCE
 
 DTYPES = ("float64", "float32")  # the order of the columns
 

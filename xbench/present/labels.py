@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xbench.spec.benchmarks import BENCH_OPTIMIZERS, bytes_per_param
+from xbench.workloads.benchmarks import BENCH_OPTIMIZERS, bytes_per_param
 
 MODEL_TITLES = {
     "vectors1": "Update step, parameters in one tensor",

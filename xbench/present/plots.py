@@ -10,8 +10,8 @@ from pathlib import Path
 from xbench.analysis.grouping import OPTIMIZER_ORDER, Machine, tables
 from xbench.present.labels import MODEL_TITLES
 from xbench.records.bench_run import Result
-from xbench.spec.benchmarks import bytes_per_param
-from xbench.spec.cases import mechanism
+from xbench.workloads.benchmarks import bytes_per_param
+from xbench.workloads.cases import mechanism
 
 COLORS = {
     ("torch", "forloop"): "#9ecae1",

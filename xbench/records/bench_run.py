@@ -19,8 +19,8 @@ from xbench.run.interleave import Rounds
 from xbench.run.machine import machine_label, short_commit
 from xbench.run.roofline import achieved_gbps, limit_for, standalone_limits
 from xbench.run.timing import Timed, Timing
-from xbench.spec.benchmarks import BenchCase, benchmark_group
-from xbench.spec.cases import mechanism
+from xbench.workloads.benchmarks import BenchCase, benchmark_group
+from xbench.workloads.cases import mechanism
 
 KIND, VERSION = "bench", 1
 NOISY_SPREAD = 0.10  # a result whose IQR is more than this fraction of its median is noisy
@@ -75,7 +75,7 @@ class Result:
 
     @property
     def group(self) -> str:
-        """pytest-benchmark's group (``spec.benchmarks.benchmark_group``)."""
+        """pytest-benchmark's group (``workloads.benchmarks.benchmark_group``)."""
         if self.kind == SELF_TEST_KIND:
             return SELF_TEST
         return benchmark_group(

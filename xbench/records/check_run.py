@@ -17,8 +17,8 @@ from xbench.run import machine
 from xbench.run.check import Outcome
 from xbench.run.equivalence import TOLERANCES, Agreement, Tolerance
 from xbench.run.threads import available_cpus
-from xbench.spec.cases import DTYPES, Case
-from xbench.spec.catalogue import Setup
+from xbench.workloads.cases import DTYPES, Case
+from xbench.workloads.catalogue import Setup
 
 KIND, VERSION = "check", 1
 EQUAL, DIFFERENT = "equal", "different"

@@ -15,7 +15,7 @@ from pathlib import Path
 from xbench.errors import UsageError
 from xbench.records.files import format_name, format_version, read_json
 from xbench.records.layout import publish_new
-from xbench.spec.cases import FRAMEWORKS
+from xbench.workloads.cases import FRAMEWORKS
 
 KIND, VERSION = "study", 1
 DATETIME = "%Y-%m-%dT%H:%M:%SZ"  # the document's start time, UTC

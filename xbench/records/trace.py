@@ -17,8 +17,8 @@ from xbench.errors import UsageError, first_line
 from xbench.records.storage import ensure_writable, write_new
 from xbench.run.machine import require_memory
 from xbench.run.trajectory import Trajectory
-from xbench.spec.cases import Case
-from xbench.spec.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE
+from xbench.workloads.cases import Case
+from xbench.workloads.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE
 
 
 def save_npz(trajectory: Trajectory, path: str | os.PathLike, overwrite: bool = False) -> Path:

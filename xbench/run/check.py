@@ -15,9 +15,9 @@ from xbench.errors import UsageError
 from xbench.run.equivalence import EXACT, TOLERANCES, Agreement, compare
 from xbench.run.parallel import run_many
 from xbench.run.registry import framework_available
-from xbench.spec.cases import DTYPES, FRAMEWORKS, OPTIMIZERS, REFERENCE, RULES, Case
-from xbench.spec.catalogue import Entry, Setup
-from xbench.spec.models import MODELS
+from xbench.workloads.cases import DTYPES, FRAMEWORKS, OPTIMIZERS, REFERENCE, RULES, Case
+from xbench.workloads.catalogue import Entry, Setup
+from xbench.workloads.models import MODELS
 
 FILTER_CHOICES = {
     "model": tuple(MODELS),

@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass
 
 from xbench.run.registry import load_adapter, run_case
 from xbench.run.trajectory import Trajectory
-from xbench.spec.cases import Case
+from xbench.workloads.cases import Case
 
 COMPILE_EVENTS = {
     "/jax/core/compile/jaxpr_trace_duration": "trace",

@@ -21,7 +21,7 @@ from typing import Protocol
 from xbench.errors import UsageError
 from xbench.run.sides import Prepared
 from xbench.run.worker import Worker, WorkerFailed, closing, greet, start_pair
-from xbench.spec.benchmarks import BenchCase
+from xbench.workloads.benchmarks import BenchCase
 
 ROUND_SECONDS = 0.005  # timed part of a round
 WARMUP_SECONDS = 0.002  # untimed calls just before it

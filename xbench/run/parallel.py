@@ -1,6 +1,6 @@
 """Many trajectories at once (``xbench check --jobs N``): in this process one after another,
 or in N worker processes, the numbers the same bit for bit (docs/check.md says what makes
-that so; ``tests/spec/test_catalogue.py`` compares them).
+that so; ``tests/workloads/test_catalogue.py`` compares them).
 
 Workers are spawned (never forked: torch and JAX must not be forked once imported), import
 the frameworks once each, and run one (framework, Case) at a time; a Trajectory (NumPy
@@ -24,8 +24,8 @@ from xbench.run import compile_cache, lifeline
 from xbench.run.costs import RunCost, costed_run
 from xbench.run.registry import framework_available, load_adapter
 from xbench.run.trajectory import Trajectory
-from xbench.spec.cases import RUNNERS, Case
-from xbench.spec.models import MODELS
+from xbench.workloads.cases import RUNNERS, Case
+from xbench.workloads.models import MODELS
 
 Key = tuple[str, Case]
 Done = Callable[[int, int, Key], None]  # (finished so far, total, the run just finished)

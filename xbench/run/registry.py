@@ -22,8 +22,8 @@ import numpy as np
 
 from xbench.errors import UsageError
 from xbench.run.trajectory import Trajectory, record
-from xbench.spec.cases import Case, check_applicable
-from xbench.spec.problems import Problem, make_problem
+from xbench.workloads.cases import Case, check_applicable
+from xbench.workloads.problems import Problem, make_problem
 
 ADAPTERS = {
     "torch": ("xbench_adapters.torch_adapter", "TorchAdapter", "torch"),

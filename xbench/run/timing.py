@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbench.run.registry import framework_available, load_adapter
-from xbench.spec.benchmarks import BenchCase
+from xbench.workloads.benchmarks import BenchCase
 
 MIN_ROUND_SECONDS = 2e-3  # a round lasts at least this: a 20 µs step runs 100 iterations
 MIN_ROUNDS, MAX_ROUNDS = 5, 500

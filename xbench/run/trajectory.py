@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xbench.spec.cases import Case
+from xbench.workloads.cases import Case
 
 
 @dataclass(frozen=True)

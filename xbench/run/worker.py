@@ -44,7 +44,7 @@ from xbench.run.lifeline import die_with_parent
 
 if TYPE_CHECKING:  # the worker process itself imports neither
     from xbench.run.sides import Prepared
-    from xbench.spec.benchmarks import BenchCase
+    from xbench.workloads.benchmarks import BenchCase
 
 PROTOCOL = 1
 PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy")
@@ -56,7 +56,7 @@ PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy")
 def serve(requests, send) -> None:
     """Answer ``requests`` (decoded dicts) through ``send`` until a quit or the end."""
     from xbench.run.timing import bare_seconds_per_call, build, seconds_per_call
-    from xbench.spec.benchmarks import BenchCase
+    from xbench.workloads.benchmarks import BenchCase
 
     calls = {}
     for request in requests:

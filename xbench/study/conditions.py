@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from xbench.errors import UsageError
 from xbench.records.study_run import ConditionInfo
-from xbench.spec.cases import FRAMEWORKS, Case, not_applicable_reason
+from xbench.workloads.cases import FRAMEWORKS, Case, not_applicable_reason
 
 MODEL = "mlp_digits"
 BN_MODEL = "mlp_digits_bn"

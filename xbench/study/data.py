@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbench.errors import UsageError
-from xbench.spec.models import MODELS, Tanh, init_params
-from xbench.spec.problems import Problem
 from xbench.study.conditions import BATCH_SIZE, MODEL
+from xbench.workloads.models import MODELS, Tanh, init_params
+from xbench.workloads.problems import Problem
 
 SPLIT_SEED = 0
 TRAIN_SIZE = 256

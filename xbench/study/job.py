@@ -25,9 +25,6 @@ from xbench.records.study_run import (
     require_baseline_conditions,
 )
 from xbench.run import machine
-from xbench.spec.cases import FRAMEWORKS
-from xbench.spec.models import MODELS
-from xbench.spec.problems import Problem
 from xbench.study import stability
 from xbench.study.conditions import (
     BATCH_SIZE,
@@ -42,6 +39,9 @@ from xbench.study.conditions import (
 )
 from xbench.study.data import SPLIT_SEED, Digits, load_digits, make_problem
 from xbench.study.training import HISTOGRAM_EDGES, SMALL, distance, train
+from xbench.workloads.cases import FRAMEWORKS
+from xbench.workloads.models import MODELS
+from xbench.workloads.problems import Problem
 
 FULL = "full"
 

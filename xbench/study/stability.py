@@ -18,9 +18,6 @@ import numpy as np
 
 from xbench.records.study_run import MECHANISMS, StabilityCell
 from xbench.run.registry import load_adapter
-from xbench.spec.cases import FRAMEWORKS, Case
-from xbench.spec.catalogue import TINY_DECAY, TINY_LR
-from xbench.spec.problems import Problem
 from xbench.study.conditions import (
     ADAM_STRENGTHS,
     IMPLEMENTATION,
@@ -31,6 +28,9 @@ from xbench.study.conditions import (
     study_case,
 )
 from xbench.study.data import Digits, batches_per_epoch, make_problem
+from xbench.workloads.cases import FRAMEWORKS, Case
+from xbench.workloads.catalogue import TINY_DECAY, TINY_LR
+from xbench.workloads.problems import Problem
 
 LAM = 1e-3  # a λ both the SGD and the Adam conditions run (the published study's best L2)
 assert LAM in L2_STRENGTHS and LAM in ADAM_STRENGTHS

@@ -16,10 +16,10 @@ import numpy as np
 
 from xbench.records.study_run import Distance, Histogram, TrainingRun
 from xbench.run.registry import load_adapter
-from xbench.spec.models import MODELS
-from xbench.spec.problems import Problem
 from xbench.study.conditions import IMPLEMENTATION, MODEL, Condition
 from xbench.study.data import Digits, batches_per_epoch
+from xbench.workloads.models import MODELS
+from xbench.workloads.problems import Problem
 
 SMALL = 1e-3  # "near zero" for the fraction of small weights
 HISTOGRAM_EDGES = tuple(float(e) for e in np.arange(-9.0, 1.01, 0.25))  # log10 |w| of kernels

@@ -1,7 +1,7 @@
 """Timed benchmarks (pytest-benchmark). ``xbench bench`` times them; ``make test`` runs each
 body once (benchmarking disabled) as a smoke test.
 
-Which cases run comes from ``xbench.spec.benchmarks`` (``--xbench-profile quick|default``).
+Which cases run comes from ``xbench.workloads.benchmarks`` (``--xbench-profile quick|default``).
 Each result carries its BenchCase in ``extra_info`` (``xbench.records.bench_run``), which
 adds bandwidth after the run.
 """
@@ -23,7 +23,7 @@ from xbench.run.timing import (
     time_against_bare,
     time_with,
 )
-from xbench.spec.benchmarks import (
+from xbench.workloads.benchmarks import (
     REFERENCE_KERNELS,
     SWEEP_PROFILES,
     BenchCase,

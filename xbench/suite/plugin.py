@@ -17,7 +17,7 @@ from xbench.records import bench_run
 from xbench.run import machine
 from xbench.run.lifeline import die_with_parent
 from xbench.run.threads import available_cpus, set_threads
-from xbench.spec.benchmarks import SWEEP_PROFILES
+from xbench.workloads.benchmarks import SWEEP_PROFILES
 
 
 def pytest_addoption(parser):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xbench.spec.cases import Case
 from xbench.translate.notes import TORCH_NAME
+from xbench.workloads.cases import Case
 
 WIDTH = 100
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from xbench.run.equivalence import FLOAT64_TOLERANCE, Agreement, compare
 from xbench.run.registry import run_case
-from xbench.spec.cases import Case
 from xbench.translate.code import Code, optax_code, torch_code
 from xbench.translate.parse import translate_spec
 from xbench.translate.translation import Settings, Translation, Untranslatable
+from xbench.workloads.cases import Case
 
 __all__ = ["Translated", "Untranslatable", "Verification", "translate", "verify_case"]
 

@@ -3,7 +3,7 @@ the same whichever way it goes, as they depend on the torch Case only."""
 
 from __future__ import annotations
 
-from xbench.spec.cases import MASKS, Case
+from xbench.workloads.cases import MASKS, Case
 
 TORCH_NAME = {
     "sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "adamw": "AdamW",

@@ -6,7 +6,6 @@ import ast
 from dataclasses import dataclass
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case
 from xbench.translate.notes import notes_for
 from xbench.translate.translation import (
     DEFAULT_STEPS,
@@ -22,6 +21,7 @@ from xbench.translate.translation import (
     number,
     source,
 )
+from xbench.workloads.cases import Case
 
 # optax 0.2's signatures: positional order and defaults
 OPTAX = {

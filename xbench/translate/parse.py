@@ -6,7 +6,6 @@ no exact counterpart in the other framework is ``Untranslatable`` (exit 1)."""
 from __future__ import annotations
 
 from xbench.errors import UsageError
-from xbench.spec.cases import MASKS, SCHEDULES, not_applicable_reason
 from xbench.translate import optax_table, torch_table
 from xbench.translate.translation import (
     FRAMEWORK_NAMES,
@@ -15,6 +14,7 @@ from xbench.translate.translation import (
     dotted,
     parse_expression,
 )
+from xbench.workloads.cases import MASKS, SCHEDULES, not_applicable_reason
 
 
 def translate_spec(spec: str, settings: Settings | None = None) -> Translation:

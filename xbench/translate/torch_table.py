@@ -6,7 +6,6 @@ import ast
 from dataclasses import dataclass
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case, not_applicable_reason
 from xbench.translate.notes import notes_for
 from xbench.translate.translation import (
     DEFAULT_STEPS,
@@ -20,6 +19,7 @@ from xbench.translate.translation import (
     literal,
     number,
 )
+from xbench.workloads.cases import Case, not_applicable_reason
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import operator
 from dataclasses import dataclass
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case
+from xbench.workloads.cases import Case
 
 FRAMEWORK_NAMES = {"torch": "torch", "optax": "jax", "jax": "jax"}  # --to values
 MAX_SPEC_CHARS = 2000  # an optimizer call is a few hundred characters; SPEC is untrusted

@@ -27,13 +27,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import sitecustomize
+from xbench.run.ab_worker import timed_round
 
 from xbench.analysis.paired import round_log_ratios
 from xbench.jobs.ab import MIN_CALLS, MIN_WARMUP, ROUND_SECONDS, WARMUP_SECONDS
-from xbench.run.ab_worker import timed_round
 from xbench.run.threads import available_cpus, set_threads
 from xbench.run.timing import build, seconds_per_call
-from xbench.spec.benchmarks import gate_cases
+from xbench.workloads.benchmarks import gate_cases
 
 
 def calibrate(case, rounds: int) -> dict:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from xbench.errors import NotApplicable, UsageError
-from xbench.spec.models import BATCH_NORM_MODELS, MODELS
+from xbench.workloads.models import BATCH_NORM_MODELS, MODELS
 
 FRAMEWORKS = ("torch", "jax")  # the frameworks compared
 REFERENCE = "reference"  # the float64 NumPy oracle

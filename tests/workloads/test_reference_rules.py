@@ -6,7 +6,7 @@ mutation test's fast set; the whole catalogue runs in test_catalogue.py)."""
 import numpy as np
 import pytest
 
-from xbench.spec.catalogue import default_catalogue
+from xbench.workloads.catalogue import default_catalogue
 
 SMALL = ("linear", "mlp", "mlp_bn")
 
@@ -64,7 +64,7 @@ def test_adagrad_leaves_a_parameter_with_no_gradient_where_it_is_even_with_no_ep
     pytest.importorskip("jax")
     from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
     from xbench.run.registry import run_case
-    from xbench.spec.cases import Case
+    from xbench.workloads.cases import Case
 
     case = Case(model="mlp", optimizer="adagrad", rule="none", eps=0.0, eps_in_sqrt=True,
                 initial_accumulator=0.0, unused_param=True, dtype="float64", steps=5)  # fmt: skip

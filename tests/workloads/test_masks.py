@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from helpers import adapter_class
 
-from xbench.spec.cases import (
+from xbench.workloads.cases import (
     DECAYING_RULES,
     LOSS_RULES,
     Case,
     decayed_names,
     not_applicable_reason,
 )
-from xbench.spec.problems import make_problem
+from xbench.workloads.problems import make_problem
 
 CASES = [
     Case(model=m, optimizer=o, rule=r, weight_decay=0.1, mask=mask)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xbench.spec.cases import (
+from xbench.workloads.cases import (
     DTYPES,
     FRAMEWORKS,
     OPTAX_DEFAULTS,

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbench.spec.cases import Case
-from xbench.spec.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE, Model, init_params
+from xbench.workloads.cases import Case
+from xbench.workloads.models import MODELS, UNUSED_PARAM, UNUSED_SHAPE, Model, init_params
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from helpers import (
 from xbench_adapters import reference
 from xbench_adapters.reference import loss_and_grads
 
-from xbench.spec.cases import Case
-from xbench.spec.models import MODELS, UNUSED_PARAM
-from xbench.spec.problems import make_problem
+from xbench.workloads.cases import Case
+from xbench.workloads.models import MODELS, UNUSED_PARAM
+from xbench.workloads.problems import make_problem
 
 MODEL_NAMES = list(MODELS)
 

@@ -6,7 +6,7 @@ from xbench.errors import UsageError
 from xbench.records.bench_run import case_info
 from xbench.records.bench_run import finish as annotate
 from xbench.run.timing import rounds_and_iterations
-from xbench.spec.benchmarks import (
+from xbench.workloads.benchmarks import (
     BENCH_OPTIMIZERS,
     BENCH_RULES,
     IMPLEMENTATIONS,

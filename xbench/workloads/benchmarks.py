@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbench.errors import UsageError
-from xbench.spec.cases import Case, mechanism, not_applicable_reason
-from xbench.spec.models import Model, Vector, init_params, mlp
-from xbench.spec.problems import Problem
+from xbench.workloads.cases import Case, mechanism, not_applicable_reason
+from xbench.workloads.models import Model, Vector, init_params, mlp
+from xbench.workloads.problems import Problem
 
 KINDS = ("update", "train", "reference", "overhead")
 REFERENCE_KERNELS = {"copy": 2, "inplace_add": 3}  # kernel -> arrays touched per element

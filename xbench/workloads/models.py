@@ -58,7 +58,7 @@ class BatchNorm:
     """Normalise each feature over the batch, then scale and bias, on (batch, features).
 
     Training mode: the batch's mean and biased variance, and each running statistic moves
-    towards the batch's (``xbench.spec.cases.running_stat_weight``: torch's ``momentum``);
+    towards the batch's (``xbench.workloads.cases.running_stat_weight``: torch's ``momentum``);
     evaluation mode: the running statistics. ε is BATCH_NORM_EPS. Parameters
     ``<name>/scale``, ``<name>/bias``; statistics ``<name>/running_mean`` (starts at 0) and
     ``<name>/running_var`` (starts at 1), as torch and Flax start them.

@@ -13,9 +13,9 @@ from xbench.errors import UsageError
 from xbench.records.trace import load_npz, save_npz
 from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
 from xbench.run.registry import run_case
-from xbench.spec.cases import Case, not_applicable_reason, running_stat_weight
-from xbench.spec.models import BATCH_NORM_EPS, MODELS
-from xbench.spec.problems import make_problem
+from xbench.workloads.cases import Case, not_applicable_reason, running_stat_weight
+from xbench.workloads.models import BATCH_NORM_EPS, MODELS
+from xbench.workloads.problems import make_problem
 
 BN = Case(model="mlp_bn", optimizer="sgd", rule="add_decayed_weights", weight_decay=0.1)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from xbench.spec.cases import EPOCH_STEPS, Case
+from xbench.workloads.cases import EPOCH_STEPS, Case
 
 
 def factor(schedule: str, t: int, horizon: int, warmup: int = 0) -> float:

@@ -14,7 +14,7 @@ from xbench.run.check import Filters, entry_verdict, run_catalogue
 from xbench.run.equivalence import Agreement
 from xbench.run.parallel import model_size, run_many, run_order
 from xbench.run.registry import framework_available
-from xbench.spec.catalogue import Entry, Setup, case_for, default_catalogue
+from xbench.workloads.catalogue import Entry, Setup, case_for, default_catalogue
 
 CATALOGUE = default_catalogue()
 needs_both = pytest.mark.skipif(
@@ -224,7 +224,7 @@ def test_workers_take_jax_runs_longest_first_and_eager_runs_spread_among_them():
 def coverage_gaps(catalogue) -> set:
     """(framework, optimizer, rule, dtype) a framework can run on mlp but that no entry checks
     against the reference, and the reverse (optax.adagrad counts with ε inside the root)."""
-    from xbench.spec.cases import DTYPES, OPTIMIZERS, RULES, not_applicable_reason
+    from xbench.workloads.cases import DTYPES, OPTIMIZERS, RULES, not_applicable_reason
 
     covered = {
         (e.left.framework, e.left.case.optimizer, e.left.case.rule, e.left.case.dtype)

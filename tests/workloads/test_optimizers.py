@@ -7,9 +7,9 @@ import pytest
 from helpers import adapter_class
 
 from xbench.errors import UsageError
-from xbench.spec.cases import EPOCH_STEPS, Case, not_applicable_reason
-from xbench.spec.problems import make_problem
-from xbench.spec.schedules import factor, lr_at
+from xbench.workloads.cases import EPOCH_STEPS, Case, not_applicable_reason
+from xbench.workloads.problems import make_problem
+from xbench.workloads.schedules import factor, lr_at
 
 
 @pytest.mark.parametrize(
