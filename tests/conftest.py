@@ -1,10 +1,11 @@
 """The tests' session: the environment of the xbench processes they start, JAX's compile
 cache, and the catalogue run once per session (``catalogue_runs``). Builders the tests share
 are in ``helpers.py``. The layout mirrors the package: ``tests/<layer>/`` per layer of
-``xbench/``, ``tests/properties/`` for the property tests (fuzzing, untrusted input,
-robustness, power, mutation) and ``tests/project/`` for the whole project (architecture,
-imports, wheel, docs). The benchmark suite's own plugin (``xbench.suite.plugin``) is loaded
-by pytest's configuration in pyproject.toml."""
+``xbench/``, ``tests/adapters/``, ``tests/properties/`` for the property tests (fuzzing,
+untrusted input, robustness, power, mutation) and ``tests/project/`` for the whole project
+(architecture, imports, wheel, docs); docs/architecture.md says more. The benchmark
+suite's own plugin (``xbench.suite.plugin``) is loaded by pytest's configuration in
+pyproject.toml."""
 
 import os
 from pathlib import Path

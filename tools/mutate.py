@@ -44,7 +44,7 @@ TARGETS = {
     "adapters/reference.py": (
         ("regularizer_gradient", "direction", "scaled", "clip_by_global_norm", "update",
          "running_update"),
-        ("tests/workloads/test_reference_rules.py", "tests/properties/test_power.py"),
+        ("tests/adapters/test_reference_rules.py", "tests/properties/test_power.py"),
     ),
 }  # fmt: skip
 TIMEOUT = 240  # seconds per mutant

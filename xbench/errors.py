@@ -1,4 +1,5 @@
-"""Errors a user can cause: the CLI turns them into one line and exit code 2."""
+"""Errors a user can cause (the CLI turns them into one line and exit code 2), and how a
+stop signal (Ctrl-C, SIGTERM, SIGHUP) becomes an interrupt with its exit code and line."""
 
 import contextlib
 import signal

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from helpers import GATED, REFERENCE, check_entry, gate_run, run_cli, write_check
 
+from tests.helpers import GATED, REFERENCE, check_entry, gate_run, run_cli, write_check
 from xbench.analysis.compare import (
     IMPROVED,
     REGRESSED,

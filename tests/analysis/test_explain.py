@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import adapter_class
 from xbench_adapters.reference import ReferenceAdapter
 
+from tests.helpers import adapter_class
 from xbench.analysis.explain import A_TO_B, B_TO_A, Explanation, explain
 from xbench.cli import main
 from xbench.errors import UsageError

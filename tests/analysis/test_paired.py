@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from helpers import ratio_of, rounds_of, synthetic, synthetic_pair, synthetic_run
 
+from tests.helpers import ratio_of, rounds_of, synthetic, synthetic_pair, synthetic_run
 from xbench.analysis.ab_calibration import Calibration, calibrate, half_widths
 from xbench.analysis.paired import (
     IMPROVED,

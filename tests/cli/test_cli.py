@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import adapter_class, run_cli
 
+from tests.helpers import adapter_class, run_cli
 from xbench.cli import main
 from xbench.run.registry import framework_available
 from xbench.workloads.cases import Case

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import run_cli, synthetic, synthetic_run
 
+from tests.helpers import run_cli, synthetic, synthetic_run
 from xbench.analysis.paired import (
     REGRESSED,
     UNCHANGED,

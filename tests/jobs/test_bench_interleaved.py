@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 import pytest
-from helpers import SECONDS, bench, run_cli, synthetic_pair, write_run
 
+from tests.helpers import SECONDS, bench, run_cli, synthetic_pair, write_run
 from xbench.analysis.grouping import machines
 from xbench.analysis.paired import framework_ratio
 from xbench.errors import UsageError
@@ -22,6 +22,7 @@ from xbench.present.units import ratio_resolved
 from xbench.records.bench_run import PairedCell
 from xbench.records.bench_run import load as load_run
 from xbench.run.interleave import Rounds
+from xbench.run.worker import Worker
 from xbench.workloads.benchmarks import PAIRED_FROM
 
 TORCH_ID = "update-adamw-weight_decay-torch-fused-1e6-one"
@@ -228,10 +229,11 @@ def test_bad_stage_options_are_one_line_and_exit_2(capsys, tmp_path, argv, named
     assert code == 2 and named in err and len(err.strip().splitlines()) == 1
 
 
-class FakeWorker:
-    """Answers the worker protocol from a table of seconds per call, and logs requests."""
+class FakeWorker(Worker):
+    """Answers the worker protocol from a table of seconds per call, and logs requests (the
+    client's own build, built and round methods speak to it)."""
 
-    def __init__(self, seconds: dict[str, float]):
+    def __init__(self, seconds: dict[str, float]):  # no process
         self.seconds, self.requests, self.pending = seconds, [], []
 
     def send(self, request):

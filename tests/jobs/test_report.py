@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import check_entry, report_run, run_cli, write_check
 
+from tests.helpers import check_entry, report_run, run_cli, write_check
 from xbench.jobs.report import HEADLINE_END, HEADLINE_START, load_inputs
 from xbench.present.results_md import (
     GENERATED,

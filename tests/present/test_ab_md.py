@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from helpers import synthetic_run
 
+from tests.helpers import synthetic_run
 from xbench.analysis.paired import (
     summaries,
 )

@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
 
+from tests.helpers import run_cli
 from xbench.present.export import UNIT, github_action_benchmark, to_text
 from xbench.records import layout
 from xbench.records.bench_run import load as load_run

@@ -167,7 +167,9 @@ def test_tests_hold_tests_only():
         assert not re.search(r"^def test_\w+\(benchmark", path.read_text(), re.M), path.name
 
 
-TEST_IMPORT = re.compile(r"^\s*(?:from|import) (?:test_\w+|conftest)\b", re.M)
+TEST_IMPORT = re.compile(
+    r"^\s*(?:from|import) (?:(?:tests\.)?(?:\w+\.)?test_\w+|(?:tests\.)?conftest)\b", re.M
+)
 
 
 def test_no_test_file_imports_another():
@@ -177,14 +179,39 @@ def test_no_test_file_imports_another():
         assert not TEST_IMPORT.search(path.read_text()), path.relative_to(REPO)
     assert TEST_IMPORT.search("import json\nfrom test_cli import run_cli\n")
     assert TEST_IMPORT.search("    from conftest import adapter_class\n")
-    assert not TEST_IMPORT.search("from helpers import run_cli\n")
+    assert TEST_IMPORT.search("from tests.jobs.test_ab import synthetic\n")
+    assert not TEST_IMPORT.search("from tests.helpers import run_cli\n")
 
 
 def test_tests_mirror_the_packages():
-    """Each folder of tests/ is a layer or feature package of xbench, or one of the two
-    cross-cutting folders. Perturbed: a folder named after no package is refused."""
+    """Each folder of tests/ is a layer or feature package of xbench, the adapters, or one of
+    the two cross-cutting folders. Perturbed: a folder named after no package is refused."""
     allowed = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    allowed |= {"properties", "project"}
+    allowed |= {"adapters", "properties", "project"}
     folders = {p.name for p in (REPO / "tests").iterdir() if p.is_dir() and p.name[0] != "_"}
     assert folders <= allowed, folders - allowed
     assert not (folders | {"misc"}) <= allowed  # a stray folder is caught
+
+
+def table_modules(text: str) -> list[tuple[str, str]]:
+    """(layer, module) for each module named in docs/architecture.md's table of commands:
+    ``layer/module`` as written, a bare name in the column of its layer."""
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| `")]
+    found = []
+    for row in rows:
+        layers = ("cli", "jobs", "run", "records", "analysis", "present")
+        for layer, cell in zip(layers, row[1:], strict=True):
+            for name in re.findall(r"\b([a-z_]+(?:/[a-z_]+)?)\b", re.sub(r"\(.*?\)", "", cell)):
+                found.append(tuple(name.split("/")) if "/" in name else (layer, name))
+    return found
+
+
+def test_the_command_table_names_modules_that_exist():
+    """Perturbed: a module that does not exist is caught."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    found = table_modules(text)
+    assert len(found) > 60
+    missing = [f"{a}/{b}" for a, b in found if not (PACKAGE / a / f"{b}.py").is_file()]
+    assert not missing, missing
+    bad = table_modules("| `x` | cli/x | jobs/nothing_here | | | | |")
+    assert [m for m in bad if not (PACKAGE / m[0] / f"{m[1]}.py").is_file()]

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import check_entry, write_check
 
+from tests.helpers import check_entry, write_check
 from xbench.analysis.compare import (
     IMPROVED,
     REGRESSED,

@@ -5,8 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import TRAJECTORY, perturbed
 
+from tests.helpers import TRAJECTORY, perturbed
 from xbench.run.check import entry_verdict
 from xbench.run.equivalence import EXACT, FLOAT64_TOLERANCE, Agreement, Tolerance, compare
 from xbench.workloads.catalogue import Entry, Setup, case_for

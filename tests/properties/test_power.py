@@ -3,9 +3,9 @@ step late, while the unperturbed run passes. Each test shows both sides."""
 
 import numpy as np
 import pytest
-from helpers import adapter_class
 from xbench_adapters.reference import ReferenceAdapter
 
+from tests.helpers import adapter_class
 from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
 from xbench.run.registry import record, run_case
 from xbench.run.trajectory import Trajectory

@@ -51,10 +51,10 @@ from xbench.cli import entry
 Path(os.environ["XBENCH_TEST_READY"]).touch()
 entry()
 """
-SMALL = """from xbench.jobs import check, gate
+SMALL = """from xbench.jobs import check, compare
 full = check.selected
 check.selected = lambda filters: [e for e in full(filters) if "linear" in e.name][:2]
-gate.clean_head = lambda: "f" * 40
+compare.clean_head = lambda: "f" * 40
 """
 XBENCH = [PY, "-c", RUN.format(patch="")]
 SMALL_XBENCH = [PY, "-c", RUN.format(patch=SMALL)]

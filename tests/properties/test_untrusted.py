@@ -194,7 +194,7 @@ def a_trace(folder) -> str:
 
 def deep_inputs(tmp_path, text: str) -> dict[str, list[str]]:
     """Each command that reads a JSON document, given ``text`` as that document."""
-    from helpers import check_entry, gate_run, write_check
+    from tests.helpers import check_entry, gate_run, write_check
 
     (tmp_path / "deep.json").write_text(text)
     run = str(gate_run(tmp_path, "base"))
@@ -394,7 +394,7 @@ def _disk_full(fd):
 @pytest.mark.parametrize("command", ["trace", "export"])
 def test_a_full_disk_is_one_line_exit_2_and_leaves_no_file(command, tmp_path, capsys,
                                                            monkeypatch):  # fmt: skip
-    from helpers import gate_run
+    from tests.helpers import gate_run
 
     trace = ["trace", "--framework", "reference", "--optimizer", "sgd", "--rule", "none",
              "--steps", "3"]  # fmt: skip
@@ -448,7 +448,7 @@ def test_main_turns_an_escaped_os_or_resource_error_into_one_line(error, line, c
 )
 def test_a_wrongly_typed_revision_is_refused_before_the_check(revision, words, tmp_path, capsys,
                                                               monkeypatch):  # fmt: skip
-    from helpers import check_entry, write_check
+    from tests.helpers import check_entry, write_check
 
     monkeypatch.setattr("xbench.jobs.compare.check_now", _never)
     (tmp_path / "m").mkdir()

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import check_entry, write_check, write_run
 
+from tests.helpers import check_entry, write_check, write_run
 from xbench.errors import UsageError
 from xbench.records import bench_run, check_run, layout, study_run
 from xbench.run.check import Outcome

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from helpers import adapter_class
 
+from tests.helpers import adapter_class
 from xbench.run.registry import run_case
 from xbench.workloads.cases import Case
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from helpers import TRAJECTORY, perturbed
 
+from tests.helpers import TRAJECTORY, perturbed
 from xbench.run.equivalence import EXACT, FLOAT32_TOLERANCE, FLOAT64_TOLERANCE, compare
 
 

@@ -36,7 +36,7 @@ def test_each_worker_gets_an_environment_padding_of_its_own(tmp_path, monkeypatc
 
     class Popen:
         def __init__(self, argv, env, **kwargs):
-            seen.append(len(env["XBENCH_AB_PADDING"]))
+            seen.append(len(env["XBENCH_PADDING"]))
 
     monkeypatch.setattr(ab.subprocess, "Popen", Popen)
     monkeypatch.setattr(ab, "greet", lambda workers, sides: None)

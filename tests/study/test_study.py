@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import adapter_class, run_cli
 
+from tests.helpers import adapter_class, run_cli
 from xbench.analysis import study as claims_of
 from xbench.analysis.study import StudyIndex
 from xbench.errors import UsageError

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import adapter_class
 
+from tests.helpers import adapter_class
 from xbench.cli import main
 from xbench.translate.code import torch_code
 from xbench.translate.job import translate

@@ -1,7 +1,9 @@
 """Analysis of recorded runs, as numbers and verdicts: which results share a table and which
-is fastest (``grouping``), the regression gate (``gate``), run-to-run stability
-(``stability``), the study's claims (``study``) and why two traces differ (``explain``,
-which re-runs the float64 reference through ``xbench.run``).
+ratio it shows (``grouping``), the regression gate of ``xbench compare`` (``compare``),
+ratios and verdicts of interleaved rounds (``paired``) and their calibration
+(``ab_calibration``), how much repeated runs move (``repeats``), the study's claims
+(``study``), and why two traces differ (``explain``, testing the known ``causes`` by
+re-running the float64 reference through ``xbench.run``).
 
 Reads typed records (``xbench.records``) and traces; formats nothing and writes nothing.
 """

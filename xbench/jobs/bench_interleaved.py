@@ -13,16 +13,16 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from xbench.analysis.grouping import by_model, framework_ratios
 from xbench.errors import UsageError
 from xbench.present.progress import Progress
-from xbench.records.bench_run import Result, case_of
+from xbench.records.bench_run import Result, case_of, paired_section
 from xbench.records.scratch import scratch
-from xbench.run import interleave
-from xbench.run.interleave import ROUND_SECONDS, WARMUP_SECONDS, Rounds, Rules
+from xbench.run import compile_cache, interleave
+from xbench.run.interleave import ROUND_SECONDS, WARMUP_SECONDS, Rules
 from xbench.run.sides import this_interpreter
 from xbench.workloads.benchmarks import PAIRED_FROM, BenchCase
 from xbench.workloads.cases import mechanism
@@ -69,15 +69,11 @@ def cells(results: list[Result]) -> list[Cell]:
     return found
 
 
-def compile_cache(work: Path) -> dict[str, str]:
+def jax_cache(work: Path) -> dict[str, str]:
     """Environment that lets every process pair after the first load JAX's compiled steps
     from a cache in ``work`` instead of compiling them again (the same executables: the
     timing is the same; the startup of a pair, most of it XLA compiles, is not)."""
-    return {
-        "JAX_COMPILATION_CACHE_DIR": str(work / "jax-cache"),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-    }
+    return compile_cache.settings(work / "jax-cache", locked=compile_cache.lockable())
 
 
 def run_pairs(
@@ -111,42 +107,12 @@ def run_pairs(
         measured = interleave.measure(
             sides, comparisons, pairs, budget, progress, lambda m: log(f"torch vs JAX: {m}"),
             threads=threads, rng=random.Random(seed), logs=work, rules=RULES,
-            at_least=RULES.min_rounds, env=compile_cache(work),
+            at_least=RULES.min_rounds, env=jax_cache(work),
         )  # fmt: skip
     settings = {"pairs": pairs, "rounds": measured.per_pair, "time_budget": budget,
                 "threads": threads, "seed": seed,
                 "seconds": round(time.perf_counter() - wall, 1)}  # fmt: skip
-    return section(found, measured.rounds, settings)
-
-
-def section(found: list[Cell], rounds: list[list[Rounds]], settings: dict) -> dict:
-    """The run JSON's ``paired`` section: the stage's settings and, per cell, what was
-    compared and each process pair's rounds."""
-    return {
-        "settings": {
-            **settings,
-            "round_seconds": ROUND_SECONDS,
-            "warmup_seconds": WARMUP_SECONDS,
-            "min_calls": RULES.min_calls,
-            "min_warmup": RULES.min_warmup,
-            "longest_step": LONGEST_STEP,
-        },
-        "cells": [
-            {
-                "model": cell.model,
-                "kind": cell.kind,
-                "optimizer": cell.optimizer,
-                "mechanism": cell.mechanism,
-                "params": cell.params,
-                **{f: getattr(cell, f).id for f in FRAMEWORK_SIDES},
-                "cases": {f: asdict(getattr(cell, f)) for f in FRAMEWORK_SIDES},
-                "iterations": rounds[index][0].iterations,
-                "warmup": rounds[index][0].warmup,
-                "pairs": [
-                    {**{f: r.seconds[f] for f in FRAMEWORK_SIDES}, "first": r.letters}
-                    for r in rounds[index]
-                ],
-            }
-            for index, cell in enumerate(found)
-        ],
-    }
+    settings |= {"round_seconds": ROUND_SECONDS, "warmup_seconds": WARMUP_SECONDS,
+                 "min_calls": RULES.min_calls, "min_warmup": RULES.min_warmup,
+                 "longest_step": LONGEST_STEP}  # fmt: skip
+    return paired_section(found, measured.rounds, settings)

@@ -1,7 +1,8 @@
 """A timed run (``xbench bench``): pytest-benchmark's own JSON with xbench's fields (the
 format: docs/formats.md#bench-run). Written by the benchmark suite (``xbench.suite``) through
 the functions here, read back by ``load`` as a typed ``BenchRun`` of ``Result`` records. Every
-problem with a file is a UsageError of one line that names the file.
+problem with a file is a UsageError of one line that names the file. Over 450 lines: the
+format's one home, its torch-vs-JAX ``paired`` section included, writer beside reader.
 """
 
 from __future__ import annotations
@@ -242,6 +243,29 @@ def load(path: Path | str, folder_label: str | None = None) -> BenchRun:
     return BenchRun(
         path, info, commit, datetime, tuple(results), folder_label, version, paired, settings
     )
+
+
+def paired_section(cells: list, rounds: list[list[Rounds]], settings: dict) -> dict:
+    """The run JSON's ``paired`` section, as ``_paired`` reads it back: the stage's
+    ``settings`` and, per cell (``model``, ``kind``, ``optimizer``, ``mechanism``,
+    ``params``, and the ``torch`` and ``jax`` BenchCase compared), its process pairs'
+    rounds."""
+    sides = ("torch", "jax")
+    return {
+        "settings": settings,
+        "cells": [
+            {
+                **{k: getattr(cell, k) for k in ("model", "kind", "optimizer", "mechanism")},
+                "params": cell.params,
+                **{f: getattr(cell, f).id for f in sides},
+                "cases": {f: asdict(getattr(cell, f)) for f in sides},
+                "iterations": pairs[0].iterations,
+                "warmup": pairs[0].warmup,
+                "pairs": [{**{f: r.seconds[f] for f in sides}, "first": r.letters} for r in pairs],
+            }
+            for cell, pairs in zip(cells, rounds, strict=True)
+        ],
+    }
 
 
 def _paired(section: dict, ids: dict[str, str]) -> tuple[PairedCell, ...]:

@@ -61,12 +61,16 @@ def unusable(cache: Path) -> str | None:
     return None if os.access(cache, os.W_OK | os.X_OK) else "not writable"
 
 
-def settings(cache: Path) -> dict[str, str]:
+def settings(cache: Path, locked: bool = True) -> dict[str, str]:
     """Environment variables that give a process JAX's persistent cache in ``cache`` (from
     ``folder``), keeping every compilation (none is too quick to keep). Processes share it:
-    the size limit turns on JAX's file lock, so no entry is read while another writes it."""
-    return {
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-        "JAX_COMPILATION_CACHE_MAX_SIZE": str(LIMIT),
-        "JAX_COMPILATION_CACHE_DIR": str(cache),
-    }
+    the size limit turns on JAX's file lock, so no entry is read while another writes it
+    (``locked``; it needs ``filelock``)."""
+    limit = {"JAX_COMPILATION_CACHE_MAX_SIZE": str(LIMIT)} if locked else {}
+    return {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", **limit,
+            "JAX_COMPILATION_CACHE_DIR": str(cache)}  # fmt: skip
+
+
+def lockable() -> bool:
+    """Whether JAX can lock a cache here (the ``filelock`` package is installed)."""
+    return importlib.util.find_spec("filelock") is not None

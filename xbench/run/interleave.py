@@ -14,7 +14,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -156,10 +156,10 @@ def build_sides(
     for step in range(max(len(side_cases) for side_cases in cases.values())):
         asked = {name: cases[name][step] for name in workers if step < len(cases[name])}
         for name, case in asked.items():
-            workers[name].send({"op": "build", "key": case.id, "case": asdict(case)})
+            workers[name].build(case)
         for name, case in asked.items():
             try:
-                guess[name][case.id] = workers[name].reply()["seconds_per_call"]
+                guess[name][case.id] = workers[name].built()
             except WorkerFailed as exc:
                 raise WorkerFailed(f"{case.id}: {exc}") from None
     per_call: dict[str, dict[str, float]] = {name: {} for name in workers}
@@ -171,8 +171,7 @@ def build_sides(
             key = asked[name].id
             best = min(g[key] for g in guess.values() if key in g)  # the least disturbed
             iterations = max(3, math.ceil(PER_CALL_SECONDS / max(best, 1e-7)))
-            request = {"op": "round", "key": key, "warmup": 3, "iterations": iterations}
-            per_call[name][key] = workers[name].ask(request)["seconds"]
+            per_call[name][key] = workers[name].round(key, 3, iterations)
     return per_call
 
 
@@ -189,7 +188,7 @@ def build_concurrently(
     def top_up(name: str) -> None:
         while sent[name] < len(cases[name]) and sent[name] - done[name] < window:
             case = cases[name][sent[name]]
-            workers[name].send({"op": "build", "key": case.id, "case": asdict(case)})
+            workers[name].build(case)
             sent[name] += 1
 
     for name in workers:
@@ -198,7 +197,7 @@ def build_concurrently(
         for name in workers:
             if done[name] < sent[name]:
                 try:
-                    workers[name].reply()
+                    workers[name].built()
                 except WorkerFailed as exc:
                     raise WorkerFailed(f"{cases[name][done[name]].id}: {exc}") from None
                 done[name] += 1
@@ -218,9 +217,7 @@ def time_sides(
     for _ in range(plan.rounds):
         for name in names:
             key = keys[name]
-            request = {"op": "round", "key": key, "warmup": plan.warmup[key],
-                       "iterations": plan.iterations[key]}  # fmt: skip
-            times[name].append(workers[name].ask(request)["seconds"])
+            times[name].append(workers[name].round(key, plan.warmup[key], plan.iterations[key]))
             settles.append(workers[name].settle())
     return times, (names[0],) * plan.rounds, settles
 
@@ -288,7 +285,8 @@ def measure(
                 settles += settled
             hellos = {name: w.hello for name, w in workers.items()}
         per_pair.append(plan.rounds)
-        progress.done(item, f"{plan.rounds} round pairs of {len(comparisons)} comparisons")
+        plural = "s" * (len(comparisons) != 1)
+        progress.done(item, f"{plan.rounds} round pairs of {len(comparisons)} comparison{plural}")
     return Measured(rounds, first, per_pair, settles, hellos)
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from xbench.errors import UsageError
 
-PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy", "pytest-benchmark", "xbench")
+FRAMEWORK_PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy")  # what a worker reports
+PACKAGES = (*FRAMEWORK_PACKAGES, "pytest-benchmark", "xbench")
 # The checkout xbench runs from (its git commit is recorded); for an installed wheel, the
 # folder holding the package, which is no git work tree: the commit is then unknown.
 REPO = Path(__file__).resolve().parents[2]

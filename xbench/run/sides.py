@@ -118,7 +118,8 @@ def prepare_revision(spec: str, name: str, work: Path, log: Callable[[str], None
         tar.extractall(tree, filter="data")
     if not any((tree / (m.replace(".", "/") + ".py")).is_file() for m in WORKER_MODULES):
         raise UsageError(
-            f"{name} {spec!r} ({commit[:10]}) predates xbench ab (no xbench/run/worker.py); "
+            f"{name} {spec!r} ({commit[:10]}) predates xbench ab (no xbench/run/worker.py nor "
+            "ab_worker.py); "
             "compare revisions that have it, or use `xbench compare` on published runs"
         )
     python = environment_for(tree / "constraints.txt", tree, log)

@@ -27,6 +27,7 @@ sets ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` before anything imports JAX.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import json
 import os
@@ -47,7 +48,6 @@ if TYPE_CHECKING:  # the worker process itself imports neither
     from xbench.workloads.benchmarks import BenchCase
 
 PROTOCOL = 1
-PACKAGES = ("torch", "jax", "jaxlib", "optax", "numpy")
 
 
 # ----------------------------------------------------------------------------- the server
@@ -99,11 +99,11 @@ def main() -> None:
     threads = int(os.environ.get("XBENCH_THREADS") or 0) or available_cpus()
     report = set_threads(threads)
     import xbench
-    from xbench.run.machine import versions
+    from xbench.run.machine import FRAMEWORK_PACKAGES, versions
 
     send({"protocol": PROTOCOL, "pid": os.getpid(),
           "xbench": os.path.dirname(os.path.abspath(xbench.__file__)),
-          "versions": versions(PACKAGES), "threads": report})  # fmt: skip
+          "versions": versions(FRAMEWORK_PACKAGES), "threads": report})  # fmt: skip
     serve((json.loads(line) for line in sys.stdin), send)
 
 
@@ -137,7 +137,7 @@ class Worker:
         self.stderr_path = log_folder / f"{name}-{time.monotonic_ns()}.log"
         path = os.pathsep.join(p for p in (str(side.code), os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, **(env or {}), "PYTHONPATH": path, "XBENCH_THREADS": str(threads),
-               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_AB_PADDING": "." * pad}  # fmt: skip
+               "PYTHONDONTWRITEBYTECODE": "1", "XBENCH_PADDING": "." * pad}  # fmt: skip
         with open(self.stderr_path, "wb") as stderr:
             self.process = lifeline.start(
                 [side.python, "-m", side.module], cwd=side.code, env=env,
@@ -166,6 +166,20 @@ class Worker:
     def ask(self, request: dict) -> dict:
         self.send(request)
         return self.reply()
+
+    def build(self, case: BenchCase) -> None:
+        """Ask for ``case`` to be built; ``built`` reads the reply (requests may queue)."""
+        self.send({"op": "build", "key": case.id, "case": dataclasses.asdict(case)})
+
+    def built(self) -> float:
+        """The next build's reply: its first guess at the step's seconds per call."""
+        return self.reply()["seconds_per_call"]
+
+    def round(self, key: str, warmup: int, iterations: int) -> float:
+        """One round of ``key``: ``warmup`` untimed calls, then the seconds per call of
+        ``iterations`` timed ones."""
+        request = {"op": "round", "key": key, "warmup": warmup, "iterations": iterations}
+        return self.ask(request)["seconds"]
 
     def stderr_tail(self) -> str:
         try:

@@ -27,27 +27,35 @@ from dataclasses import asdict
 from pathlib import Path
 
 import sitecustomize
-from xbench.run.ab_worker import timed_round
 
 from xbench.analysis.paired import round_log_ratios
-from xbench.jobs.ab import MIN_CALLS, MIN_WARMUP, ROUND_SECONDS, WARMUP_SECONDS
+from xbench.jobs.ab import RULES
+from xbench.run.interleave import ROUND_SECONDS, WARMUP_SECONDS, Rounds
 from xbench.run.threads import available_cpus, set_threads
-from xbench.run.timing import build, seconds_per_call
+from xbench.run.timing import bare_seconds_per_call, build, seconds_per_call
 from xbench.workloads.benchmarks import gate_cases
+
+
+def timed_round(call, warmup: int, iterations: int) -> float:
+    """A round as a worker times it: ``warmup`` untimed calls, then ``iterations`` timed."""
+    for _ in range(warmup):
+        call()
+    return bare_seconds_per_call(call, iterations)
 
 
 def calibrate(case, rounds: int) -> dict:
     call = build(case).call
     per_call = seconds_per_call(call)
-    iterations = max(MIN_CALLS, math.ceil(ROUND_SECONDS / per_call))
-    warmup = max(MIN_WARMUP, math.ceil(WARMUP_SECONDS / per_call))
+    iterations = max(RULES.min_calls, math.ceil(ROUND_SECONDS / per_call))
+    warmup = max(RULES.min_warmup, math.ceil(WARMUP_SECONDS / per_call))
     off, on = [], []
     for _ in range(rounds):
         sitecustomize.ACTIVE = False
         off.append(timed_round(call, warmup, iterations))
         sitecustomize.ACTIVE = True
         on.append(timed_round(call, warmup, iterations))
-    logs = sorted(round_log_ratios(off, on))  # off as BASE, on as NEW, off ran first
+    recorded = Rounds({"off": off, "on": on}, ("off",) * rounds, {}, {})  # off ran first
+    logs = sorted(round_log_ratios(recorded, "off", "on"))
     quarter = len(logs) // 4
     return {
         "id": case.id,

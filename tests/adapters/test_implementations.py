@@ -9,8 +9,8 @@ caught, so the comparison can fail.
 """
 
 import pytest
-from helpers import adapter_class
 
+from tests.helpers import adapter_class
 from xbench.run.equivalence import TOLERANCES, compare
 from xbench.run.registry import problem_for, record, run_case
 from xbench.workloads.catalogue import case_for

@@ -5,8 +5,8 @@ import json
 import os
 
 import pytest
-from helpers import run_cli
 
+from tests.helpers import run_cli
 from xbench.errors import UsageError
 from xbench.jobs.bench import publish
 from xbench.present.bench_text import summary

@@ -2,16 +2,16 @@
 
 import numpy as np
 import pytest
-from helpers import (
+from xbench_adapters import reference
+from xbench_adapters.reference import loss_and_grads
+
+from tests.helpers import (
     FRAMEWORKS,
     adapter_class,
     jax_loss_and_grads,
     numeric_gradient,
     torch_loss_and_grads,
 )
-from xbench_adapters import reference
-from xbench_adapters.reference import loss_and_grads
-
 from xbench.workloads.cases import Case
 from xbench.workloads.models import MODELS, UNUSED_PARAM
 from xbench.workloads.problems import make_problem

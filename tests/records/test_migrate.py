@@ -3,8 +3,7 @@ lost."""
 
 import json
 
-from helpers import bench, run_cli, write_run
-
+from tests.helpers import bench, run_cli, write_run
 from xbench.records import layout
 from xbench.records.bench_run import SELF_TEST, SELF_TEST_KIND
 from xbench.records.bench_run import load as load_run

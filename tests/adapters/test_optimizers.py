@@ -4,8 +4,8 @@ inapplicable combination is refused in one line naming it."""
 
 import numpy as np
 import pytest
-from helpers import adapter_class
 
+from tests.helpers import adapter_class
 from xbench.errors import UsageError
 from xbench.workloads.cases import EPOCH_STEPS, Case, not_applicable_reason
 from xbench.workloads.problems import make_problem

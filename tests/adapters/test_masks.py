@@ -4,8 +4,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import adapter_class
 
+from tests.helpers import adapter_class
 from xbench.workloads.cases import (
     DECAYING_RULES,
     LOSS_RULES,

@@ -6,9 +6,9 @@ import importlib.util
 
 import numpy as np
 import pytest
-from helpers import adapter_class, run_cli
 from xbench_adapters import reference
 
+from tests.helpers import adapter_class, run_cli
 from xbench.errors import UsageError
 from xbench.records.trace import load_npz, save_npz
 from xbench.run.equivalence import FLOAT64_TOLERANCE, compare
@@ -307,7 +307,7 @@ def test_cli_takes_the_batch_norm_flags(tmp_path, capsys):
 def test_finite_differences_catch_a_batch_norm_backward_over_the_wrong_axis(monkeypatch):
     """Must fail: normalising the gradient over features (LayerNorm's axis) instead of the
     batch gives a dense kernel gradient the loss itself contradicts."""
-    from helpers import numeric_gradient
+    from tests.helpers import numeric_gradient
 
     problem = make_problem(BN)
     x, y = problem.x[0], problem.y[0]
