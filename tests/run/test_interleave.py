@@ -2,10 +2,13 @@
 environment padding drawn per worker. The timing itself is proven by measurement
 (results/ab/proof, docs/ab.md), never by a timed unit test."""
 
+import time
+
 import pytest
 
 from xbench.errors import UsageError
 from xbench.run.interleave import Rules, plan_rounds
+from xbench.run.worker import Worker
 
 MIN_CALLS, MIN_ROUNDS = Rules().min_calls, Rules().min_rounds
 
@@ -48,3 +51,36 @@ def test_each_worker_gets_an_environment_padding_of_its_own(tmp_path, monkeypatc
     first, again, other = seen[:6], seen[6:12], seen[12:]
     assert first == again and first != other
     assert len(set(first)) == 6 and all(0 <= n < ab.PAD_MAX for n in seen)
+
+
+class Builds(Worker):
+    """A worker that answers builds at once (no process)."""
+
+    def __init__(self):  # no process
+        self.pending = []
+
+    def send(self, request):
+        self.pending.append(request)
+
+    def reply(self):
+        return {"key": self.pending.pop(0)["key"], "seconds_per_call": 1e-4}
+
+
+def test_the_second_pair_plans_more_rounds_but_never_fewer():
+    """The second pair's startup plans the rest again: a quick start and budget left give
+    more round pairs; a budget already spent keeps the first plan's, not the minimum."""
+    from xbench.run.interleave import Plan, build
+    from xbench.workloads.benchmarks import gate_cases
+
+    case = gate_cases()[0]
+    first = Plan(rounds=40, iterations={case.id: 50}, warmup={case.id: 20})
+    per_call = {case.id: 1e-4}
+
+    def second(budget_left):
+        workers = {"base": Builds(), "new": Builds()}
+        comparisons = [dict.fromkeys(workers, case)]
+        return build(workers, comparisons, 1, first, per_call, budget_left, Rules(), None,
+                     lambda _: None, time.perf_counter())  # fmt: skip
+
+    assert second((1000.0, 7)).rounds > 40  # time left: more rounds each
+    assert second((0.0, 7)).rounds == 40  # none left: the first plan's, not MIN_ROUNDS (10)

@@ -305,8 +305,9 @@ def build(
     """Build process pair number ``pair`` (from 0), started at ``pair_start``; the plan of
     its rounds. The first pair builds in step and measures each benchmark's seconds per call
     (into ``per_call``), then plans every pair from its startup; later pairs build at their
-    own pace, and the second plans the rest again from its own startup (``budget_left``:
-    seconds and process pairs left)."""
+    own pace, and the second plans the rest again from its own startup and ``budget_left``
+    (seconds and process pairs left): more rounds each where later pairs start faster (JAX's
+    compile cache), never fewer than the first plan's (what the gate's proof measured)."""
     cases = {name: [c[name] for c in comparisons] for name in workers}
     if pair == 0:
         for found in build_sides(workers, cases).values():
@@ -317,8 +318,8 @@ def build(
     if pair > 1:
         return plan
     startup = time.perf_counter() - pair_start
-    if pair == 1:
-        at_least = at_least if at_least is not None else rules.min_rounds
+    if pair == 1:  # more rounds where later pairs start faster, never fewer than planned
+        at_least = max(at_least or 0, plan.rounds)
     plan = plan_rounds(per_call, startup, *budget_left, at_least, rules)
     if pair == 0:
         log(f"{len(comparisons)} comparisons × {budget_left[1]} process pairs × {plan.rounds} "
