@@ -8,12 +8,20 @@ suite's own plugin (``xbench.suite.plugin``) is loaded by pytest's configuration
 pyproject.toml."""
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from xbench.run import compile_cache
 from xbench.run.registry import import_adapters_package
+
+# Started in the background (`cmd &` without job control), pytest inherits SIGINT ignored,
+# and so would every xbench process the tests start, which keeps a signal ignored at its
+# start ignored: the stop trials need SIGINT as a terminal gives it. (SIGHUP under nohup
+# stays ignored: no test needs it, and a logout must not stop the tests.)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import_adapters_package()  # `xbench_adapters` importable also from an uninstalled checkout
 
